@@ -1,0 +1,4 @@
+export { ConfigSchema, type Config, type NetConfig, type LogConfig, type ServerConfig, type MetricsConfig } from './schema.js';
+export { loadConfig, defaultConfig, envName, describeAllowed, type LoadedConfig, type CliFlags } from './loader.js';
+export { ConfigError, type ConfigIssue } from './errors.js';
+export { renderConfigYaml } from './document.js';

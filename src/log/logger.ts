@@ -1,0 +1,45 @@
+// One root logger per process; everything else takes a child bound to its ids
+// (sid, zone, thread). Nothing is serialized on a hot path at info level:
+// per-message events log at debug/trace behind an isLevelEnabled check.
+
+import { pino, type Logger, type DestinationStream } from 'pino';
+import type { LogConfig } from '../config/schema.js';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  /** Write here instead of stdout (tests). */
+  destination?: DestinationStream;
+  /** Bound on every line. */
+  base?: Record<string, unknown>;
+}
+
+export function createLogger(cfg: LogConfig, opts: LoggerOptions = {}): Logger {
+  const pretty = cfg.pretty === 'always' || (cfg.pretty === 'auto' && process.stdout.isTTY === true);
+  const base = { pid: process.pid, ...opts.base };
+  if (pretty && !opts.destination) {
+    return pino({
+      level: cfg.level,
+      base,
+      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+    });
+  }
+  if (opts.destination) return pino({ level: cfg.level, base, timestamp: pino.stdTimeFunctions.isoTime }, opts.destination);
+  // Asynchronous writes keep the gateway thread off stdout's pipe; flushed at exit.
+  const dest = pino.destination({ dest: 1, sync: false });
+  stdoutDestinations.add(dest);
+  return pino({ level: cfg.level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+}
+
+const stdoutDestinations = new Set<{ flushSync(): void }>();
+
+/** Writes out buffered log lines synchronously; call before process.exit. */
+export function flushLogs(): void {
+  for (const d of stdoutDestinations) {
+    try {
+      d.flushSync();
+    } catch {
+      // Not ready yet (nothing written) or already closed: nothing to flush.
+    }
+  }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// mmo-server: the process entry. Parses arguments and configuration, starts
+// the server, and turns signals into a graceful shutdown.
+//
+// Exit codes: 0 clean stop or --help/--check-config; 1 runtime failure or
+// shutdown timeout; 2 invalid configuration or arguments; 3 native
+// uWebSockets.js unavailable (see net.allowSlowFallback).
+
+import { loadConfig, ConfigError, renderConfigYaml, type LoadedConfig } from './config/index.js';
+import { createLogger, flushLogs, type Logger } from './log/logger.js';
+import { UwsLoadError } from './net/uws.js';
+import { startServer, type RunningServer } from './server.js';
+import { VERSION } from './version.js';
+
+const USAGE = `mmo-server ${VERSION}: high-density MMORPG server
+
+Usage: mmo-server [--config FILE] [--section.key=value ...] [options]
+
+Options:
+  -c, --config FILE     YAML configuration file (also MMO_CONFIG). Without one the
+                        embedded defaults apply; config/default.yaml lists every key.
+      --check-config    validate the merged configuration, print where it came from, exit
+      --print-config    print the merged configuration as YAML and exit
+  -v, --version         print the version and exit
+  -h, --help            this text
+
+Any setting can be overridden: --net.port=9000 on the command line, or
+MMO_NET__PORT=9000 in the environment. Precedence: defaults < file < env < CLI.
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration, 3 native uWebSockets.js unavailable.
+`;
+
+function main(): void {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mmo-server: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const { flags, config } = loaded;
+  if (flags.help) return void process.stdout.write(USAGE);
+  if (flags.version) return void process.stdout.write(`${VERSION}\n`);
+  if (flags.printConfig) return void process.stdout.write(renderConfigYaml(config, { comments: false }));
+  if (flags.checkConfig) {
+    return void process.stdout.write(`configuration OK (${loaded.sources.join(' < ')})\n`);
+  }
+
+  const log = createLogger(config.log);
+  run(loaded, log).catch((err: unknown) => {
+    const code = err instanceof UwsLoadError ? 3 : 1;
+    log.fatal({ err }, err instanceof Error ? err.message : 'start-up failed');
+    flushLogs();
+    process.exit(code);
+  });
+}
+
+async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
+  const { config } = loaded;
+  const server: RunningServer = await startServer(loaded, log);
+  log.info(
+    {
+      version: VERSION,
+      config: loaded.sources.join(' < '),
+      listen: `${config.net.host}:${server.port}`,
+      ws: config.net.wsPath,
+      zones: 0,
+      uws: server.uws.native ? 'native' : 'emulation',
+    },
+    `mmo-server ${VERSION} listening on ${config.net.host}:${server.port} (uWS ${server.uws.native ? 'native' : 'EMULATION'})`,
+  );
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting now');
+      flushLogs();
+      process.exit(1);
+    }
+    signalled = true;
+    const deadline = setTimeout(() => {
+      log.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timed out; exiting with work unfinished');
+      flushLogs();
+      process.exit(1);
+    }, config.server.shutdownTimeoutMs);
+    deadline.unref();
+    server.shutdown(signal).then(
+      () => {
+        log.info({ signal }, 'shutdown complete');
+        flushLogs();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        flushLogs();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception on the gateway thread; shutting down');
+    onSignal('SIGTERM');
+  });
+}
+
+main();

@@ -1,0 +1,214 @@
+// The gateway: one uWS app on the main thread that owns every socket. It
+// accepts, counts, closes and shuts down; what a message means is decided by
+// the SocketHandler plugged into it (the session layer). It never simulates.
+
+import type { Logger } from '../log/logger.js';
+import type { NetConfig } from '../config/schema.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { CloseReason, classifyClose, type CloseReasonIndex, type NetStats } from './stats.js';
+import { mountRoutes, type Route } from './http.js';
+import { addressText, type TemplatedApp, type UwsLoad, type WebSocket, type us_listen_socket, type HttpRequest, type HttpResponse, type us_socket_context_t } from './uws.js';
+
+/** Per-socket state uWS keeps for us (getUserData()). */
+export interface SocketData {
+  /** Connection id, unique for the life of the process. */
+  readonly id: number;
+  /** Remote address as text. */
+  readonly ip: string;
+  /** Set when the server closes the socket itself, so the close handler knows why. -1 until then. */
+  closeReason: number;
+  /** False once the close handler has run: the socket must not be touched after that. */
+  open: boolean;
+  /** Owned by the SocketHandler (the session bound to this socket). */
+  attachment: unknown;
+}
+
+export type Socket = WebSocket<SocketData>;
+
+/** What the gateway calls; implemented by the session layer. Must not throw (the gateway guards anyway). */
+export interface SocketHandler {
+  open(ws: Socket): void;
+  /** `data` is valid only during this call (uWS neuters it afterwards). */
+  message(ws: Socket, data: ArrayBuffer, isBinary: boolean): void;
+  drain(ws: Socket): void;
+  close(ws: Socket, code: number, reason: CloseReasonIndex): void;
+}
+
+/** Decides whether an upgrade may proceed. Returns 0 to admit, or a retry delay in ms to refuse. */
+export interface UpgradeGate {
+  admit(ip: string, req: HttpRequest): number;
+}
+
+export interface GatewayOptions {
+  net: NetConfig;
+  uws: UwsLoad;
+  log: Logger;
+  stats: NetStats;
+  routes: readonly Route[];
+  handler: SocketHandler;
+  gate?: UpgradeGate;
+}
+
+export class Gateway {
+  readonly app: TemplatedApp;
+  private listenSocket: us_listen_socket | null = null;
+  private readonly sockets = new Set<Socket>();
+  private nextId = 1;
+  private accepting = true;
+  private port = -1;
+  /** Rate-limits "handler threw" logs: at most one per second. */
+  private lastHandlerErrorLog = 0;
+
+  constructor(private readonly opts: GatewayOptions) {
+    const { uws, net } = opts;
+    this.app = uws.uws.App();
+    this.app.ws<SocketData>(net.wsPath, {
+      maxPayloadLength: net.maxPayloadLength,
+      idleTimeout: net.idleTimeout,
+      maxBackpressure: net.maxBackpressure,
+      sendPingsAutomatically: net.sendPingsAutomatically,
+      closeOnBackpressureLimit: 0,
+      upgrade: (res, req, ctx) => this.onUpgrade(res, req, ctx),
+      open: (ws) => this.onOpen(ws),
+      message: (ws, data, isBinary) => this.onMessage(ws, data, isBinary),
+      drain: (ws) => this.guard(ws, () => opts.handler.drain(ws)),
+      close: (ws, code, message) => this.onClose(ws, code, message),
+    });
+    mountRoutes(this.app, opts.routes, [net.wsPath]);
+  }
+
+  /** Listens on net.host:net.port; resolves with the bound port. */
+  listen(): Promise<number> {
+    const { host, port } = this.opts.net;
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (ls) => {
+        if (!ls) {
+          reject(Object.assign(new Error(`cannot listen on ${host}:${port} (in use or not permitted)`), { code: 'MMO_ERR_LISTEN' }));
+          return;
+        }
+        this.listenSocket = ls;
+        this.port = this.opts.uws.uws.us_socket_local_port(ls as never);
+        resolve(this.port);
+      });
+    });
+  }
+
+  get listening(): boolean {
+    return this.listenSocket !== null;
+  }
+
+  get boundPort(): number {
+    return this.port;
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Stops accepting: closes the listen socket; existing sockets stay. */
+  stopListening(): void {
+    this.accepting = false;
+    if (this.listenSocket) {
+      this.opts.uws.uws.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = null;
+    }
+  }
+
+  /** Closes one socket with a close frame; the close handler records `reason`. */
+  closeSocket(ws: Socket, reason: CloseReasonIndex, code: number, text: string): void {
+    const d = ws.getUserData();
+    if (!d.open) return;
+    d.closeReason = reason;
+    ws.end(code, text);
+  }
+
+  /** Closes every socket (shutdown). */
+  closeAll(reason: CloseReasonIndex, code: number, text: string): void {
+    for (const ws of [...this.sockets]) this.closeSocket(ws, reason, code, text);
+  }
+
+  /** Runs fn with all sends inside it corked into one syscall per socket. */
+  forEachSocket(fn: (ws: Socket) => void): void {
+    for (const ws of this.sockets) fn(ws);
+  }
+
+  private onUpgrade(res: HttpResponse, req: HttpRequest, ctx: us_socket_context_t): void {
+    const ip = addressText(res.getRemoteAddressAsText());
+    if (!this.accepting) {
+      res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('shutting down'));
+      return;
+    }
+    const retryMs = this.opts.gate ? this.opts.gate.admit(ip, req) : 0;
+    if (retryMs > 0) {
+      res.cork(() =>
+        res
+          .writeStatus('429 Too Many Requests')
+          .writeHeader('retry-after', String(Math.ceil(retryMs / 1000)))
+          .writeHeader('x-retry-after-ms', String(Math.ceil(retryMs)))
+          .end('try again later'),
+      );
+      return;
+    }
+    const data: SocketData = { id: this.nextId++, ip, closeReason: -1, open: true, attachment: null };
+    res.upgrade(
+      data,
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      ctx,
+    );
+  }
+
+  private onOpen(ws: Socket): void {
+    this.sockets.add(ws);
+    this.opts.stats.opens.inc();
+    this.opts.stats.open = this.sockets.size;
+    if (!this.accepting) {
+      this.closeSocket(ws, CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
+      return;
+    }
+    this.guard(ws, () => this.opts.handler.open(ws));
+  }
+
+  private onMessage(ws: Socket, data: ArrayBuffer, isBinary: boolean): void {
+    const s = this.opts.stats;
+    s.packetsIn.inc();
+    s.bytesIn.inc(0, data.byteLength);
+    this.guard(ws, () => this.opts.handler.message(ws, data, isBinary));
+  }
+
+  private onClose(ws: Socket, code: number, message: ArrayBuffer): void {
+    const d = ws.getUserData();
+    d.open = false;
+    this.sockets.delete(ws);
+    this.opts.stats.open = this.sockets.size;
+    const reason = (d.closeReason >= 0 ? d.closeReason : classifyClose(code, message)) as CloseReasonIndex;
+    this.opts.stats.closes.inc(reason);
+    try {
+      this.opts.handler.close(ws, code, reason);
+    } catch (err) {
+      this.logHandlerError(err, d.id);
+    }
+  }
+
+  /**
+   * A handler that throws must cost only its own socket: log (rate-limited)
+   * and close it. try/catch costs nothing in V8 while nothing throws.
+   */
+  private guard(ws: Socket, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      const d = ws.getUserData();
+      this.logHandlerError(err, d.id);
+      this.closeSocket(ws, CloseReason.malformed, CloseCode.malformed, 'internal error handling message');
+    }
+  }
+
+  private logHandlerError(err: unknown, conn: number): void {
+    const now = Date.now();
+    if (now - this.lastHandlerErrorLog < 1000) return;
+    this.lastHandlerErrorLog = now;
+    this.opts.log.error({ err, conn }, 'socket handler threw; socket closed');
+  }
+}

@@ -1,0 +1,86 @@
+// Composition root: builds the running server from a loaded configuration.
+// main.ts owns the process (arguments, signals, exit codes); this file owns
+// the parts and the order they start and stop in.
+
+import type { LoadedConfig } from './config/loader.js';
+import type { Logger } from './log/logger.js';
+import { createMetrics, type MetricsRuntime } from './metrics/registry.js';
+import { PullGauge } from './metrics/hot.js';
+import { Gateway, type SocketHandler } from './net/gateway.js';
+import { sendJson, respondAsync, type Route } from './net/http.js';
+import { Readiness } from './net/readiness.js';
+import { CloseReason, NetStats } from './net/stats.js';
+import { loadUws, type UwsLoad } from './net/uws.js';
+import { CloseCode } from './protocol/close-codes.js';
+import { VERSION } from './version.js';
+
+export interface RunningServer {
+  readonly port: number;
+  readonly uws: UwsLoad;
+  readonly gateway: Gateway;
+  readonly metrics: MetricsRuntime;
+  readonly readiness: Readiness;
+  /** Stops accepting, tells every client, flushes state. Resolves when done. */
+  shutdown(why: string): Promise<void>;
+}
+
+/** Placeholder-free minimal handler until a protocol layer is attached: it accepts and counts. */
+const acceptingHandler: SocketHandler = {
+  open() {},
+  message() {},
+  drain() {},
+  close() {},
+};
+
+export async function startServer(loaded: LoadedConfig, log: Logger, handler: SocketHandler = acceptingHandler): Promise<RunningServer> {
+  const { config } = loaded;
+  const uws = loadUws({ allowSlowFallback: config.net.allowSlowFallback });
+  if (!uws.native) log.warn({ reason: uws.detail }, 'running on the slow uWebSockets.js emulation (net.allowSlowFallback is set)');
+
+  const metrics = createMetrics(config.metrics);
+  const stats = new NetStats(metrics.registry);
+  const readiness = new Readiness();
+  new PullGauge(metrics.registry, 'mmo_ws_connections', 'WebSocket connections open now.', () => stats.open);
+  new PullGauge(metrics.registry, 'mmo_uws_native', '1 when the native uWebSockets.js binary is in use, 0 on the slow emulation.', () => (uws.native ? 1 : 0));
+
+  const routes: Route[] = [
+    { method: 'get', path: '/healthz', handler: (res) => sendJson(res, 200, { status: 'ok', version: VERSION }) },
+    {
+      method: 'get',
+      path: '/readyz',
+      handler: (res) => {
+        const s = readiness.status();
+        sendJson(res, s.ready ? 200 : 503, { status: s.ready ? 'ready' : 'not ready', components: s.components });
+      },
+    },
+  ];
+  if (config.metrics.enabled) {
+    routes.push({
+      method: 'get',
+      path: '/metrics',
+      handler: (res) =>
+        respondAsync(
+          res,
+          async () => ({ status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+          (err) => log.error({ err }, 'metrics scrape failed'),
+        ),
+    });
+  }
+
+  const gateway = new Gateway({ net: config.net, uws, log: log.child({ component: 'gateway' }), stats, routes, handler });
+  const port = await gateway.listen();
+  readiness.register('listener', () => gateway.listening || 'not listening');
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (why: string): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ why, connections: gateway.connections }, 'shutting down');
+      gateway.stopListening();
+      gateway.closeAll(CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
+      metrics.stop();
+    })();
+    return stopping;
+  };
+
+  return { port, uws, gateway, metrics, readiness, shutdown };
+}
