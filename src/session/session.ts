@@ -1,0 +1,97 @@
+// A session is a player's presence on the server, not a socket. It outlives
+// its socket as a zombie (the character stays in the world, outbound frames
+// keep going into the replay buffer) until it resumes on a new socket or its
+// time runs out.
+
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Socket } from '../net/gateway.js';
+import { TokenBucket } from './token-bucket.js';
+
+export const SessionState = {
+  /** Bound to an open socket. */
+  connected: 0,
+  /** Socket gone; the character is still in the world and frames are kept for replay. */
+  zombie: 1,
+  /** Ended: saved and removed. */
+  closed: 2,
+} as const;
+export type SessionStateValue = (typeof SessionState)[keyof typeof SessionState];
+export const SESSION_STATE_NAMES = ['connected', 'zombie', 'closed'] as const;
+
+/** 128 bits, as the issue requires at least. */
+export const RESUME_TOKEN_BYTES = 16;
+/** Tokens rotated out on resume that are still recognised as "replayed" rather than "wrong". */
+const REMEMBERED_TOKENS = 4;
+
+export interface SessionIdentity {
+  /** Account id, or a negative number for a guest. */
+  accountId: number;
+  name: string;
+  guest: boolean;
+}
+
+export class Session {
+  state: SessionStateValue = SessionState.connected;
+  socket: Socket | null;
+  /** Current resume token. */
+  token: Buffer;
+  private readonly oldTokens: Buffer[] = [];
+  /** Zone the character is in, and its entity id there (0 until the zone confirms the join). */
+  zone: number;
+  entity = 0;
+  /** Highest input seq accepted from the client; an input at or below it is a duplicate. */
+  inSeq = 0;
+  /** Seq of the last frame composed for this session. */
+  outSeq = 0;
+  /** Highest frame seq the client has confirmed processing (Ping.last_seq or Resume.last_seq). */
+  clientSeq = 0;
+  /** When the zombie state ends (ms, monotonic clock of the registry). */
+  zombieUntil = 0;
+  /** Bumped on every state change so a stale expiry entry can be recognised. */
+  epoch = 0;
+  /** Inputs held back while the player is handed from one zone to another. */
+  inTransit = false;
+  /** Rate limits. */
+  readonly chatBucket: TokenBucket;
+  readonly inputBucket: TokenBucket;
+  /** Free for the layers above (the handler keeps its per-session send state here). */
+  attachment: unknown = null;
+
+  constructor(
+    readonly id: number,
+    readonly identity: SessionIdentity,
+    socket: Socket | null,
+    zone: number,
+    limits: SessionLimits,
+    nowMs: number,
+  ) {
+    this.socket = socket;
+    this.zone = zone;
+    this.token = randomBytes(RESUME_TOKEN_BYTES);
+    this.chatBucket = new TokenBucket(limits.chatPerSec, limits.chatBurst, nowMs);
+    this.inputBucket = new TokenBucket(limits.inputsPerSec, limits.inputBurst, nowMs);
+  }
+
+  /** Constant-time check of a presented token: 'ok', 'replayed' (an earlier, rotated-out token) or 'wrong'. */
+  checkToken(presented: Uint8Array): 'ok' | 'replayed' | 'wrong' {
+    if (presented.length !== RESUME_TOKEN_BYTES) return 'wrong';
+    if (timingSafeEqual(presented, this.token)) return 'ok';
+    for (const old of this.oldTokens) if (timingSafeEqual(presented, old)) return 'replayed';
+    return 'wrong';
+  }
+
+  /** Issues a new token; the old one becomes a recognised, refused "replayed" token. */
+  rotateToken(): Buffer {
+    this.oldTokens.unshift(this.token);
+    if (this.oldTokens.length > REMEMBERED_TOKENS) this.oldTokens.pop();
+    this.token = randomBytes(RESUME_TOKEN_BYTES);
+    return this.token;
+  }
+}
+
+export interface SessionLimits {
+  chatPerSec: number;
+  chatBurst: number;
+  inputsPerSec: number;
+  inputBurst: number;
+}
