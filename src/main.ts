@@ -6,6 +6,7 @@
 // shutdown timeout; 2 invalid configuration or arguments; 3 native
 // uWebSockets.js unavailable (see net.allowSlowFallback).
 
+import { nativeStatus } from '../native-bindings/index.js';
 import { loadConfig, ConfigError, renderConfigYaml, type LoadedConfig } from './config/index.js';
 import { createLogger, flushLogs, type Logger } from './log/logger.js';
 import { UwsLoadError } from './net/uws.js';
@@ -51,7 +52,7 @@ function main(): void {
 
   const log = createLogger(config.log);
   run(loaded, log).catch((err: unknown) => {
-    const code = err instanceof UwsLoadError ? 3 : 1;
+    const code = err instanceof UwsLoadError ? 3 : err instanceof ConfigError ? 2 : 1;
     log.fatal({ err }, err instanceof Error ? err.message : 'start-up failed');
     flushLogs();
     process.exit(code);
@@ -69,6 +70,8 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
       ws: config.net.wsPath,
       zones: 0,
       uws: server.uws.native ? 'native' : 'emulation',
+      native: nativeStatus.available ? 'addon' : 'fallback',
+      pinning: server.threads.placement.mode,
     },
     `mmo-server ${VERSION} listening on ${config.net.host}:${server.port} (uWS ${server.uws.native ? 'native' : 'EMULATION'})`,
   );
