@@ -59,6 +59,7 @@ interface Addon {
   setName(name: string): number;
   getName(): string | number;
   threadCpuSeconds(): number;
+  threadCpuInto(target: Float64Array, index: number): boolean;
   threadCpuSecondsOf(tid: number): number;
   gettid(): number;
   clockTicksPerSecond: number;
@@ -69,7 +70,7 @@ interface Addon {
 export const MAX_THREAD_NAME = 15;
 /** Largest CPU number accepted (Linux's default NR_CPUS on x86_64). */
 export const MAX_CPU = 8191;
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 
 const ADDON_PATH = fileURLToPath(new URL('../../native-bindings/build/Release/mmo_native.node', import.meta.url));
 
@@ -186,6 +187,19 @@ export function threadName(): string | null {
 export const threadCpuSeconds: () => number = addon
   ? addon.threadCpuSeconds
   : () => performance.eventLoopUtilization().active / 1000;
+
+/**
+ * Stores threadCpuSeconds() in target[index] without allocating (no heap
+ * number is returned). Returns false for an index out of range. For
+ * publishing into a shared table once per tick.
+ */
+export const threadCpuInto: (target: Float64Array, index: number) => boolean = addon
+  ? addon.threadCpuInto
+  : (target, index) => {
+      if (!Number.isInteger(index) || index < 0 || index >= target.length) return false;
+      target[index] = performance.eventLoopUtilization().active / 1000;
+      return true;
+    };
 
 /**
  * CPU seconds of another thread of THIS process, by kernel tid, read live

@@ -24,7 +24,7 @@ import {
   pinThread,
   siblingThreadCpuSeconds,
   threadAffinity,
-  threadCpuSeconds,
+  threadCpuInto,
   threadTid,
   validateThreadName,
   MAX_CPU,
@@ -336,6 +336,16 @@ export class ThreadCpuTable {
     return true;
   }
 
+  /** publish() of the CALLING thread's CPU, read straight into the slot (threadCpuInto): no heap number, no allocation. */
+  publishOwn(slot: number, gen: number): boolean {
+    const ib = this.i32Base(slot);
+    if (Atomics.load(this.i32, ib + ThreadCpuTable.kGen) !== gen) return false;
+    Atomics.add(this.i32, ib + ThreadCpuTable.kSeq, 1);
+    threadCpuInto(this.f64, this.f64Base(slot) + ThreadCpuTable.kCpu);
+    Atomics.add(this.i32, ib + ThreadCpuTable.kSeq, 1);
+    return true;
+  }
+
   /** Consistent (base, cpu) of a slot into out[0], out[1]. Retries while the owner writes; bounded. */
   read(slot: number, out: Float64Array): void {
     const ib = this.i32Base(slot);
@@ -515,7 +525,7 @@ export function setupThread(opts: SetupThreadOptions): ThreadHandle {
     pinned,
     cpuSource: localCpuSource,
     publish() {
-      if (live && !table.publish(slot, gen, threadCpuSeconds())) {
+      if (live && !table.publishOwn(slot, gen)) {
         // Another thread took this name over (a restart while we ran): stop writing.
         live = false;
         if (timer) clearInterval(timer);

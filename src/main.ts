@@ -62,20 +62,6 @@ function main(): void {
 async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
   const { config } = loaded;
   const server: RunningServer = await startServer(loaded, log);
-  log.info(
-    {
-      version: VERSION,
-      config: loaded.sources.join(' < '),
-      listen: `${config.net.host}:${server.port}`,
-      ws: config.net.wsPath,
-      zones: 0,
-      uws: server.uws.native ? 'native' : 'emulation',
-      native: nativeStatus.available ? 'addon' : 'fallback',
-      pinning: server.threads.placement.mode,
-    },
-    `mmo-server ${VERSION} listening on ${config.net.host}:${server.port} (uWS ${server.uws.native ? 'native' : 'EMULATION'})`,
-  );
-
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -109,6 +95,21 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
     log.fatal({ err }, 'uncaught exception on the gateway thread; shutting down');
     onSignal('SIGTERM');
   });
+  // Logged only once the handlers are in: a supervisor (or a test) may signal as soon as it reads this line,
+  // and a signal before process.on() would kill the process without a graceful shutdown.
+  log.info(
+    {
+      version: VERSION,
+      config: loaded.sources.join(' < '),
+      listen: `${config.net.host}:${server.port}`,
+      ws: config.net.wsPath,
+      zones: 0,
+      uws: server.uws.native ? 'native' : 'emulation',
+      native: nativeStatus.available ? 'addon' : 'fallback',
+      pinning: server.threads.placement.mode,
+    },
+    `mmo-server ${VERSION} listening on ${config.net.host}:${server.port} (uWS ${server.uws.native ? 'native' : 'EMULATION'})`,
+  );
 }
 
 main();

@@ -55,6 +55,10 @@ describe('fallback (MMO_NATIVE=off)', () => {
     busy(200);
     const b = nb.threadCpuSeconds();
     assert.ok(b - a >= 0.19 && b - a < 0.5, `estimate delta ${b - a}`);
+    const f64 = new Float64Array(2);
+    assert.equal(nb.threadCpuInto(f64, 1), true);
+    assert.ok(f64[1]! >= b);
+    assert.equal(nb.threadCpuInto(f64, 2), false);
   });
 });
 

@@ -58,8 +58,9 @@ test("attributes another process's CPU to the thread that burned it", async () =
     const shares = cpuByThread(before, after, groupThreadName);
     const by = new Map(shares.map((s) => [s.name, s]));
     assert.equal(shares[0]!.name, 'zone-0', JSON.stringify(shares));
-    assert.ok(by.get('zone-0')!.cpuSeconds >= 0.1, JSON.stringify(shares));
-    assert.ok(by.get('zone-0')!.cores > 0.2 && by.get('zone-0')!.cores <= 1.2, JSON.stringify(shares));
+    // zone-0 burned 0.3 s by its own clock; /proc counts 10 ms ticks.
+    assert.ok(by.get('zone-0')!.cpuSeconds >= 0.25, JSON.stringify(shares));
+    assert.ok(by.get('zone-0')!.cores > 0 && by.get('zone-0')!.cores <= 1.05, JSON.stringify(shares));
     assert.ok((by.get('zone-1')?.cpuSeconds ?? 0) <= 0.03, JSON.stringify(shares));
   } finally {
     clearTimeout(timer);

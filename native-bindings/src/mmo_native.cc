@@ -109,6 +109,25 @@ Napi::Value ThreadCpuSeconds(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), TimespecSeconds(ts));
 }
 
+// threadCpuInto(target: Float64Array, index: number): boolean. Stores the
+// calling thread's CPU seconds in target[index] and returns true; false on a
+// bad argument. Returns no number, so it allocates no heap number: for
+// publishing once per tick into the shared table.
+Napi::Value ThreadCpuInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) return Napi::Boolean::New(env, false);
+  if (info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) return Napi::Boolean::New(env, false);
+  // The typed array's own data pointer: works for SharedArrayBuffer-backed
+  // arrays, whose buffer napi_get_arraybuffer_info would refuse.
+  Napi::Float64Array target = info[0].As<Napi::Float64Array>();
+  const int64_t index = info[1].As<Napi::Number>().Int64Value();
+  if (index < 0 || static_cast<size_t>(index) >= target.ElementLength()) return Napi::Boolean::New(env, false);
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return Napi::Boolean::New(env, false);
+  target.Data()[index] = TimespecSeconds(ts);
+  return Napi::Boolean::New(env, true);
+}
+
 // threadCpuSecondsOf(tid: number): number. CPU time of another thread of this
 // process, or -1 when there is no such thread here. The kernel lets any thread
 // read a sibling's CPU clock; the clock id encoding is glibc's
@@ -135,10 +154,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setName", Napi::Function::New(env, SetName, "setName"));
   exports.Set("getName", Napi::Function::New(env, GetName, "getName"));
   exports.Set("threadCpuSeconds", Napi::Function::New(env, ThreadCpuSeconds, "threadCpuSeconds"));
+  exports.Set("threadCpuInto", Napi::Function::New(env, ThreadCpuInto, "threadCpuInto"));
   exports.Set("threadCpuSecondsOf", Napi::Function::New(env, ThreadCpuSecondsOf, "threadCpuSecondsOf"));
   exports.Set("gettid", Napi::Function::New(env, GetTid, "gettid"));
   exports.Set("clockTicksPerSecond", Napi::Number::New(env, static_cast<double>(sysconf(_SC_CLK_TCK))));
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }
 
