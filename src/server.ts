@@ -53,7 +53,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
     // libuv starts its whole thread pool on first use, and threads inherit the
     // mask of the thread that creates them: start it now, before the gateway
     // pins itself, so the pool is not confined to the gateway's CPU.
-    await stat(process.cwd());
+    await stat('.').catch(() => undefined); // only the pool's start matters, not the answer
   }
   const gatewayThread = setupThread({ role: 'gateway', shared: threads.shared });
   if (nativeStatus.available && gatewayThread.pinned.cpus && !gatewayThread.pinned.ok) {
