@@ -6,6 +6,7 @@
 // shutdown timeout; 2 invalid configuration or arguments; 3 native
 // uWebSockets.js unavailable (see net.allowSlowFallback).
 
+import { nativeStatus } from '../native-bindings/index.js';
 import { loadConfig, ConfigError, renderConfigYaml, type LoadedConfig } from './config/index.js';
 import { createLogger, flushLogs, type Logger } from './log/logger.js';
 import { UwsLoadError } from './net/uws.js';
@@ -51,7 +52,7 @@ function main(): void {
 
   const log = createLogger(config.log);
   run(loaded, log).catch((err: unknown) => {
-    const code = err instanceof UwsLoadError ? 3 : 1;
+    const code = err instanceof UwsLoadError ? 3 : err instanceof ConfigError ? 2 : 1;
     log.fatal({ err }, err instanceof Error ? err.message : 'start-up failed');
     flushLogs();
     process.exit(code);
@@ -61,18 +62,6 @@ function main(): void {
 async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
   const { config } = loaded;
   const server: RunningServer = await startServer(loaded, log);
-  log.info(
-    {
-      version: VERSION,
-      config: loaded.sources.join(' < '),
-      listen: `${config.net.host}:${server.port}`,
-      ws: config.net.wsPath,
-      zones: 0,
-      uws: server.uws.native ? 'native' : 'emulation',
-    },
-    `mmo-server ${VERSION} listening on ${config.net.host}:${server.port} (uWS ${server.uws.native ? 'native' : 'EMULATION'})`,
-  );
-
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -106,6 +95,21 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
     log.fatal({ err }, 'uncaught exception on the gateway thread; shutting down');
     onSignal('SIGTERM');
   });
+  // Logged only once the handlers are in: a supervisor (or a test) may signal as soon as it reads this line,
+  // and a signal before process.on() would kill the process without a graceful shutdown.
+  log.info(
+    {
+      version: VERSION,
+      config: loaded.sources.join(' < '),
+      listen: `${config.net.host}:${server.port}`,
+      ws: config.net.wsPath,
+      zones: 0,
+      uws: server.uws.native ? 'native' : 'emulation',
+      native: nativeStatus.available ? 'addon' : 'fallback',
+      pinning: server.threads.placement.mode,
+    },
+    `mmo-server ${VERSION} listening on ${config.net.host}:${server.port} (uWS ${server.uws.native ? 'native' : 'EMULATION'})`,
+  );
 }
 
 main();

@@ -2,9 +2,14 @@
 // main.ts owns the process (arguments, signals, exit codes); this file owns
 // the parts and the order they start and stop in.
 
+import { stat } from 'node:fs/promises';
+import { fallbackWarning, nativeStatus } from '../native-bindings/index.js';
+import { ThreadRegistry, ThreadsError, setupThread, type ThreadHandle } from '../native-bindings/threads.js';
+import { ConfigError } from './config/errors.js';
 import type { LoadedConfig } from './config/loader.js';
 import type { Logger } from './log/logger.js';
 import { createMetrics, type MetricsRuntime } from './metrics/registry.js';
+import { registerThreadCpuMetric } from './metrics/threads.js';
 import { PullGauge } from './metrics/hot.js';
 import { Gateway, type SocketHandler } from './net/gateway.js';
 import { sendJson, respondAsync, type Route } from './net/http.js';
@@ -20,6 +25,10 @@ export interface RunningServer {
   readonly gateway: Gateway;
   readonly metrics: MetricsRuntime;
   readonly readiness: Readiness;
+  /** Thread placement and the CPU table; zone and pool workers get `threads.shared` in their workerData. */
+  readonly threads: ThreadRegistry;
+  /** The main thread's own setup: named 'gateway', pinned per threads.pinning. */
+  readonly gatewayThread: ThreadHandle;
   /** Stops accepting, tells every client, flushes state. Resolves when done. */
   shutdown(why: string): Promise<void>;
 }
@@ -37,7 +46,22 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
   const uws = loadUws({ allowSlowFallback: config.net.allowSlowFallback });
   if (!uws.native) log.warn({ reason: uws.detail }, 'running on the slow uWebSockets.js emulation (net.allowSlowFallback is set)');
 
+  const threads = createThreads(loaded);
+  const fallback = fallbackWarning();
+  if (fallback) log.warn({ native: nativeStatus.reason, pinning: threads.placement.mode }, fallback);
+  if (threads.placement.mode !== 'off') {
+    // libuv starts its whole thread pool on first use, and threads inherit the
+    // mask of the thread that creates them: start it now, before the gateway
+    // pins itself, so the pool is not confined to the gateway's CPU.
+    await stat('.').catch(() => undefined); // only the pool's start matters, not the answer
+  }
+  const gatewayThread = setupThread({ role: 'gateway', shared: threads.shared });
+  if (nativeStatus.available && gatewayThread.pinned.cpus && !gatewayThread.pinned.ok) {
+    log.warn({ cpus: gatewayThread.pinned.cpus, reason: gatewayThread.pinned.reason }, 'could not pin the gateway thread');
+  }
+
   const metrics = createMetrics(config.metrics);
+  registerThreadCpuMetric(metrics.registry, threads);
   const stats = new NetStats(metrics.registry);
   const readiness = new Readiness();
   new PullGauge(metrics.registry, 'mmo_ws_connections', 'WebSocket connections open now.', () => stats.open);
@@ -78,9 +102,22 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
       gateway.stopListening();
       gateway.closeAll(CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
       metrics.stop();
+      gatewayThread.release();
     })();
     return stopping;
   };
 
-  return { port, uws, gateway, metrics, readiness, shutdown };
+  return { port, uws, gateway, metrics, readiness, threads, gatewayThread, shutdown };
+}
+
+/** Compiles threads.pinning against this machine; a CPU the process may not use is a configuration error (exit 2). */
+function createThreads(loaded: LoadedConfig): ThreadRegistry {
+  try {
+    // zones: the zone layer passes its zone count here once it starts workers;
+    // with 0, 'auto' gives pool threads every CPU but the gateway's.
+    return ThreadRegistry.create({ ...loaded.config.threads, zones: 0 });
+  } catch (err) {
+    if (err instanceof ThreadsError) throw new ConfigError([], `invalid configuration: threads.${err.message}`);
+    throw err;
+  }
 }

@@ -152,6 +152,11 @@ export function describeAllowed(s: TSchema): string {
           : '';
       return `a list${bounds}${items ? ` of ${describeAllowed(items)}` : ''}`;
     }
+    case 'object': {
+      // A record (patternProperties) is a leaf: describe its keys and values.
+      const [entry] = Object.entries((s.patternProperties ?? {}) as Record<string, TSchema>);
+      return entry ? `a mapping of keys matching /${entry[0]}/ to ${describeAllowed(entry[1])}` : 'a mapping';
+    }
     default:
       return String(s.type ?? 'a valid value');
   }

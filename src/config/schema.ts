@@ -114,12 +114,52 @@ export const MetricsSection = Type.Object(
   { ...strict, description: 'Prometheus metrics.' },
 );
 
+// Kept equal to PINNING_KEY_PATTERN / CPU_LIST_PATTERN in native-bindings/threads.ts
+// (a test checks): the config layer does not import the addon's loader.
+const PINNING_KEY = '^(\\*|[a-z][a-z0-9]{0,9}(-([0-9]{1,4}|\\*))?)$';
+const CPU_LIST = '^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$';
+
+export const ThreadsSection = Type.Object(
+  {
+    pinning: Type.Union(
+      [
+        Type.Literal('off'),
+        Type.Literal('auto'),
+        Type.Record(
+          Type.String({ pattern: PINNING_KEY }),
+          Type.Union([Type.Integer({ minimum: 0, maximum: 8191 }), Type.String({ pattern: CPU_LIST })]),
+          { minProperties: 1, additionalProperties: false },
+        ),
+      ],
+      {
+        default: 'off',
+        description:
+          'Which CPUs each thread runs on. off: wherever the OS schedules it. auto: the gateway on the first CPU, zone i on CPU (1 + i) mod N, ' +
+          'every other thread (the pool) on the CPUs after the zones\' (all but the gateway\'s when zones fill the machine); N counts the CPUs ' +
+          'the process may use (taskset and cgroups respected). Or a mapping from a thread name (gateway, zone-2), a role wildcard (zone-*) ' +
+          'or * to a CPU or CPU list ("4-7"); the most specific key wins and unmatched threads use every CPU. A CPU the process may not use ' +
+          'stops start-up. Needs the native addon; without it this is ignored with a warning.',
+      },
+    ),
+    cpuPublishMs: Type.Integer({
+      default: 1000,
+      minimum: 10,
+      maximum: 60_000,
+      description:
+        'How often each thread stores its CPU seconds in the shared table behind mmo_thread_cpu_seconds_total. With the native addon live ' +
+        'threads are read from the kernel at scrape time anyway; this bounds how stale the estimate and an exited thread\'s last figure are.',
+    }),
+  },
+  { ...strict, description: 'Threads: CPU placement, names (top -H, /proc) and per-thread CPU accounting (native-bindings/).' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSection,
     net: NetSection,
     log: LogSection,
     metrics: MetricsSection,
+    threads: ThreadsSection,
   },
   strict,
 );
@@ -129,6 +169,7 @@ export type ServerConfig = Static<typeof ServerSection>;
 export type NetConfig = Static<typeof NetSection>;
 export type LogConfig = Static<typeof LogSection>;
 export type MetricsConfig = Static<typeof MetricsSection>;
+export type ThreadsConfig = Static<typeof ThreadsSection>;
 
 /** Walks the schema: every leaf key with its dotted path. Cold path. */
 export function leafKeys(schema: TObject = ConfigSchema, prefix = ''): Array<{ path: string; schema: TSchema }> {
