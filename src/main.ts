@@ -92,6 +92,8 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('uncaughtException', (err) => {
+    // stderr too: this must be seen even when the log pipe is what broke.
+    process.stderr.write(`mmo-server: uncaught exception on the gateway thread: ${err instanceof Error ? err.stack : String(err)}\n`);
     log.fatal({ err }, 'uncaught exception on the gateway thread; shutting down');
     onSignal('SIGTERM');
   });

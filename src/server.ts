@@ -7,10 +7,10 @@ import { fallbackWarning, nativeStatus } from '../native-bindings/index.js';
 import { ThreadRegistry, ThreadsError, setupThread, type ThreadHandle } from '../native-bindings/threads.js';
 import { ConfigError } from './config/errors.js';
 import type { LoadedConfig } from './config/loader.js';
-import type { Logger } from './log/logger.js';
+import { logWriteErrorCount, type Logger } from './log/logger.js';
 import { createMetrics, type MetricsRuntime } from './metrics/registry.js';
 import { registerThreadCpuMetric } from './metrics/threads.js';
-import { PullGauge } from './metrics/hot.js';
+import { PullCounter, PullGauge } from './metrics/hot.js';
 import { Gateway, type SocketHandler } from './net/gateway.js';
 import { sendJson, respondAsync, type Route } from './net/http.js';
 import { Readiness } from './net/readiness.js';
@@ -65,6 +65,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
   const stats = new NetStats(metrics.registry);
   const readiness = new Readiness();
   new PullGauge(metrics.registry, 'mmo_ws_connections', 'WebSocket connections open now.', () => stats.open);
+  new PullCounter(metrics.registry, 'mmo_log_write_errors_total', 'Log lines that could not be written (stdout closed or broken).', logWriteErrorCount);
   new PullGauge(metrics.registry, 'mmo_uws_native', '1 when the native uWebSockets.js binary is in use, 0 on the slow emulation.', () => (uws.native ? 1 : 0));
 
   const routes: Route[] = [

@@ -183,3 +183,17 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<
   }
   assert.fail('condition not met in time');
 }
+
+describe('logging', () => {
+  test('a closed stdout costs the logs, not the process: SIGTERM still exits 0', async () => {
+    const s = await startServer();
+    // The log reader goes away, as when a log shipper dies or output is piped to `head`.
+    s.child.stdout!.destroy();
+    const ws = await connect(s.wsUrl);
+    const c = closed(ws);
+    const t0 = Date.now();
+    const code = await Promise.race([s.stop('SIGTERM'), new Promise<string>((r) => setTimeout(() => r('hung'), 8000))]);
+    assert.equal(code, 0, `exit within 8 s, took ${Date.now() - t0} ms; stderr: ${s.stderr()}`);
+    assert.equal((await c).code, CloseCode.goingAway);
+  });
+});

@@ -27,19 +27,36 @@ export function createLogger(cfg: LogConfig, opts: LoggerOptions = {}): Logger {
   if (opts.destination) return pino({ level: cfg.level, base, timestamp: pino.stdTimeFunctions.isoTime }, opts.destination);
   // Asynchronous writes keep the gateway thread off stdout's pipe; flushed at exit.
   const dest = pino.destination({ dest: 1, sync: false });
+  // A closed or broken stdout (a log shipper that died, `| head`) must cost the
+  // logs, never the game: count the failure and stop writing to it.
+  dest.on('error', () => {
+    logWriteErrors++;
+    stdoutDestinations.delete(dest);
+  });
   stdoutDestinations.add(dest);
   return pino({ level: cfg.level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }
 
-const stdoutDestinations = new Set<{ flushSync(): void }>();
+const stdoutDestinations = new Set<{ flushSync(): void; emit(event: 'error', err: unknown): boolean }>();
+let logWriteErrors = 0;
+
+/** Log writes that failed (stdout closed or broken) since start: mmo_log_write_errors_total. */
+export function logWriteErrorCount(): number {
+  return logWriteErrors;
+}
 
 /** Writes out buffered log lines synchronously; call before process.exit. */
 export function flushLogs(): void {
   for (const d of stdoutDestinations) {
     try {
       d.flushSync();
-    } catch {
-      // Not ready yet (nothing written) or already closed: nothing to flush.
+    } catch (err) {
+      // Stdout is gone (sonic-boom >= 5 throws EPIPE here instead of retrying
+      // forever, which is why package.json overrides it). Raised as the
+      // stream's 'error' event, pino's broken-pipe filter disarms the stream,
+      // so its own flush at process exit does not throw the same error again.
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') d.emit('error', err);
+      else logWriteErrors++;
     }
   }
 }

@@ -92,6 +92,25 @@ export class PullGauge implements HotMetricBase {
   reset(): void {}
 }
 
+/** A counter whose value is read from a callback at scrape time (a total kept elsewhere). */
+export class PullCounter implements HotMetricBase {
+  readonly aggregator = 'sum' as const;
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number,
+  ) {
+    registry.registerMetric(this as never);
+  }
+
+  get(): Scraped {
+    return { name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values: [{ labels: {}, value: this.read() }] };
+  }
+
+  reset(): void {}
+}
+
 /**
  * Fixed-bucket histogram; observe() is a short linear scan over the bounds
  * (10-20 buckets beat a binary search at this size) and three stores.
