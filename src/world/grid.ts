@@ -85,10 +85,11 @@ export class SpatialGrid {
     let c1 = Math.floor((x + r) * this.inv);
     let r0 = Math.floor((y - r) * this.inv);
     let r1 = Math.floor((y + r) * this.inv);
-    if (c0 < 0) c0 = 0;
-    if (r0 < 0) r0 = 0;
-    if (c1 >= this.cols) c1 = this.cols - 1;
-    if (r1 >= this.rows) r1 = this.rows - 1;
+    // Clamp both ends: entities outside the zone are filed in edge cells.
+    c0 = c0 < 0 ? 0 : c0 >= this.cols ? this.cols - 1 : c0;
+    c1 = c1 < 0 ? 0 : c1 >= this.cols ? this.cols - 1 : c1;
+    r0 = r0 < 0 ? 0 : r0 >= this.rows ? this.rows - 1 : r0;
+    r1 = r1 < 0 ? 0 : r1 >= this.rows ? this.rows - 1 : r1;
     const px = this.packX;
     const py = this.packY;
     const ps = this.packSlot;
@@ -157,10 +158,11 @@ export class SpatialGrid {
     let c1 = Math.floor((x + r) * this.inv);
     let r0 = Math.floor((y - r) * this.inv);
     let r1 = Math.floor((y + r) * this.inv);
-    if (c0 < 0) c0 = 0;
-    if (r0 < 0) r0 = 0;
-    if (c1 >= this.cols) c1 = this.cols - 1;
-    if (r1 >= this.rows) r1 = this.rows - 1;
+    // Clamp both ends: entities outside the zone are filed in edge cells.
+    c0 = c0 < 0 ? 0 : c0 >= this.cols ? this.cols - 1 : c0;
+    c1 = c1 < 0 ? 0 : c1 >= this.cols ? this.cols - 1 : c1;
+    r0 = r0 < 0 ? 0 : r0 >= this.rows ? this.rows - 1 : r0;
+    r1 = r1 < 0 ? 0 : r1 >= this.rows ? this.rows - 1 : r1;
     const xs = this.xs;
     const ys = this.ys;
     const head = this.head;
