@@ -37,7 +37,7 @@
 import type { World } from './world.js';
 import type { ZoneDef } from './zone-def.js';
 import { zoneCapacity } from './zone-def.js';
-import { INVENTORY_SLOTS, Kind, type KindValue } from './entity-store.js';
+import { INVENTORY_SLOTS, Kind, MAX_GENERATION, type KindValue } from './entity-store.js';
 import { MOVE_REJECT_COUNT, WORLD_STAT_COUNT } from './events.js';
 import { MAX_NAME_BYTES, nameBytes } from './player-state.js';
 import { WorldError, WorldErrorCode } from './errors.js';
@@ -283,7 +283,7 @@ export function readCheckpoint(w: World, bytes: Uint8Array, nowMs: number, bumpG
   if (bumpGenerations) {
     for (let s = 0; s < store.capacity; s++) {
       if (store.kind[s] !== Kind.free) continue;
-      let g = (store.gen[s]! + GENERATION_BUMP) & 0xffff;
+      let g = (store.gen[s]! + GENERATION_BUMP) & MAX_GENERATION;
       if (g === 0) g = 1;
       store.gen[s] = g;
     }

@@ -40,7 +40,8 @@ export class CombatRules {
   damage(kind: number, level: number, rng: Rng): number {
     const base = kind === Kind.player ? this.p.playerDamageBase + this.p.playerDamagePerLevel * (level - 1) : this.p.npcDamageBase + this.p.npcDamagePerLevel * (level - 1);
     const v = this.p.damageVariance;
-    const d = Math.round(base * (1 - v + 2 * v * rng.float()));
+    // An integer draw (not rng.float()): see scratch.ts.
+    const d = Math.round(base * (1 - v + (2 * v * rng.below(1 << 20)) / (1 << 20)));
     return d < 1 ? 1 : d > 65535 ? 65535 : d;
   }
 

@@ -4,14 +4,17 @@
 //
 // Entity id (what clients see, 32 bits):
 //
-//   31            16 15             0
-//   +---------------+---------------+
-//   |  generation   |     slot      |
-//   +---------------+---------------+
+//   31 30          16 15             0
+//   +--+-------------+---------------+
+//   |0 | generation  |     slot      |
+//   +--+-------------+---------------+
 //
-// The generation of a slot advances every time it is reused (1..65535, never
+// The generation of a slot advances every time it is reused (1..32767, never
 // 0), so an id held by a client or an NPC after its entity died never names
-// the slot's next occupant; id 0 never exists ("nobody").
+// the slot's next occupant for 32,767 reuses; id 0 never exists ("nobody").
+// 15 bits keep every id below 2^31: a V8 small integer, never boxed, never a
+// double out of a Uint32Array (which would deoptimize the tick after days of
+// slot reuse).
 //
 // Ownership: one World owns one store, on one thread. Other code (the zone
 // worker's encoder) reads the arrays directly by slot and never writes them.
@@ -30,6 +33,8 @@ export const INVENTORY_SLOTS = 16;
 
 export const SLOT_BITS = 16;
 export const SLOT_MASK = 0xffff;
+/** Largest generation; generations run 1..MAX_GENERATION and wrap to 1. */
+export const MAX_GENERATION = 0x7fff;
 
 /** Slot index of an entity id. */
 export function slotOfId(id: number): number {
@@ -173,10 +178,10 @@ export class EntityStore {
     if (this.freeTop > 0) slot = this.freeStack[--this.freeTop]!;
     else if (this.highWater < this.capacity) slot = this.highWater++;
     else return -1;
-    let g = (this.gen[slot]! + 1) & 0xffff;
+    let g = (this.gen[slot]! + 1) & MAX_GENERATION;
     if (g === 0) g = 1;
     this.gen[slot] = g;
-    this.id[slot] = ((g << SLOT_BITS) | slot) >>> 0;
+    this.id[slot] = (g << SLOT_BITS) | slot;
     this.kind[slot] = kind;
     this.reset(slot);
     this.count++;
@@ -186,10 +191,10 @@ export class EntityStore {
 
   /** Occupies a specific free slot with a given generation (checkpoint restore). Returns false if the slot is taken. */
   allocAt(slot: number, generation: number, kind: KindValue): boolean {
-    if (slot < 0 || slot >= this.capacity || this.kind[slot] !== Kind.free || generation < 1 || generation > 0xffff) return false;
+    if (slot < 0 || slot >= this.capacity || this.kind[slot] !== Kind.free || generation < 1 || generation > MAX_GENERATION) return false;
     if (slot >= this.highWater) this.highWater = slot + 1;
     this.gen[slot] = generation;
-    this.id[slot] = ((generation << SLOT_BITS) | slot) >>> 0;
+    this.id[slot] = (generation << SLOT_BITS) | slot;
     this.kind[slot] = kind;
     this.reset(slot);
     this.count++;
@@ -213,7 +218,7 @@ export class EntityStore {
   /** The slot of a live entity id, or -1 if the id is 0, stale or out of range. */
   slotOf(id: number): number {
     const slot = id & SLOT_MASK;
-    return id !== 0 && slot < this.capacity && this.id[slot] === id >>> 0 ? slot : -1;
+    return id !== 0 && slot < this.capacity && this.id[slot] === id ? slot : -1;
   }
 
   isLive(id: number): boolean {

@@ -13,7 +13,7 @@ import type { PlayerState } from './player-state.js';
 
 /** An index into the EntityStore arrays. Valid only during the call that hands it over. */
 export type Slot = number;
-/** An entity id: generation << 16 | slot. What clients hold. Never 0. */
+/** An entity id: generation (15 bits) << 16 | slot. What clients hold. Never 0, always below 2^31. */
 export type EntityId = number;
 
 /**

@@ -9,6 +9,10 @@
 // the cells overlapping the query square and writes hits into caller-owned
 // scratch arrays. Positions are read from the entity store's x/y arrays, so
 // the grid never holds a stale copy: call move() after changing x/y.
+//
+// Hot callers pass the query centre and radius in `q` and call queryQ() /
+// queryPackedQ(): no double arguments, so nothing is boxed when V8 does not
+// inline the call (see scratch.ts).
 
 export class SpatialGrid {
   readonly cols: number;
@@ -28,6 +32,9 @@ export class SpatialGrid {
   private readonly packX: Float32Array;
   private readonly packY: Float32Array;
   private packed = false;
+
+  /** Operands of queryQ() and queryPackedQ(): centre x, centre y, radius. */
+  readonly q = new Float64Array(3);
 
   constructor(
     width: number,
@@ -80,6 +87,17 @@ export class SpatialGrid {
 
   /** As query(), over the packed copy (call pack() first; results reflect positions at pack time). */
   queryPacked(x: number, y: number, r: number, out: Int32Array, outD2: Float64Array): number {
+    this.q[0] = x;
+    this.q[1] = y;
+    this.q[2] = r;
+    return this.queryPackedQ(out, outD2);
+  }
+
+  /** queryPacked() around (q[0], q[1]) with radius q[2]. */
+  queryPackedQ(out: Int32Array, outD2: Float64Array): number {
+    const x = this.q[0]!;
+    const y = this.q[1]!;
+    const r = this.q[2]!;
     const r2 = r * r;
     let c0 = Math.floor((x - r) * this.inv);
     let c1 = Math.floor((x + r) * this.inv);
@@ -112,9 +130,10 @@ export class SpatialGrid {
     return n;
   }
 
-  private cellAt(x: number, y: number): number {
-    let cx = Math.floor(x * this.inv);
-    let cy = Math.floor(y * this.inv);
+  /** The cell a slot's current store position falls in (clamped into the grid). */
+  private cellOfSlot(slot: number): number {
+    let cx = Math.floor(this.xs[slot]! * this.inv);
+    let cy = Math.floor(this.ys[slot]! * this.inv);
     if (cx < 0) cx = 0;
     else if (cx >= this.cols) cx = this.cols - 1;
     if (cy < 0) cy = 0;
@@ -124,7 +143,7 @@ export class SpatialGrid {
 
   /** Adds a slot at its current store position. The slot must not be in the grid. */
   insert(slot: number): void {
-    this.link(slot, this.cellAt(this.xs[slot]!, this.ys[slot]!));
+    this.link(slot, this.cellOfSlot(slot));
   }
 
   remove(slot: number): void {
@@ -135,7 +154,7 @@ export class SpatialGrid {
   /** Re-files a slot after its store position changed; O(1), a no-op within the same cell. */
   move(slot: number): void {
     this.packed = false;
-    const c = this.cellAt(this.xs[slot]!, this.ys[slot]!);
+    const c = this.cellOfSlot(slot);
     const old = this.cellOf[slot]!;
     if (c === old) return;
     if (old >= 0) this.unlink(slot);
@@ -153,6 +172,17 @@ export class SpatialGrid {
    * capacity). Order follows the cells, not distance.
    */
   query(x: number, y: number, r: number, out: Int32Array, outD2: Float64Array): number {
+    this.q[0] = x;
+    this.q[1] = y;
+    this.q[2] = r;
+    return this.queryQ(out, outD2);
+  }
+
+  /** query() around (q[0], q[1]) with radius q[2]. */
+  queryQ(out: Int32Array, outD2: Float64Array): number {
+    const x = this.q[0]!;
+    const y = this.q[1]!;
+    const r = this.q[2]!;
     const r2 = r * r;
     let c0 = Math.floor((x - r) * this.inv);
     let c1 = Math.floor((x + r) * this.inv);

@@ -21,7 +21,7 @@ export {
   type SnapshotWriter,
   type WorldEvents,
 } from './events.js';
-export { EntityStore, Flag, Kind, INVENTORY_SLOTS, SLOT_BITS, SLOT_MASK, quantize, slotOfId, type KindValue } from './entity-store.js';
+export { EntityStore, Flag, Kind, INVENTORY_SLOTS, MAX_GENERATION, SLOT_BITS, SLOT_MASK, quantize, slotOfId, type KindValue } from './entity-store.js';
 export {
   DEFAULT_AOI,
   DEFAULT_COMBAT,

@@ -20,9 +20,10 @@ import type { EntityStore } from './entity-store.js';
 import type { Terrain } from './terrain.js';
 import { Flag } from './entity-store.js';
 import { MoveReject } from './events.js';
+import { Reg } from './scratch.js';
 
 /** Slack for float rounding when comparing a move with the budget (units). */
-const EPS = 1e-4;
+const EPS = 1e-6;
 
 export class MovementRules {
   /** Budget refill in units per ms. */
@@ -38,20 +39,24 @@ export class MovementRules {
     this.teleport = p.teleportDistance;
   }
 
-  /** A fresh player (join, respawn, arrival) starts with a full budget. */
-  resetBudget(store: EntityStore, slot: number, nowMs: number): void {
+  /** A fresh player (join, respawn, arrival) starts with a full budget at reg[now]. */
+  resetBudget(store: EntityStore, slot: number, reg: Float64Array): void {
     store.budget[slot] = this.capacity;
-    store.budgetMs[slot] = nowMs;
+    store.budgetMs[slot] = reg[Reg.now]!;
   }
 
   /**
-   * Judges a move of player `slot` to (nx, ny) at nowMs: 0 to accept (the
-   * budget is charged, the position is NOT written: the caller does that) or a
-   * MoveReject reason.
+   * Judges a move of player `slot` to (reg[x], reg[y]) at reg[now]: 0 to
+   * accept (the budget is charged, the position is NOT written: the caller
+   * does that) or a MoveReject reason.
    */
-  judge(store: EntityStore, terrain: Terrain, slot: number, nx: number, ny: number, nowMs: number): number {
+  judge(store: EntityStore, terrain: Terrain, slot: number, reg: Float64Array): number {
+    const nx = reg[Reg.x]!;
+    const ny = reg[Reg.y]!;
+    const nowMs = reg[Reg.now]!;
     if ((store.flags[slot]! & Flag.dead) !== 0) return MoveReject.dead;
-    if (!terrain.inBounds(nx, ny)) return MoveReject.bounds;
+    // terrain.inBounds(), inlined (no double arguments: scratch.ts). False for NaN.
+    if (!(nx >= 0 && nx <= terrain.width && ny >= 0 && ny <= terrain.height)) return MoveReject.bounds;
     const x0 = store.x[slot]!;
     const y0 = store.y[slot]!;
     const dx = nx - x0;
@@ -65,7 +70,14 @@ export class MovementRules {
     store.budget[slot] = budget;
     if (elapsed > 0) store.budgetMs[slot] = nowMs;
     if (d > budget + EPS) return MoveReject.speed;
-    if (d > 0 && terrain.segmentBlocked(x0, y0, nx, ny)) return MoveReject.obstacle;
+    if (d > 0) {
+      const seg = terrain.seg;
+      seg[0] = x0;
+      seg[1] = y0;
+      seg[2] = nx;
+      seg[3] = ny;
+      if (terrain.segBlocked()) return MoveReject.obstacle;
+    }
     budget -= d;
     store.budget[slot] = budget > 0 ? budget : 0;
     return 0;

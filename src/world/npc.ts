@@ -15,6 +15,7 @@
 
 import type { World } from './world.js';
 import { Flag, Kind } from './entity-store.js';
+import { Reg } from './scratch.js';
 
 export const NpcState = { idle: 0, wander: 1, chase: 2, leash: 3, dead: 4 } as const;
 
@@ -27,15 +28,19 @@ const ARRIVED = 1;
 const BLOCKED = 2;
 
 export class NpcAi {
+  private readonly aggro: Float64Array;
   private readonly aggro2: Float64Array;
   private readonly leash2: Float64Array;
   private readonly wander: Float64Array;
   private readonly speed: Float64Array;
   private readonly respawnMs: Float64Array;
+  /** stepToward() operands: target x, y, max step, stop distance (no double arguments: see scratch.ts). */
+  private readonly go = new Float64Array(4);
 
   /** Cold path: compiles the NPC groups. */
   constructor(private readonly w: World) {
     const g = w.def.npcs;
+    this.aggro = Float64Array.from(g, (x) => x.aggroRadius);
     this.aggro2 = Float64Array.from(g, (x) => x.aggroRadius * x.aggroRadius);
     this.leash2 = Float64Array.from(g, (x) => x.leashRadius * x.leashRadius);
     this.wander = Float64Array.from(g, (x) => x.wanderRadius);
@@ -78,35 +83,41 @@ export class NpcAi {
     });
   }
 
-  /** One tick of NPC `s`. dtMs is the tick's (clamped) duration. */
-  step(s: number, nowMs: number, dtMs: number): void {
+  /** One tick of NPC `s`, at w.reg[now] with the tick's clamped duration in w.reg[dt]. */
+  step(s: number): void {
     const store = this.w.store;
+    const nowMs = this.w.reg[Reg.now]!;
     const st = store.npcState[s]!;
     if (st === NpcState.dead) {
-      if (nowMs >= store.timerMs[s]!) this.respawn(s, nowMs);
+      if (nowMs >= store.timerMs[s]!) this.respawn(s);
       return;
     }
     const movedBefore = store.flags[s]! & Flag.moving;
     let moved = false;
-    if (st === NpcState.leash) moved = this.stepLeash(s, nowMs, dtMs);
-    else if (st === NpcState.chase) moved = this.stepChase(s, nowMs, dtMs);
+    if (st === NpcState.leash) moved = this.stepLeash(s);
+    else if (st === NpcState.chase) moved = this.stepChase(s);
     else {
       if (nowMs >= store.thinkMs[s]!) {
         store.thinkMs[s] = nowMs + SCAN_MS;
         const t = this.findTarget(s);
         if (t >= 0) {
           this.startChase(s, t);
-          moved = this.stepChase(s, nowMs, dtMs);
+          moved = this.stepChase(s);
         }
       }
       if (store.npcState[s] === NpcState.idle) {
-        if (nowMs >= store.timerMs[s]!) this.pickWanderGoal(s, nowMs);
+        if (nowMs >= store.timerMs[s]!) this.pickWanderGoal(s);
       } else if (store.npcState[s] === NpcState.wander) {
-        const r = this.stepToward(s, store.goalX[s]!, store.goalY[s]!, this.speed[store.group[s]!]! * 0.5 * dtMs * 0.001, 0, dtMs);
+        const go = this.go;
+        go[0] = store.goalX[s]!;
+        go[1] = store.goalY[s]!;
+        go[2] = this.speed[store.group[s]!]! * 0.5 * this.w.reg[Reg.dt]! * 0.001;
+        go[3] = 0;
+        const r = this.stepToward(s);
         moved = r === MOVED || r === ARRIVED;
         if (r !== MOVED) {
           store.npcState[s] = NpcState.idle;
-          store.timerMs[s] = nowMs + this.w.rng.range(2000, 6000);
+          store.timerMs[s] = nowMs + this.w.rng.int(2000, 6000);
         }
       }
     }
@@ -123,11 +134,12 @@ export class NpcAi {
     if ((st === NpcState.idle || st === NpcState.wander) && this.w.store.kind[attacker] === Kind.player) this.startChase(s, attacker);
   }
 
-  onDeath(s: number, nowMs: number): void {
+  /** NPC `s` died at w.reg[now]. */
+  onDeath(s: number): void {
     const store = this.w.store;
     store.npcState[s] = NpcState.dead;
     store.target[s] = 0;
-    store.timerMs[s] = nowMs + this.respawnMs[store.group[s]!]!;
+    store.timerMs[s] = this.w.reg[Reg.now]! + this.respawnMs[store.group[s]!]!;
   }
 
   private startChase(s: number, t: number): void {
@@ -140,9 +152,10 @@ export class NpcAi {
     this.w.store.target[s] = 0;
   }
 
-  private respawn(s: number, nowMs: number): void {
+  private respawn(s: number): void {
     const w = this.w;
     const store = w.store;
+    const nowMs = w.reg[Reg.now]!;
     store.x[s] = store.homeX[s]!;
     store.y[s] = store.homeY[s]!;
     store.vx[s] = 0;
@@ -151,8 +164,8 @@ export class NpcAi {
     store.flags[s] = 0;
     store.npcState[s] = NpcState.idle;
     store.target[s] = 0;
-    store.timerMs[s] = nowMs + w.rng.range(1000, 5000);
-    store.thinkMs[s] = nowMs + w.rng.range(0, SCAN_MS);
+    store.timerMs[s] = nowMs + w.rng.int(1000, 5000);
+    store.thinkMs[s] = nowMs + w.rng.int(0, SCAN_MS);
     w.grid.move(s);
   }
 
@@ -163,7 +176,11 @@ export class NpcAi {
     const g = store.group[s]!;
     const r2 = this.aggro2[g]!;
     if (r2 === 0) return -1;
-    const n = w.grid.query(store.x[s]!, store.y[s]!, Math.sqrt(r2), w.qSlots, w.qD2);
+    const q = w.grid.q;
+    q[0] = store.x[s]!;
+    q[1] = store.y[s]!;
+    q[2] = this.aggro[g]!;
+    const n = w.grid.queryQ(w.qSlots, w.qD2);
     let best = -1;
     let bestD2 = Infinity;
     for (let i = 0; i < n; i++) {
@@ -186,9 +203,10 @@ export class NpcAi {
     return !((f & Flag.linkDead) !== 0 && this.w.def.linkDeadInvulnerable);
   }
 
-  private stepChase(s: number, nowMs: number, dtMs: number): boolean {
+  private stepChase(s: number): boolean {
     const w = this.w;
     const store = w.store;
+    const nowMs = w.reg[Reg.now]!;
     const t = store.slotOf(store.target[s]!);
     if (t < 0 || !this.attackable(t)) {
       this.startLeash(s);
@@ -206,7 +224,12 @@ export class NpcAi {
     let dx = store.x[t]! - store.x[s]!;
     let dy = store.y[t]! - store.y[s]!;
     if (dx * dx + dy * dy > range * range) {
-      const r = this.stepToward(s, store.x[t]!, store.y[t]!, this.speed[g]! * dtMs * 0.001, range * STOP_FRACTION, dtMs);
+      const go = this.go;
+      go[0] = store.x[t]!;
+      go[1] = store.y[t]!;
+      go[2] = this.speed[g]! * w.reg[Reg.dt]! * 0.001;
+      go[3] = range * STOP_FRACTION;
+      const r = this.stepToward(s);
       if (r === BLOCKED) {
         this.startLeash(s);
         return false;
@@ -217,15 +240,20 @@ export class NpcAi {
     }
     if (dx * dx + dy * dy <= range * range && nowMs >= store.actionMs[s]!) {
       store.actionMs[s] = nowMs + w.combat.p.attackCooldownMs;
-      w.dealDamage(s, t, w.combat.damage(Kind.npc, store.level[s]!, w.rng), nowMs);
+      w.dealDamage(s, t, w.combat.damage(Kind.npc, store.level[s]!, w.rng));
     }
     return moved;
   }
 
-  private stepLeash(s: number, nowMs: number, dtMs: number): boolean {
+  private stepLeash(s: number): boolean {
     const store = this.w.store;
     const g = store.group[s]!;
-    const r = this.stepToward(s, store.homeX[s]!, store.homeY[s]!, this.speed[g]! * 1.5 * dtMs * 0.001, 0, dtMs);
+    const go = this.go;
+    go[0] = store.homeX[s]!;
+    go[1] = store.homeY[s]!;
+    go[2] = this.speed[g]! * 1.5 * this.w.reg[Reg.dt]! * 0.001;
+    go[3] = 0;
+    const r = this.stepToward(s);
     if (r === MOVED) return true;
     if (r === BLOCKED) {
       store.x[s] = store.homeX[s]!;
@@ -234,21 +262,25 @@ export class NpcAi {
     }
     store.hp[s] = store.maxHp[s]!;
     store.npcState[s] = NpcState.idle;
-    store.timerMs[s] = nowMs + this.w.rng.range(1000, 3000);
+    store.timerMs[s] = this.w.reg[Reg.now]! + this.w.rng.int(1000, 3000);
     return r === ARRIVED;
   }
 
-  private pickWanderGoal(s: number, nowMs: number): void {
+  private pickWanderGoal(s: number): void {
     const w = this.w;
     const store = w.store;
+    const nowMs = w.reg[Reg.now]!;
     const rad = this.wander[store.group[s]!]!;
-    const a = w.rng.range(0, 2 * Math.PI);
-    const d = rad * Math.sqrt(w.rng.float());
+    // Integer draws only: a double returned from a call V8 does not inline is boxed (scratch.ts).
+    const a = w.rng.int(0, 65535) * ((2 * Math.PI) / 65536);
+    const d = rad * Math.sqrt(w.rng.int(0, 65535) / 65535);
     let gx = store.homeX[s]! + d * Math.cos(a);
     let gy = store.homeY[s]! + d * Math.sin(a);
     gx = gx < 0 ? 0 : gx > w.def.width ? w.def.width : gx;
     gy = gy < 0 ? 0 : gy > w.def.height ? w.def.height : gy;
-    if (rad === 0 || w.terrain.pointBlocked(gx, gy)) {
+    w.terrain.seg[0] = gx;
+    w.terrain.seg[1] = gy;
+    if (rad === 0 || w.terrain.segPointBlocked()) {
       store.timerMs[s] = nowMs + 1000;
       return;
     }
@@ -258,26 +290,37 @@ export class NpcAi {
   }
 
   /**
-   * Moves NPC `s` toward (tx, ty) by at most `maxStep`, stopping `stop` short.
-   * ARRIVED when it is (now) within stop + a hair, BLOCKED when the step would
-   * cross an obstacle (it does not move), MOVED otherwise.
+   * Moves NPC `s` toward (go[0], go[1]) by at most go[2], stopping go[3]
+   * short. ARRIVED when it is (now) within stop + a hair, BLOCKED when the
+   * step would cross an obstacle (it does not move), MOVED otherwise.
    */
-  private stepToward(s: number, tx: number, ty: number, maxStep: number, stop: number, dtMs: number): number {
+  private stepToward(s: number): number {
     const w = this.w;
     const store = w.store;
+    const go = this.go;
     const x0 = store.x[s]!;
     const y0 = store.y[s]!;
-    const dx = tx - x0;
-    const dy = ty - y0;
+    const dx = go[0]! - x0;
+    const dy = go[1]! - y0;
     const d = Math.sqrt(dx * dx + dy * dy);
-    const want = d - stop;
+    const want = d - go[3]!;
     if (want <= 0.01) return ARRIVED;
+    const maxStep = go[2]!;
     const step = want < maxStep ? want : maxStep;
     if (step <= 0) return MOVED;
     const nx = Math.fround(x0 + (dx / d) * step);
     const ny = Math.fround(y0 + (dy / d) * step);
-    if (w.terrain.segmentBlocked(x0, y0, nx, ny)) return BLOCKED;
-    w.moveEntity(s, nx, ny, dtMs);
+    const seg = w.terrain.seg;
+    seg[0] = x0;
+    seg[1] = y0;
+    seg[2] = nx;
+    seg[3] = ny;
+    if (w.terrain.segBlocked()) return BLOCKED;
+    const reg = w.reg;
+    reg[Reg.x] = nx;
+    reg[Reg.y] = ny;
+    reg[Reg.moveDt] = reg[Reg.dt]!;
+    w.moveEntity(s);
     return step === want ? ARRIVED : MOVED;
   }
 }

@@ -4,7 +4,9 @@
 // checkpoint must carry the generator's exact state.
 //
 // 128 bits of state in a Uint32Array so a checkpoint copies it verbatim.
-// Every method is allocation-free.
+// The tick path uses only next32/below/int: integers in, integers out, so
+// nothing is boxed even when V8 does not inline the call (see scratch.ts).
+// float/range/chance return or take fractional doubles: for cold paths.
 
 export class Rng {
   /** The four state words; read and written by checkpoints. */
@@ -30,12 +32,17 @@ export class Rng {
 
   /** Next 32 random bits as an unsigned integer. */
   nextU32(): number {
+    return this.next32() >>> 0;
+  }
+
+  /** Next 32 random bits as a signed 32-bit integer (a V8 small integer). */
+  next32(): number {
     const s = this.state;
     const s0 = s[0]!;
     const s1 = s[1]!;
     const s2 = s[2]!;
     const s3 = s[3]!;
-    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
     const t = s1 << 9;
     const n2 = s2 ^ s0;
     const n3 = s3 ^ s1;
@@ -48,7 +55,12 @@ export class Rng {
 
   /** Uniform float in [0, 1). */
   float(): number {
-    return this.nextU32() / 4294967296;
+    return (this.next32() >>> 0) / 4294967296;
+  }
+
+  /** Uniform integer in [0, n), for an integer n from 1 to 2^32. */
+  below(n: number): number {
+    return Math.floor(((this.next32() >>> 0) / 4294967296) * n);
   }
 
   /** Uniform float in [lo, hi). */
@@ -58,7 +70,7 @@ export class Rng {
 
   /** Uniform integer in [lo, hi] (inclusive; hi - lo < 2^32). */
   int(lo: number, hi: number): number {
-    return lo + Math.floor(this.float() * (hi - lo + 1));
+    return lo + this.below(hi - lo + 1);
   }
 
   /** True with probability p. */

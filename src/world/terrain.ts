@@ -79,6 +79,7 @@ export class Terrain {
     }
   }
 
+  // Called only from the constructor; the hot tests below inline the same arithmetic.
   private col(x: number): number {
     const c = Math.floor(x / BUCKET);
     return c < 0 ? 0 : c >= this.cols ? this.cols - 1 : c;
@@ -94,9 +95,29 @@ export class Terrain {
     return x >= 0 && x <= this.width && y >= 0 && y <= this.height;
   }
 
+  /**
+   * Operands of the allocation-free tests below: a point in seg[0..1], a
+   * segment in seg[0..3] (x0, y0, x1, y1). V8 boxes a fractional double passed
+   * to a call it does not inline; hot callers write here instead.
+   */
+  readonly seg = new Float64Array(4);
+
   /** Whether the point is inside an obstacle's open interior. */
   pointBlocked(x: number, y: number): boolean {
-    const c = this.row(y) * this.cols + this.col(x);
+    this.seg[0] = x;
+    this.seg[1] = y;
+    return this.segPointBlocked();
+  }
+
+  /** pointBlocked() of (seg[0], seg[1]). */
+  segPointBlocked(): boolean {
+    const x = this.seg[0]!;
+    const y = this.seg[1]!;
+    let cx = Math.floor(x / BUCKET);
+    let cy = Math.floor(y / BUCKET);
+    cx = cx < 0 ? 0 : cx >= this.cols ? this.cols - 1 : cx;
+    cy = cy < 0 ? 0 : cy >= this.rows ? this.rows - 1 : cy;
+    const c = cy * this.cols + cx;
     for (let k = this.cellStart[c]!, end = this.cellStart[c + 1]!; k < end; k++) {
       const i = this.cellItems[k]!;
       if (x > this.minX[i]! && x < this.maxX[i]! && y > this.minY[i]! && y < this.maxY[i]!) return true;
@@ -106,24 +127,90 @@ export class Terrain {
 
   /** Whether the segment (x0,y0)-(x1,y1) passes through any obstacle's open interior. */
   segmentBlocked(x0: number, y0: number, x1: number, y1: number): boolean {
-    const c0 = this.col(x0 < x1 ? x0 : x1);
-    const c1 = this.col(x0 < x1 ? x1 : x0);
-    const r0 = this.row(y0 < y1 ? y0 : y1);
-    const r1 = this.row(y0 < y1 ? y1 : y0);
+    this.seg[0] = x0;
+    this.seg[1] = y0;
+    this.seg[2] = x1;
+    this.seg[3] = y1;
+    return this.segBlocked();
+  }
+
+  /** segmentBlocked() of seg[0..3]. */
+  segBlocked(): boolean {
+    const g = this.seg;
+    const x0 = g[0]!;
+    const y0 = g[1]!;
+    const x1 = g[2]!;
+    const y1 = g[3]!;
+    let c0 = Math.floor((x0 < x1 ? x0 : x1) / BUCKET);
+    let c1 = Math.floor((x0 < x1 ? x1 : x0) / BUCKET);
+    let r0 = Math.floor((y0 < y1 ? y0 : y1) / BUCKET);
+    let r1 = Math.floor((y0 < y1 ? y1 : y0) / BUCKET);
+    const lastC = this.cols - 1;
+    const lastR = this.rows - 1;
+    c0 = c0 < 0 ? 0 : c0 > lastC ? lastC : c0;
+    c1 = c1 < 0 ? 0 : c1 > lastC ? lastC : c1;
+    r0 = r0 < 0 ? 0 : r0 > lastR ? lastR : r0;
+    r1 = r1 < 0 ? 0 : r1 > lastR ? lastR : r1;
     for (let r = r0; r <= r1; r++) {
       for (let c = c0; c <= c1; c++) {
         const cell = r * this.cols + c;
         for (let k = this.cellStart[cell]!, end = this.cellStart[cell + 1]!; k < end; k++) {
-          const i = this.cellItems[k]!;
-          if (segmentHitsOpenRect(x0, y0, x1, y1, this.minX[i]!, this.minY[i]!, this.maxX[i]!, this.maxY[i]!)) return true;
+          if (this.segHits(this.cellItems[k]!)) return true;
         }
       }
     }
     return false;
   }
 
+  /** segmentHitsOpenRect() of seg[0..3] against obstacle i. */
+  private segHits(i: number): boolean {
+    const g = this.seg;
+    const x0 = g[0]!;
+    const y0 = g[1]!;
+    let enter = 0;
+    let exit = 1;
+    const dx = g[2]! - x0;
+    if (dx === 0) {
+      if (!(x0 > this.minX[i]! && x0 < this.maxX[i]!)) return false;
+    } else {
+      let a = (this.minX[i]! - x0) / dx;
+      let b = (this.maxX[i]! - x0) / dx;
+      if (a > b) {
+        const t = a;
+        a = b;
+        b = t;
+      }
+      if (a > enter) enter = a;
+      if (b < exit) exit = b;
+    }
+    const dy = g[3]! - y0;
+    if (dy === 0) {
+      if (!(y0 > this.minY[i]! && y0 < this.maxY[i]!)) return false;
+    } else {
+      let a = (this.minY[i]! - y0) / dy;
+      let b = (this.maxY[i]! - y0) / dy;
+      if (a > b) {
+        const t = a;
+        a = b;
+        b = t;
+      }
+      if (a > enter) enter = a;
+      if (b < exit) exit = b;
+    }
+    return enter < exit;
+  }
+
   /** Index of the first portal whose closed rectangle contains the point, or -1. */
   portalAt(x: number, y: number): number {
+    this.seg[0] = x;
+    this.seg[1] = y;
+    return this.segPortal();
+  }
+
+  /** portalAt() of (seg[0], seg[1]). */
+  segPortal(): number {
+    const x = this.seg[0]!;
+    const y = this.seg[1]!;
     for (let i = 0; i < this.portalCount; i++) {
       if (x >= this.pMinX[i]! && x <= this.pMaxX[i]! && y >= this.pMinY[i]! && y <= this.pMaxY[i]!) return i;
     }
@@ -132,7 +219,8 @@ export class Terrain {
 }
 
 /**
- * Slab test: does the closed segment meet the open rectangle
+ * Reference form of Terrain's slab test (tests use it as an oracle). Slab
+ * test: does the closed segment meet the open rectangle
  * (minX, maxX) x (minY, maxY)? The segment's parameter interval inside each
  * open slab is open, so the intersection is non-empty iff enter < exit.
  */

@@ -111,7 +111,10 @@ export class Visibility {
     const grid = this.grid;
     const cand = this.cand;
     const d2s = this.candD2;
-    const n = grid.isPacked() ? grid.queryPacked(store.x[o]!, store.y[o]!, qr, cand, d2s) : grid.query(store.x[o]!, store.y[o]!, qr, cand, d2s);
+    grid.q[0] = store.x[o]!;
+    grid.q[1] = store.y[o]!;
+    grid.q[2] = qr;
+    const n = grid.isPacked() ? grid.queryPackedQ(cand, d2s) : grid.queryQ(cand, d2s);
     let m = 0;
     for (let i = 0; i < n; i++) {
       const s = cand[i]!;

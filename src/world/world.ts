@@ -41,6 +41,7 @@ import {
 } from './events.js';
 import { MAX_NAME_BYTES, nameBytes, newPlayerState, type PlayerState } from './player-state.js';
 import { checkpointBound, writeCheckpoint, readCheckpoint } from './checkpoint.js';
+import { Reg, REG_COUNT } from './scratch.js';
 
 
 /** A player keeps the moving flag this long after an accepted move (covers clients sending at 10 Hz). */
@@ -82,6 +83,8 @@ export class World {
   /** Counters by WorldStat index. */
   readonly stats = new Float64Array(WORLD_STAT_COUNT);
 
+  /** Doubles passed between the world's functions (see scratch.ts). */
+  readonly reg = new Float64Array(REG_COUNT);
   /** Scratch for radius queries (NPC aggro, say). Valid until the next query. */
   readonly qSlots: Int32Array;
   readonly qD2: Float64Array;
@@ -108,7 +111,8 @@ export class World {
   // Loot tables compiled per NPC group: [start, end) into the flat arrays.
   private readonly lootStart: Int32Array;
   private readonly lootItem: Uint16Array;
-  private readonly lootChance: Float64Array;
+  /** Drop chance in parts per million (an integer draw: see scratch.ts). */
+  private readonly lootChancePpm: Int32Array;
   private readonly lootMin: Uint16Array;
   private readonly lootMax: Uint16Array;
   private readonly lootName: string[];
@@ -152,7 +156,7 @@ export class World {
     const entries = def.npcs.flatMap((g) => g.loot);
     this.lootStart = new Int32Array(def.npcs.length + 1);
     this.lootItem = new Uint16Array(entries.length);
-    this.lootChance = new Float64Array(entries.length);
+    this.lootChancePpm = new Int32Array(entries.length);
     this.lootMin = new Uint16Array(entries.length);
     this.lootMax = new Uint16Array(entries.length);
     this.lootName = [];
@@ -161,7 +165,7 @@ export class World {
       this.lootStart[gi] = k;
       for (const l of g.loot) {
         this.lootItem[k] = l.item;
-        this.lootChance[k] = l.chance;
+        this.lootChancePpm[k] = Math.round(l.chance * 1_000_000);
         this.lootMin[k] = l.min;
         this.lootMax[k] = l.max;
         this.lootName.push(l.name ?? '');
@@ -190,6 +194,7 @@ export class World {
     if (nb === 0 || nb > MAX_NAME_BYTES) return AddPlayerError.invalidState;
     const s = store.alloc(Kind.player);
     if (s < 0) return AddPlayerError.full;
+    this.reg[Reg.now] = nowMs;
     store.session[s] = session >>> 0;
     store.names[s] = state.name;
     const level = Math.min(this.combat.maxLevel, Math.max(1, Math.floor(state.level) || 1));
@@ -214,7 +219,7 @@ export class World {
     }
     store.x[s] = x;
     store.y[s] = y;
-    this.movement.resetBudget(store, s, nowMs);
+    this.movement.resetBudget(store, s, this.reg);
     store.movedMs[s] = nowMs - MOVING_HOLD_MS - 1;
     store.thinkMs[s] = nowMs + REGEN_INTERVAL_MS;
     store.actionMs[s] = nowMs;
@@ -292,7 +297,11 @@ export class World {
     const store = this.store;
     const nx = Math.fround(x);
     const ny = Math.fround(y);
-    const r = this.movement.judge(store, this.terrain, s, nx, ny, nowMs);
+    const reg = this.reg;
+    reg[Reg.now] = nowMs;
+    reg[Reg.x] = nx;
+    reg[Reg.y] = ny;
+    const r = this.movement.judge(store, this.terrain, s, reg);
     if (r !== 0) {
       this.moveRejects[r]!++;
       this.events.moveRejected(store.session[s]!, seq, store.x[s]!, store.y[s]!, r as 1 | 2 | 3 | 4 | 5);
@@ -301,10 +310,13 @@ export class World {
     this.stats[WorldStat.movesAccepted]!++;
     if (nx !== store.x[s] || ny !== store.y[s]) {
       const elapsed = nowMs - store.movedMs[s]!;
-      this.moveEntity(s, nx, ny, elapsed < 20 ? 20 : elapsed > 500 ? 500 : elapsed);
+      reg[Reg.moveDt] = elapsed < 20 ? 20 : elapsed > 500 ? 500 : elapsed;
+      this.moveEntity(s);
       store.movedMs[s] = nowMs;
     }
-    const p = this.terrain.portalAt(nx, ny);
+    this.terrain.seg[0] = nx;
+    this.terrain.seg[1] = ny;
+    const p = this.terrain.segPortal();
     if (p >= 0) {
       this.handoff(s, p);
       return MoveResult.handoff;
@@ -333,7 +345,8 @@ export class World {
     if (dx * dx + dy * dy > range * range) return AttackResult.outOfRange;
     store.actionMs[s] = nowMs + this.combat.p.attackCooldownMs;
     this.stats[WorldStat.attacks]!++;
-    this.dealDamage(s, t, this.combat.damage(Kind.player, store.level[s]!, this.rng), nowMs);
+    this.reg[Reg.now] = nowMs;
+    this.dealDamage(s, t, this.combat.damage(Kind.player, store.level[s]!, this.rng));
     return AttackResult.ok;
   }
 
@@ -390,7 +403,11 @@ export class World {
     const s = this.playerSlot(entity);
     if (s < 0) return -1;
     const store = this.store;
-    const n = this.grid.query(store.x[s]!, store.y[s]!, this.def.sayRadius, this.qSlots, this.qD2);
+    const q = this.grid.q;
+    q[0] = store.x[s]!;
+    q[1] = store.y[s]!;
+    q[2] = this.def.sayRadius;
+    const n = this.grid.queryQ(this.qSlots, this.qD2);
     let c = 0;
     for (let i = 0; i < n && c < out.length; i++) {
       const p = this.qSlots[i]!;
@@ -419,6 +436,8 @@ export class World {
     let dt = nowMs - this.lastTickMs;
     dt = dt < 0 ? 0 : dt > MAX_TICK_DT_MS ? MAX_TICK_DT_MS : dt;
     this.lastTickMs = nowMs;
+    this.reg[Reg.now] = nowMs;
+    this.reg[Reg.dt] = dt;
     this.tickCount = (this.tickCount + 1) >>> 0;
 
     const hw = store.highWater;
@@ -434,7 +453,7 @@ export class World {
       if ((f & Flag.inCombat) !== 0 && nowMs >= store.combatMs[s]!) f &= ~Flag.inCombat;
       if (k === Kind.npc) {
         store.flags[s] = f;
-        this.ai.step(s, nowMs, dt);
+        this.ai.step(s);
         continue;
       }
       // player
@@ -445,7 +464,7 @@ export class World {
       }
       store.flags[s] = f;
       if ((f & Flag.dead) !== 0) {
-        if (nowMs >= store.timerMs[s]!) this.respawnPlayer(s, nowMs);
+        if (nowMs >= store.timerMs[s]!) this.respawnPlayer(s);
       } else if (nowMs >= store.thinkMs[s]!) {
         store.thinkMs[s] = nowMs + REGEN_INTERVAL_MS;
         const hp = store.hp[s]!;
@@ -461,8 +480,11 @@ export class World {
     const tick = this.tickCount;
     for (let s = 0; s < store.highWater; s++) {
       if (store.kind[s] === Kind.free) continue;
-      const qx = quantize(store.x[s]!);
-      const qy = quantize(store.y[s]!);
+      // quantize(), inlined: a call with a double argument may box it (scratch.ts).
+      let qx = Math.round(store.x[s]! * 16);
+      let qy = Math.round(store.y[s]! * 16);
+      qx = qx < 0 ? 0 : qx > 65535 ? 65535 : qx;
+      qy = qy < 0 ? 0 : qy > 65535 ? 65535 : qy;
       if (
         qx !== store.qx[s] ||
         qy !== store.qy[s] ||
@@ -548,9 +570,15 @@ export class World {
 
   // ------------------------------------------------------------------ internals (used by NpcAi and checkpoints)
 
-  /** Writes a new position (already validated) and keeps facing, velocity, moving flag and grid in step. */
-  moveEntity(s: number, nx: number, ny: number, dtMs: number): void {
+  /**
+   * Moves entity `s` to (reg[x], reg[y]) (already validated) and keeps
+   * facing, velocity (over reg[moveDt] ms), moving flag and grid in step.
+   */
+  moveEntity(s: number): void {
     const store = this.store;
+    const nx = this.reg[Reg.x]!;
+    const ny = this.reg[Reg.y]!;
+    const dtMs = this.reg[Reg.moveDt]!;
     const dx = nx - store.x[s]!;
     const dy = ny - store.y[s]!;
     if (dx !== 0 || dy !== 0) store.facing[s] = Math.round(Math.atan2(dy, dx) * (128 / Math.PI)) & 255;
@@ -563,9 +591,10 @@ export class World {
     this.grid.move(s);
   }
 
-  /** Applies a hit: HP, combat flags, the event, NPC reaction, death. */
-  dealDamage(a: number, t: number, amount: number, nowMs: number): void {
+  /** Applies a hit at reg[now]: HP, combat flags, the event, NPC reaction, death. */
+  dealDamage(a: number, t: number, amount: number): void {
     const store = this.store;
+    const nowMs = this.reg[Reg.now]!;
     const hp = store.hp[t]!;
     const dealt = amount < hp ? amount : hp;
     const left = hp - dealt;
@@ -578,7 +607,7 @@ export class World {
     this.recordEvent(EV_DAMAGE, t, store.id[a]!, dealt, left);
     if (store.kind[t] === Kind.player) this.markSelf(t);
     else this.ai.onAttacked(t, a);
-    if (left === 0) this.kill(t, a, nowMs);
+    if (left === 0) this.kill(t, a);
   }
 
   /** Sets the published state of a slot to its current state (new entities: no spurious update). */
@@ -592,8 +621,9 @@ export class World {
     store.changedTick[s] = this.tickCount;
   }
 
-  private kill(t: number, killer: number, nowMs: number): void {
+  private kill(t: number, killer: number): void {
     const store = this.store;
+    const nowMs = this.reg[Reg.now]!;
     store.flags[t] = (store.flags[t]! & ~Flag.moving) | Flag.dead;
     store.vx[t] = 0;
     store.vy[t] = 0;
@@ -604,13 +634,13 @@ export class World {
       this.markSelf(t);
       return;
     }
-    this.ai.onDeath(t, nowMs);
+    this.ai.onDeath(t);
     this.stats[WorldStat.npcKills]!++;
     if (store.kind[killer] === Kind.player) this.grantXp(killer, this.combat.killXp(store.level[t]!));
     const g = store.group[t]!;
     for (let k = this.lootStart[g]!, end = this.lootStart[g + 1]!; k < end; k++) {
-      if (!this.rng.chance(this.lootChance[k]!)) continue;
-      this.spawnLoot(store.x[t]!, store.y[t]!, this.lootItem[k]!, this.rng.int(this.lootMin[k]!, this.lootMax[k]!), this.lootName[k]!, nowMs);
+      if (this.rng.below(1_000_000) >= this.lootChancePpm[k]!) continue;
+      this.spawnLoot(t, this.lootItem[k]!, this.rng.int(this.lootMin[k]!, this.lootMax[k]!), this.lootName[k]!);
     }
   }
 
@@ -630,7 +660,8 @@ export class World {
     this.markSelf(p);
   }
 
-  private spawnLoot(x: number, y: number, item: number, count: number, name: string, nowMs: number): void {
+  /** Drops loot where entity `at` stands, at reg[now]. */
+  private spawnLoot(at: number, item: number, count: number, name: string): void {
     const store = this.store;
     if (store.countByKind[Kind.loot]! >= this.def.maxLoot) {
       this.stats[WorldStat.lootLost]!++;
@@ -641,19 +672,20 @@ export class World {
       this.stats[WorldStat.lootLost]!++;
       return;
     }
-    store.x[s] = x;
-    store.y[s] = y;
+    store.x[s] = store.x[at]!;
+    store.y[s] = store.y[at]!;
     store.names[s] = name;
     store.invItem[s * INVENTORY_SLOTS] = item;
     store.invCount[s * INVENTORY_SLOTS] = count;
-    store.timerMs[s] = nowMs + this.combat.p.lootLifetimeMs;
+    store.timerMs[s] = this.reg[Reg.now]! + this.combat.p.lootLifetimeMs;
     this.grid.insert(s);
     this.publishOne(s);
     this.stats[WorldStat.lootDropped]!++;
   }
 
-  private respawnPlayer(s: number, nowMs: number): void {
+  private respawnPlayer(s: number): void {
     const store = this.store;
+    const nowMs = this.reg[Reg.now]!;
     // Nearest spawn point to where the player fell.
     let best = 0;
     let bestD2 = Infinity;
@@ -675,7 +707,7 @@ export class World {
     store.vx[s] = 0;
     store.vy[s] = 0;
     store.thinkMs[s] = nowMs + REGEN_INTERVAL_MS;
-    this.movement.resetBudget(store, s, nowMs);
+    this.movement.resetBudget(store, s, this.reg);
     this.stats[WorldStat.respawns]!++;
     this.markSelf(s);
     this.events.respawn(store.session[s]!, s, store.x[s]!, store.y[s]!, store.hp[s]!);
