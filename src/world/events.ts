@@ -27,7 +27,8 @@ export type EntityId = number;
  *     update(slot)*    visible entities whose published state (qx, qy, hp, flags, facing) changed this tick
  *     damage(...)* and death(...)*, interleaved in the order they happened per
  *                      target: on the observer itself, then on entities it sees
- *                      (after this tick's view change)
+ *                      (after this tick's view change). The attacker may be an
+ *                      entity the observer does not see (beyond its cap).
  *   end()
  *
  * Observers with nothing to report are skipped: no begin/end. The observer's

@@ -87,6 +87,7 @@ export class Visibility {
     const cap = this.cap;
     const base = o * cap;
     const sets = this.sets;
+    const leaveOut = this.leaves;
     const old = this.counts[o]!;
     if (this.stamp >= 0xfffffff0) {
       this.mark.fill(0);
@@ -102,18 +103,17 @@ export class Visibility {
       const id = sets[base + i]!;
       const s = id & SLOT_MASK;
       if (ids[s] === id) mark[s] = sVisible;
-      else this.leaves[leaves++] = id; // gone (slot free or reused)
+      else leaveOut[leaves++] = id; // gone (slot free or reused)
     }
 
     const r = this.radius;
     const r2 = r * r;
-    const qr = old === 0 ? r : r + this.hysteresis;
     const grid = this.grid;
     const cand = this.cand;
     const d2s = this.candD2;
     grid.q[0] = store.x[o]!;
     grid.q[1] = store.y[o]!;
-    grid.q[2] = qr;
+    grid.q[2] = old === 0 ? r : r + this.hysteresis;
     const n = grid.isPacked() ? grid.queryPackedQ(cand, d2s) : grid.queryQ(cand, d2s);
     let m = 0;
     for (let i = 0; i < n; i++) {
@@ -136,19 +136,22 @@ export class Visibility {
       m = cap;
     }
 
+    // Marks are final: whatever of the old view is still sVisible leaves.
+    for (let i = 0; i < old; i++) {
+      const id = sets[base + i]!;
+      const s = id & SLOT_MASK;
+      if (mark[s] === sVisible && ids[s] === id) leaveOut[leaves++] = id;
+    }
+    const stayOut = this.stays;
+    const enterOut = this.enters;
     let enters = 0;
     let stays = 0;
     for (let i = 0; i < m; i++) {
       const s = cand[i]!;
-      if (mark[s] === sKept) this.stays[stays++] = s;
-      else this.enters[enters++] = s;
+      if (mark[s] === sKept) stayOut[stays++] = s;
+      else enterOut[enters++] = s;
+      sets[base + i] = ids[s]!;
     }
-    for (let i = 0; i < old; i++) {
-      const id = sets[base + i]!;
-      const s = id & SLOT_MASK;
-      if (mark[s] === sVisible && ids[s] === id) this.leaves[leaves++] = id;
-    }
-    for (let i = 0; i < m; i++) sets[base + i] = ids[cand[i]!]!;
     this.counts[o] = m;
     this.leaveCount = leaves;
     this.enterCount = enters;

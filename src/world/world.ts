@@ -43,7 +43,6 @@ import { MAX_NAME_BYTES, nameBytes, newPlayerState, type PlayerState } from './p
 import { checkpointBound, writeCheckpoint, readCheckpoint } from './checkpoint.js';
 import { Reg, REG_COUNT } from './scratch.js';
 
-
 /** A player keeps the moving flag this long after an accepted move (covers clients sending at 10 Hz). */
 export const MOVING_HOLD_MS = 200;
 /** A tick longer than this (a stalled worker) advances NPCs as if it were this long. */
@@ -118,6 +117,7 @@ export class World {
   private readonly lootName: string[];
 
   private readonly handoffState: PlayerState = newPlayerState('');
+  private readonly refreshEvery: number;
 
   /**
    * Builds the zone and, unless `populate` is false (checkpoint restore),
@@ -126,7 +126,9 @@ export class World {
    */
   constructor(def: ZoneDef, events: WorldEvents, nowMs = 0, opts: { populate?: boolean } = {}) {
     validateZoneDef(def);
-    this.def = def;
+    // A private copy: the world reads some fields after construction, and the caller's object may change.
+    this.def = structuredClone(def);
+    def = this.def;
     this.events = events;
     const cap = zoneCapacity(def);
     this.store = new EntityStore(cap);
@@ -136,6 +138,7 @@ export class World {
     this.movement = new MovementRules(def.movement);
     this.combat = new CombatRules(def.combat);
     this.rng = new Rng(def.seed);
+    this.refreshEvery = def.aoi.refreshTicks;
     this.lastTickMs = nowMs;
     this.qSlots = new Int32Array(cap);
     this.qD2 = new Float64Array(cap);
@@ -779,38 +782,45 @@ export class World {
   private writeDelta(o: number, writer: DeltaWriter): void {
     const vis = this.vis;
     const tick = this.tickCount;
-    const every = this.def.aoi.refreshTicks;
+    const every = this.refreshEvery;
     if (every === 1 || (tick + o) % every === 0) vis.compute(o);
     else vis.retain(o);
-    const store = this.store;
+    const session = this.store.session[o]!;
+    const changed = this.store.changedTick;
     let open = false;
-    for (let i = 0; i < vis.leaveCount; i++) {
+    const leaves = vis.leaves;
+    for (let i = 0, n = vis.leaveCount; i < n; i++) {
       if (!open) {
-        writer.begin(o, store.session[o]!);
+        writer.begin(o, session);
         open = true;
       }
-      writer.leave(vis.leaves[i]!);
+      writer.leave(leaves[i]!);
     }
-    for (let i = 0; i < vis.enterCount; i++) {
+    const enters = vis.enters;
+    const enterCount = vis.enterCount;
+    for (let i = 0; i < enterCount; i++) {
       if (!open) {
-        writer.begin(o, store.session[o]!);
+        writer.begin(o, session);
         open = true;
       }
-      writer.enter(vis.enters[i]!);
+      writer.enter(enters[i]!);
     }
-    for (let i = 0; i < vis.stayCount; i++) {
-      const s = vis.stays[i]!;
-      if (store.changedTick[s] !== tick) continue;
+    const stays = vis.stays;
+    const stayCount = vis.stayCount;
+    for (let i = 0; i < stayCount; i++) {
+      const s = stays[i]!;
+      if (changed[s] !== tick) continue;
       if (!open) {
-        writer.begin(o, store.session[o]!);
+        writer.begin(o, session);
         open = true;
       }
       writer.update(s);
     }
     if (this.evCount > 0) {
-      open = this.writeEvents(o, o, writer, open);
-      for (let i = 0; i < vis.enterCount; i++) open = this.writeEvents(vis.enters[i]!, o, writer, open);
-      for (let i = 0; i < vis.stayCount; i++) open = this.writeEvents(vis.stays[i]!, o, writer, open);
+      const head = this.evHead;
+      if (head[o] !== -1) open = this.writeEvents(o, o, writer, open);
+      for (let i = 0; i < enterCount; i++) if (head[enters[i]!] !== -1) open = this.writeEvents(enters[i]!, o, writer, open);
+      for (let i = 0; i < stayCount; i++) if (head[stays[i]!] !== -1) open = this.writeEvents(stays[i]!, o, writer, open);
     }
     if (open) writer.end();
   }
