@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { World, Rng, MoveReject, MoveResult, AttackResult, type Rect } from '../src/world/index.js';
+import { Terrain, segmentHitsOpenRect } from '../src/world/terrain.js';
 import { Recorder, testZone, playerAt } from './helpers/world.js';
 
 // maxSpeed 10 u/s, tolerance 10 %, burst 500 ms: budget refills at 11 u/s and holds 5.5 units.
@@ -130,6 +131,30 @@ describe('movement', () => {
     assert.equal(w.applyMove(id, 5, 200, 128, 60_000), MoveReject.teleport);
     assert.equal(w.moveRejects[MoveReject.teleport], 1);
     assert.deepEqual(rec.eventsOf('moveRejected')[0], { type: 'moveRejected', session: 1, seq: 5, x: 10, y: 128, reason: MoveReject.teleport });
+  });
+
+  test('the segment test agrees with the reference slab test and with dense sampling', () => {
+    // Half-unit coordinates so edges and corners get hit exactly; a 32-unit zone (one obstacle
+    // bucket) and a 256-unit one (segments and walls spanning several buckets).
+    for (const size of [32, 256]) {
+      const coord = fc.integer({ min: 0, max: 2 * size }).map((v) => v / 2);
+      fc.assert(
+        fc.property(fc.tuple(coord, coord, coord, coord), fc.tuple(coord, coord, coord, coord), ([rx, ry, rw, rh], [x0, y0, x1, y1]) => {
+          fc.pre(rw > 0 && rh > 0 && rx + rw <= size && ry + rh <= size);
+          const rect = { x: rx, y: ry, w: rw, h: rh };
+          const t = new Terrain(testZone({ width: size, height: size, spawnPoints: [{ x: 0, y: 0 }], obstacles: [rect] }));
+          const blocked = t.segmentBlocked(x0, y0, x1, y1);
+          assert.equal(blocked, segmentHitsOpenRect(x0, y0, x1, y1, rx, ry, rx + rw, ry + rh));
+          for (let k = 0; k <= 256; k++) {
+            const px = x0 + ((x1 - x0) * k) / 256;
+            const py = y0 + ((y1 - y0) * k) / 256;
+            if (px > rx && px < rx + rw && py > ry && py < ry + rh) assert.ok(blocked, `sample (${px}, ${py}) is inside`);
+          }
+          assert.equal(t.pointBlocked(x0, y0), x0 > rx && x0 < rx + rw && y0 > ry && y0 < ry + rh);
+        }),
+        { numRuns: 1000 },
+      );
+    }
   });
 
   test('walls block crossing but not walking along their edge; bounds and non-numbers are refused', () => {

@@ -219,8 +219,8 @@ export class Terrain {
 }
 
 /**
- * Reference form of Terrain's slab test (tests use it as an oracle). Slab
- * test: does the closed segment meet the open rectangle
+ * Reference form of Terrain's slab test, with plain arguments (tests check
+ * Terrain against it). Does the closed segment meet the open rectangle
  * (minX, maxX) x (minY, maxY)? The segment's parameter interval inside each
  * open slab is open, so the intersection is non-empty iff enter < exit.
  */
