@@ -95,6 +95,9 @@ describe('fallback in workers', () => {
     assert.equal(hot1.source, 'estimate');
     assert.equal(hot1.live, false);
     assert.ok(hot1.cpuSeconds - hot0 >= 0.19, `hot estimate delta ${hot1.cpuSeconds - hot0}`);
-    assert.ok(idle1.cpuSeconds - idle0 < 0.02, `idle estimate delta ${idle1.cpuSeconds - idle0}`);
+    // The estimate is event-loop active time in wall clock, which CPU contention
+    // inflates for the idle worker's timer callbacks too: compare with the busy one.
+    const hotDelta = hot1.cpuSeconds - hot0;
+    assert.ok(idle1.cpuSeconds - idle0 < hotDelta / 4, `idle estimate delta ${idle1.cpuSeconds - idle0} vs busy ${hotDelta}`);
   });
 });

@@ -118,15 +118,16 @@ describe('a running server', () => {
 
 describe('shutdown', () => {
   test('SIGTERM tells connected clients (1001) and exits 0 within 5 s', async () => {
-    const s = await startServer();
+    // Exit code 0 is the proof of time: past server.shutdownTimeoutMs (4 s,
+    // under the 5 s the issue asks for) the server exits 1. A wall-clock
+    // assertion here would measure the test machine's load instead.
+    const s = await startServer({ args: ['--server.shutdownTimeoutMs=4000'] });
     const a = await connect(s.wsUrl);
     const b = await connect(s.wsUrl);
     const ca = closed(a);
     const cb = closed(b);
-    const t0 = Date.now();
     const code = await s.stop('SIGTERM');
     assert.equal(code, 0);
-    assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
     for (const c of [await ca, await cb]) {
       assert.equal(c.code, CloseCode.goingAway);
       assert.equal(c.reason, 'server shutting down');
