@@ -4,7 +4,9 @@
 // - Exactly one producer thread calls reserve/push/commit, exactly one
 //   consumer thread calls drain. Each thread wraps the same memory in its own
 //   SpscRing (`new SpscRing(sab, byteOffset, doorbell)`); one instance may play
-//   both roles in one thread (tests).
+//   both roles in one thread (tests). An instance reads the indices when it is
+//   constructed and then trusts its own copy of the index it owns: a thread
+//   taking over a role another thread had uses a fresh instance.
 // - The producer owns `tail`, the consumer owns `head` (layout.ts). Each
 //   publishes with one Atomics.store and reads the other's with Atomics.load.
 //   Records between head and tail are complete: a record becomes visible only
