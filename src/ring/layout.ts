@@ -71,16 +71,20 @@ export const STATE_ABANDONED = 4 << STATE_SHIFT;
 export const EPOCH_MASK = 0xffff;
 
 // ---------------------------------------------------------------------------
-// SPSC header: 3 lines, then the data region.
+// SPSC header: 5 lines, then the data region.
 //
 //  line 0  [  0.. 64)  constants: magic, kind, capacity, version    (read-only)
-//  line 1  [ 64..128)  head + consumer counters                     (consumer writes)
-//  line 2  [128..192)  tail + producer counters                     (producer writes)
-//  data    [192..192+capacity)
+//  line 1  [ 64..128)  head                                         (consumer writes)
+//  line 2  [128..192)  tail                                         (producer writes)
+//  line 3  [192..256)  producer counters                            (producer writes)
+//  line 4  [256..320)  consumer counters                            (consumer writes)
+//  data    [320..320+capacity)
 //
 // The producer reads head late: it can only underestimate free space. The
 // consumer reads tail late: it can only underestimate the records available.
-// Counters are plain float64 stores; readers (metrics) may see them late.
+// Counters are plain float64 stores on lines of their own, so updating them
+// never moves the line the other side polls; readers (metrics) may see them
+// late.
 // ---------------------------------------------------------------------------
 
 export const kMagic = 0;
@@ -90,33 +94,34 @@ export const kVersion = 3;
 /** MPSC only: number of producer slots. */
 export const kMaxProducers = 4;
 
-export const SPSC_HEADER = 3 * LINE;
+export const SPSC_HEADER = 5 * LINE;
 /** Int32 index of head (line 1). Consumer-owned. */
 export const kSpscHead = LINE / 4;
-/** Float64 index: records drained. */
-export const fSpscDrainedRecords = LINE / 8 + 1;
-/** Float64 index: payload bytes drained. */
-export const fSpscDrainedBytes = LINE / 8 + 2;
 /** Int32 index of tail (line 2). Producer-owned. */
 export const kSpscTail = (2 * LINE) / 4;
 /** Float64 index: records published. */
-export const fSpscPushedRecords = (2 * LINE) / 8 + 1;
+export const fSpscPushedRecords = (3 * LINE) / 8;
 /** Float64 index: payload bytes published. */
-export const fSpscPushedBytes = (2 * LINE) / 8 + 2;
+export const fSpscPushedBytes = (3 * LINE) / 8 + 1;
 /** Float64 index: reserve/push refused because the ring was full. */
-export const fSpscFull = (2 * LINE) / 8 + 3;
+export const fSpscFull = (3 * LINE) / 8 + 2;
 /** Float64 index: reserve/push refused because the record can never fit (len > maxPayload). */
-export const fSpscOversize = (2 * LINE) / 8 + 4;
+export const fSpscOversize = (3 * LINE) / 8 + 3;
+/** Float64 index: records drained. */
+export const fSpscDrainedRecords = (4 * LINE) / 8;
+/** Float64 index: payload bytes drained. */
+export const fSpscDrainedBytes = (4 * LINE) / 8 + 1;
 
 // ---------------------------------------------------------------------------
-// MPSC header: 3 lines, one line per producer slot, then the data region.
+// MPSC header: 4 lines, one line per producer slot, then the data region.
 //
 //  line 0    constants: magic, kind, capacity, version, maxProducers     (read-only)
-//  line 1    head, free + consumer counters                              (consumer writes)
+//  line 1    head, free                                                  (consumer writes)
 //  line 2    tail                                                        (producers CAS)
-//  line 3+p  producer p: state, epoch, claim, start, end + counters      (producer p writes;
+//  line 3    consumer counters                                           (consumer writes)
+//  line 4+p  producer p: state, epoch, claim, start, end + counters      (producer p writes;
 //                                                                         the host on recovery)
-//  data      [192 + 64*maxProducers .. +capacity)
+//  data      [256 + 64*maxProducers .. +capacity)
 //
 // head: records before it are consumed (published before zeroing, read by
 // recovery). free: memory before it is zeroed and reusable (published after
@@ -126,14 +131,14 @@ export const fSpscOversize = (2 * LINE) / 8 + 4;
 
 export const kMpscHead = LINE / 4;
 export const kMpscFree = LINE / 4 + 1;
-export const fMpscDrainedRecords = LINE / 8 + 1;
-export const fMpscDrainedBytes = LINE / 8 + 2;
-/** Float64 index: reserved-but-never-committed records of dead producers skipped by the consumer. */
-export const fMpscAbandonedRecords = LINE / 8 + 3;
-/** Float64 index: reservations of dead producers resolved by recovery (ABANDONED headers written). */
-export const fMpscRecoveredClaims = LINE / 8 + 4;
 export const kMpscTail = (2 * LINE) / 4;
-export const MPSC_FIXED_HEADER = 3 * LINE;
+export const fMpscDrainedRecords = (3 * LINE) / 8;
+export const fMpscDrainedBytes = (3 * LINE) / 8 + 1;
+/** Float64 index: reserved-but-never-committed records of dead producers skipped by the consumer. */
+export const fMpscAbandonedRecords = (3 * LINE) / 8 + 2;
+/** Float64 index: reservations of dead producers resolved by recovery (ABANDONED headers written). */
+export const fMpscRecoveredClaims = (3 * LINE) / 8 + 3;
+export const MPSC_FIXED_HEADER = 4 * LINE;
 export const MAX_PRODUCERS = 1024;
 
 /** Int32 offsets inside a producer slot line. */

@@ -15,6 +15,9 @@
 //   stops at the first record that is not COMMITTED (EMPTY: header not written
 //   yet; RESERVED: payload being written). It never reads a record still being
 //   written. Records are consumed in reservation order.
+// - Padding (a PAD record, or the < 16 bytes left at the end of the region) is
+//   passed by the consumer only together with the record after it, so while a
+//   wrapping reservation is incomplete its PAD stays where recovery reads it.
 // - The consumer publishes `head` (consumed through), then zeroes the consumed
 //   bytes, then publishes `free` (reusable through). Producers check space
 //   against `free`, so they always claim zeroed memory: an EMPTY state really
@@ -721,10 +724,10 @@ export class MpscProducer {
     i32[b + wSession] = session;
     const data = this.data;
     const off = idx + REC_HEADER;
-    if (length <= 64) {
-      for (let i = 0; i < length; i++) data[off + i] = src[srcOffset + i]!;
-    } else if (srcOffset === 0 && length === src.length) {
+    if (srcOffset === 0 && length === src.length) {
       data.set(src, off);
+    } else if (length <= 64) {
+      for (let i = 0; i < length; i++) data[off + i] = src[srcOffset + i]!;
     } else {
       data.set(src.subarray(srcOffset, srcOffset + length), off);
     }
