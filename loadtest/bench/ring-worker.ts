@@ -4,7 +4,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { SpscRing, MpscRing } from '../../src/ring/index.js';
+import { SpscRing, MpscRing, Doorbell } from '../../src/ring/index.js';
 
 export interface RingBenchWorkerData {
   mode: 'spsc' | 'mpsc' | 'post';
@@ -16,6 +16,8 @@ export interface RingBenchWorkerData {
   /** Records per commit (1 = push). */
   batch: number;
   warmupMs: number;
+  /** When set, every commit rings this doorbell (the consumer sleeps on it). */
+  bell?: SharedArrayBuffer;
 }
 
 export const kStop = 0;
@@ -32,6 +34,16 @@ function run(): void {
   const payload = new Uint8Array(d.size);
   for (let i = 0; i < payload.length; i++) payload[i] = i;
   const gc = (globalThis as { gc?: () => void }).gc;
+  const bell = d.bell ? new Doorbell(d.bell) : undefined;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  let blocked = 0;
+  /** Full ring (or post window): spin briefly, then sleep 50 us so a consumer sharing this core can run. */
+  const backoff = (): boolean => {
+    if (++blocked < 64) return Atomics.load(control, kStop) !== 0;
+    blocked = 0;
+    Atomics.wait(sleeper, 0, 0, 0.05);
+    return Atomics.load(control, kStop) !== 0;
+  };
 
   let gcs = 0;
   const obs = new PerformanceObserver((list) => (gcs += list.getEntries().length));
@@ -60,7 +72,7 @@ function run(): void {
           if (ring.push(1, i, payload)) {
             i++;
             records++;
-          }
+          } else if (backoff()) return;
         } else {
           let n = 0;
           for (; n < d.batch; n++) {
@@ -71,6 +83,7 @@ function run(): void {
           ring.commit();
           i += n;
           records += n;
+          if (n === 0 && backoff()) return;
         }
       }
       if (Atomics.load(control, kStop) !== 0) return;
@@ -85,6 +98,9 @@ function run(): void {
         if (p.push(1, i, payload)) {
           i++;
           records++;
+        } else if (backoff()) {
+          p.detach();
+          return;
         }
       }
       if (Atomics.load(control, kStop) !== 0) {
@@ -100,7 +116,7 @@ function run(): void {
     for (;;) {
       for (let i = 0; i < 1024; i++) {
         while (records - Atomics.load(control, kConsumed) > POST_WINDOW) {
-          if (Atomics.load(control, kStop) !== 0) return;
+          if (backoff()) return;
         }
         port.postMessage(payload);
         records++;
@@ -110,8 +126,8 @@ function run(): void {
     }
   }
 
-  if (d.mode === 'spsc') produceSpsc(new SpscRing(d.ring!));
-  else if (d.mode === 'mpsc') produceMpsc(new MpscRing(d.ring!), d.id!);
+  if (d.mode === 'spsc') produceSpsc(new SpscRing(d.ring!, 0, bell));
+  else if (d.mode === 'mpsc') produceMpsc(new MpscRing(d.ring!, 0, bell), d.id!);
   else producePost();
 
   // Let the GC observer deliver, then report.
