@@ -115,4 +115,36 @@ describe('MainThreadWaker', () => {
       clearInterval(keepAlive);
     }
   });
+
+  test('an onReadable that throws is reported to onError and the waker keeps draining', async () => {
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      const bell = Doorbell.create();
+      const ring = SpscRing.create(4096, bell);
+      const errors: unknown[] = [];
+      let got = 0;
+      const waker = watch(
+        bell,
+        () => {
+          got += ring.drain((type) => {
+            if (type === 13) throw new Error('bad record');
+          });
+        },
+        { onError: (e) => errors.push(e) },
+      );
+      ring.push(1, 0, new Uint8Array(1));
+      ring.push(13, 0, new Uint8Array(1));
+      ring.push(2, 0, new Uint8Array(1));
+      const deadline = performance.now() + 5000;
+      while (got < 1 && performance.now() < deadline) await sleep(2);
+      while (!ring.isEmpty() && performance.now() < deadline) await sleep(2);
+      assert.equal(errors.length, 1);
+      assert.match(String(errors[0]), /bad record/);
+      assert.equal(ring.isEmpty(), true, 'the record after the poison one was drained');
+      assert.equal(ring.stats().drainedRecords, 3);
+      waker.stop();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
 });
