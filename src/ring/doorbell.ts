@@ -120,12 +120,12 @@ export interface MainThreadWakerOptions {
  * not per record).
  *
  * Chosen by loadtest/bench/wake.bench.ts (`npm run bench -- --json wake`,
- * 2 shared cores, latency from the producer's commit to the main-thread
- * handler, producer idle 0.2-2 ms between records):
- *   setImmediate polling   p50   7-29 us  p99 160-230 us  idle CPU 95-100 %
- *   1 ms timer polling     p50  ~600 us   p99 1.2-4 ms    idle CPU 5-6 %
- *   Atomics.waitAsync      p50   43-45 us p99 ~135 us     idle CPU 0.03 %   <- this
- *   coalesced postMessage  p50   57-59 us p99 0.16-1 ms   idle CPU 0.02 %
+ * five runs on 2 cores shared with other builds, latency from the producer's
+ * commit to the main-thread handler, producer idle 0.2-2 ms between records):
+ *   setImmediate polling   p50  7-48 us   p99 0.16-20 ms  idle CPU 35-100 %
+ *   1 ms timer polling     p50 560-615 us p99 1.2-40 ms   idle CPU 4-6 %
+ *   Atomics.waitAsync      p50 43-48 us   p99 0.10-1.6 ms idle CPU 0.03 %   <- this
+ *   coalesced postMessage  p50 49-69 us   p99 0.13-1.4 ms idle CPU 0.03 %
  * waitAsync is the fastest of those that do not burn a core, and needs no
  * message port on the producer side.
  *
