@@ -36,6 +36,19 @@ describe('Doorbell', () => {
     assert.equal(bell.ring(), false);
   });
 
+  test('recovering a dead producer rings the bell, so a sleeping consumer moves past its hole', () => {
+    const bell = Doorbell.create();
+    const mpsc = MpscRing.create(4096, { doorbell: bell, maxProducers: 2 });
+    const dead = mpsc.producer(0);
+    dead.reserve(1, 1, 10); // never committed
+    mpsc.producer(1).push(2, 2, new Uint8Array(3));
+    assert.equal(mpsc.drain(() => {}), 0);
+    bell.arm();
+    assert.equal(mpsc.recoverProducer(0), true);
+    assert.equal(bell.isRung(), true);
+    assert.equal(mpsc.drain(() => {}), 1);
+  });
+
   test('wait() refuses the main thread', () => {
     assert.throws(() => Doorbell.create().wait(1), (e: unknown) => e instanceof RingError && e.code === 'MMO_ERR_RING_WAIT');
   });

@@ -396,6 +396,8 @@ export class MpscRing {
     }
     Atomics.store(hdr, s + pClaim, 0);
     Atomics.store(hdr, s + pState, PRODUCER_DETACHED);
+    // The consumer may be asleep in front of what was just made skippable.
+    if (this.bell !== null) this.bell.ring();
     return true;
   }
 
