@@ -265,12 +265,15 @@ export class BufferPool {
     return true;
   }
 
-  /** The page set's bytes the slice lives in (a view of shared memory); empty for an invalid handle. */
+  // bytes/offset/size are cheap: they check only that the handle's page is in
+  // use. isLive() checks a handle fully.
+
+  /** The page set's bytes the slice lives in (a view of shared memory); empty for a handle outside the pool. */
   bytes(handle: number): Uint8Array {
     return this.views[(handle >>> (this.genBits + this.slotBits)) >> this.setShift] ?? EMPTY;
   }
 
-  /** Start of the slice within bytes(handle); -1 for an invalid handle. */
+  /** Start of the slice within bytes(handle); -1 if the handle's page is not in use. */
   offset(handle: number): number {
     const rest = handle >>> this.genBits;
     const p = rest >>> this.slotBits;
@@ -279,7 +282,7 @@ export class BufferPool {
     return (p & this.setMask) * this.pageSize + (rest & this.slotMask) * this.classSizes[c]!;
   }
 
-  /** Usable bytes of the slice (its class size); 0 for an invalid handle. */
+  /** Usable bytes of the slice (its class size); 0 if the handle's page is not in use. */
   size(handle: number): number {
     const p = handle >>> (this.genBits + this.slotBits);
     const c = p < this.maxPages && handle >= 0 ? this.pageClass[p]! : -1;
