@@ -13,6 +13,13 @@ import { CloseReason, NetStats } from './net/stats.js';
 import { loadUws, type UwsLoad } from './net/uws.js';
 import { CloseCode } from './protocol/close-codes.js';
 import { VERSION } from './version.js';
+import { Persistence, persistenceOptions } from './persist/persistence.js';
+import { PasswordPool } from './persist/password-pool.js';
+import { loadTokenSecret, TokenSigner } from './persist/token.js';
+import { Accounts } from './persist/accounts.js';
+import type { PlayerState } from './persist/types.js';
+import { RateLimiter } from './net/rate-limit.js';
+import { authRoutes, AuthMetrics } from './net/auth-routes.js';
 
 export interface RunningServer {
   readonly port: number;
@@ -20,9 +27,22 @@ export interface RunningServer {
   readonly gateway: Gateway;
   readonly metrics: MetricsRuntime;
   readonly readiness: Readiness;
+  /** Player storage: load at login, markDirty / writeThrough / release while playing. */
+  readonly persistence: Persistence;
+  /** Registration, login, guests, token verification (the WebSocket Hello calls verifyToken). */
+  readonly accounts: Accounts;
+  /**
+   * Runs `hook` during shutdown after sockets are closed and before
+   * persistence is flushed: the session layer hands in its players' final
+   * states here (persistence.release) so the flush saves them.
+   */
+  beforeFlush(hook: () => void | Promise<void>): void;
   /** Stops accepting, tells every client, flushes state. Resolves when done. */
   shutdown(why: string): Promise<void>;
 }
+
+/** Where a new character (and every guest) starts until the zone layer supplies spawn points. */
+export const DEFAULT_NEW_PLAYER: PlayerState = { zone: 0, x: 0, y: 0, hp: 100, maxHp: 100, xp: 0, level: 1, inventory: [] };
 
 /** Placeholder-free minimal handler until a protocol layer is attached: it accepts and counts. */
 const acceptingHandler: SocketHandler = {
@@ -32,12 +52,23 @@ const acceptingHandler: SocketHandler = {
   close() {},
 };
 
-export async function startServer(loaded: LoadedConfig, log: Logger, handler: SocketHandler = acceptingHandler): Promise<RunningServer> {
+export async function startServer(loaded: LoadedConfig, log: Logger, handler: SocketHandler = acceptingHandler, newPlayer: PlayerState = DEFAULT_NEW_PLAYER): Promise<RunningServer> {
   const { config } = loaded;
   const uws = loadUws({ allowSlowFallback: config.net.allowSlowFallback });
   if (!uws.native) log.warn({ reason: uws.detail }, 'running on the slow uWebSockets.js emulation (net.allowSlowFallback is set)');
 
   const metrics = createMetrics(config.metrics);
+  const persistLog = log.child({ component: 'persist' });
+  const persistence = await Persistence.open(persistenceOptions(config), persistLog, metrics.registry);
+  const secret = loadTokenSecret(config.auth.tokenSecret, config.server.dataDir);
+  if (secret.fixedMode !== undefined) log.warn({ file: secret.source, mode: secret.fixedMode.toString(8) }, 'token secret file was readable by others; mode set to 0600');
+  const passwords = new PasswordPool({
+    params: { logN: config.auth.scryptLogN, r: config.auth.scryptR, p: config.auth.scryptP },
+    threads: config.auth.hashThreads,
+    maxQueue: config.auth.hashQueueMax,
+  });
+  passwords.prepare().catch((err: unknown) => log.error({ err }, 'password pool failed to start'));
+  const accounts = new Accounts(persistence.store, passwords, new TokenSigner(secret.secret, config.auth.tokenTtlSeconds), { guests: config.auth.guests, newPlayer });
   const stats = new NetStats(metrics.registry);
   const readiness = new Readiness();
   new PullGauge(metrics.registry, 'mmo_ws_connections', 'WebSocket connections open now.', () => stats.open);
@@ -54,6 +85,15 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
       },
     },
   ];
+  routes.push(
+    ...authRoutes({
+      accounts,
+      limiter: new RateLimiter({ burst: config.auth.rateLimitBurst, perMinute: config.auth.rateLimitPerMinute }),
+      maxBodyBytes: config.auth.maxBodyBytes,
+      log: log.child({ component: 'auth' }),
+      metrics: new AuthMetrics(metrics.registry),
+    }),
+  );
   if (config.metrics.enabled) {
     routes.push({
       method: 'get',
@@ -70,17 +110,31 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
   const gateway = new Gateway({ net: config.net, uws, log: log.child({ component: 'gateway' }), stats, routes, handler });
   const port = await gateway.listen();
   readiness.register('listener', () => gateway.listening || 'not listening');
+  readiness.register('database', () => persistence.queue.databaseUp || 'database writes failing (retrying)');
 
+  const flushHooks: Array<() => void | Promise<void>> = [];
   let stopping: Promise<void> | null = null;
   const shutdown = (why: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ why, connections: gateway.connections }, 'shutting down');
       gateway.stopListening();
       gateway.closeAll(CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
+      for (const hook of flushHooks) {
+        try {
+          await hook();
+        } catch (err) {
+          log.error({ err }, 'shutdown hook failed');
+        }
+      }
+      // Leave a margin of the shutdown deadline for logging and exit.
+      const report = await persistence.close(Math.max(100, config.server.shutdownTimeoutMs - 500));
+      if (report.complete) persistLog.info('everything saved');
+      else persistLog.error(report, 'database unreachable at shutdown: these changes are lost');
+      await passwords.close();
       metrics.stop();
     })();
     return stopping;
   };
 
-  return { port, uws, gateway, metrics, readiness, shutdown };
+  return { port, uws, gateway, metrics, readiness, persistence, accounts, beforeFlush: (hook) => void flushHooks.push(hook), shutdown };
 }

@@ -15,6 +15,8 @@ export const PersistErrorCode = {
   backlog: 'MMO_ERR_PERSIST_BACKLOG',
   /** A write-through was not confirmed within the caller's deadline (it is still retried). */
   timeout: 'MMO_ERR_PERSIST_TIMEOUT',
+  /** A save for a player the queue was never given (load it through Persistence, or track() it): a programming error. */
+  untracked: 'MMO_ERR_PERSIST_UNTRACKED',
 } as const;
 export type PersistErrorCode = (typeof PersistErrorCode)[keyof typeof PersistErrorCode];
 
