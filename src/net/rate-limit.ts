@@ -4,8 +4,9 @@
 //
 // Memory is bounded: at most maxKeys buckets. A bucket that has refilled to
 // full is the same as no bucket, so those are dropped first; if that is not
-// enough, the least recently used go (an attacker spraying addresses only
-// evicts buckets that would have been nearly full anyway).
+// enough, the least recently used eighth goes. Only an attacker with more
+// than maxKeys addresses inside one refill period can reset someone's bucket
+// that way.
 
 export interface RateLimitOptions {
   burst: number;

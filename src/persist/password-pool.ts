@@ -70,6 +70,11 @@ export class PasswordPool {
     return false;
   }
 
+  /** Hash operations finished since start (tests check that every login costs one). */
+  get completed(): number {
+    return this.pool.completed;
+  }
+
   /** Hashes waiting for a thread. */
   get queued(): number {
     return this.pool.queueSize;

@@ -413,6 +413,7 @@ export class WriteQueue implements PersistGaugeSource {
     try {
       result = await this.store.writeEvents(items.map((i) => i.write));
     } catch (err) {
+      this.throughBatch = [];
       const e = classify(err);
       if (!e.transient) {
         if (items.length > 1) {
@@ -430,6 +431,7 @@ export class WriteQueue implements PersistGaugeSource {
       this.scheduleRetry();
       return;
     }
+    this.throughBatch = [];
     this.metrics?.batches.inc(WriteKind.through);
     this.metrics?.rows.inc(WriteKind.through, items.length);
     this.metrics?.writeSeconds.observe((performance.now() - t0) / 1000, WriteKind.through);
@@ -493,11 +495,11 @@ export class WriteQueue implements PersistGaugeSource {
   private scheduleRetry(): void {
     if (this.retryTimer) return;
     const delay = Math.max(0, this.retryAt - this.now());
+    // Kept ref'd: it exists only while events wait, and someone awaits them.
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.pump();
     }, delay);
-    this.retryTimer.unref();
   }
 
   private probing = false;
