@@ -465,10 +465,14 @@ export class WriteQueue implements PersistGaugeSource {
       this.up = false;
       this.downSince = now;
     }
-    this.consecutiveFailures++;
-    const exp = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(this.consecutiveFailures - 1, 20));
-    // Full jitter over the upper half: spreads retries without going below half the backoff.
-    this.retryAt = now + exp * (0.5 + Math.random() * 0.5);
+    // Both paths failing in the same retry round count as one failure for the backoff.
+    if (now >= this.retryAt) {
+      this.consecutiveFailures++;
+      const exp = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(this.consecutiveFailures - 1, 20));
+      // Jitter over the upper half: spreads retries without going below half the backoff.
+      this.retryAt = now + exp * (0.5 + Math.random() * 0.5);
+    }
+    this.scheduleRetry();
     if (now - this.lastAlarmLog >= this.opts.alarmLogIntervalMs) {
       const e = classify(err);
       this.log.error(
@@ -492,14 +496,21 @@ export class WriteQueue implements PersistGaugeSource {
     if (this.through.length > 0) this.schedulePump();
   }
 
+  /** One timer drives the retries of both paths, at retryAt (not at the next interval tick). */
   private scheduleRetry(): void {
-    if (this.retryTimer) return;
+    if (this.retryTimer) {
+      if (this.through.length > 0) this.retryTimer.ref();
+      return;
+    }
+    if (this.closed) return;
     const delay = Math.max(0, this.retryAt - this.now());
-    // Kept ref'd: it exists only while events wait, and someone awaits them.
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
+      this.tick();
       this.pump();
     }, delay);
+    // Ref'd while events wait (someone awaits them); write-behind alone must not hold the process open.
+    if (this.through.length === 0) this.retryTimer.unref();
   }
 
   private probing = false;
