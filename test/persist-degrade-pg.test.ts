@@ -18,7 +18,8 @@ import { stateAt } from './fixtures/synthetic-state.js';
 
 let cluster: PgCluster;
 before(async () => {
-  cluster = await startPgCluster();
+  // Stopping the server needs a cluster of our own, even when MMO_TEST_PG_URL names one.
+  cluster = await startPgCluster({ own: true });
 });
 after(async () => {
   await cluster?.destroy();

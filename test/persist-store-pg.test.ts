@@ -6,7 +6,9 @@ import { PgStore } from '../src/persist/pg-store.js';
 import { PooledStore } from '../src/persist/pooled-store.js';
 import type { Store } from '../src/persist/types.js';
 import { storeContract, type StoreFixture } from './helpers/store-contract.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { findPgBin, startPgCluster, PG_MISSING_MESSAGE, type PgCluster } from './helpers/pg-cluster.js';
 
 let cluster: PgCluster | undefined;
 before(async () => {
@@ -38,3 +40,10 @@ function fixture(pooled: boolean): () => Promise<StoreFixture> {
 
 storeContract('PgStore', fixture(false));
 storeContract('PooledStore over PostgreSQL (database thread)', fixture(true));
+
+test('without PostgreSQL binaries the PostgreSQL tests fail naming the Debian package, never skip', () => {
+  assert.equal(findPgBin('/nonexistent', '/nonexistent/bin'), null);
+  assert.match(PG_MISSING_MESSAGE, /Debian package `postgresql`/);
+  assert.match(PG_MISSING_MESSAGE, /MMO_TEST_PG_URL/);
+  assert.ok(findPgBin() !== null || process.env.MMO_TEST_PG_URL, PG_MISSING_MESSAGE);
+});

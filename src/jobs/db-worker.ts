@@ -10,9 +10,11 @@ import { workerData } from 'node:worker_threads';
 import { toWireError, type WireError } from '../persist/errors.js';
 import { createStore, type StoreConfig } from '../persist/open-store.js';
 import type { MigrationReport, Store } from '../persist/types.js';
+import { unpackPlayers, type PackedPlayers } from '../persist/packed.js';
 
-export type StoreMethod = Exclude<keyof Store, 'kind'>;
+export type StoreMethod = Exclude<keyof Store, 'kind'> | 'savePacked';
 
+/** savePacked: savePlayers with its batch as transferred typed arrays (args[0] is a PackedPlayers). */
 export interface DbTask {
   method: StoreMethod;
   args: unknown[];
@@ -56,6 +58,7 @@ export default async function dbTask(task: DbTask): Promise<DbAnswer> {
       reportUnclaimed = false;
       return { ok: true, value: report };
     }
+    if (task.method === 'savePacked') return { ok: true, value: await store.savePlayers(unpackPlayers(task.args[0] as PackedPlayers)) };
     const fn = store[task.method] as (...a: unknown[]) => Promise<unknown>;
     return { ok: true, value: await fn.apply(store, task.args) };
   } catch (err) {

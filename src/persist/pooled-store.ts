@@ -12,6 +12,7 @@ import { Piscina } from 'piscina';
 import type { DbAnswer, DbTask, StoreMethod } from '../jobs/db-worker.js';
 import { fromWireError, PersistError, PersistErrorCode } from './errors.js';
 import type { StoreConfig } from './open-store.js';
+import { packPlayers, packedTransferList } from './packed.js';
 import type {
   AccountRecord,
   CreateAccountResult,
@@ -48,11 +49,15 @@ export class PooledStore implements Store {
     });
   }
 
-  private async call<T>(method: StoreMethod, ...args: unknown[]): Promise<T> {
+  private call<T>(method: StoreMethod, ...args: unknown[]): Promise<T> {
+    return this.callWith<T>(method, args, undefined);
+  }
+
+  private async callWith<T>(method: StoreMethod, args: unknown[], transferList: ArrayBuffer[] | undefined): Promise<T> {
     if (this.closed) throw new PersistError(PersistErrorCode.closed, 'store is closed');
     let answer: DbAnswer;
     try {
-      answer = await this.pool.run({ method, args });
+      answer = await this.pool.run({ method, args }, transferList ? { transferList } : {});
     } catch (err) {
       // The thread died (it is replaced on the next task) or the pool is shutting down.
       throw new PersistError(PersistErrorCode.unavailable, `database thread failed: ${(err as Error).message}`);
@@ -76,8 +81,10 @@ export class PooledStore implements Store {
   loadPlayersOfAccount(accountId: number): Promise<PlayerRecord[]> {
     return this.call('loadPlayersOfAccount', accountId);
   }
+  /** The batch crosses as transferred typed arrays (see packed.ts): ~1 ms of gateway time for 10,000 players instead of ~100 ms of structured clone. */
   savePlayers(players: PlayerRecord[]): Promise<SaveResult> {
-    return this.call('savePlayers', players);
+    const packed = packPlayers(players);
+    return this.callWith('savePacked', [packed], packedTransferList(packed));
   }
   writeEvents(writes: EventWrite[]): Promise<EventWriteResult> {
     return this.call('writeEvents', writes);

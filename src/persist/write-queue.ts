@@ -85,6 +85,8 @@ export interface WriteQueueOptions {
   maxEventsPerBatch: number;
   /** At most one error log per this period while writes fail. */
   alarmLogIntervalMs: number;
+  /** Snapshots taken per event-loop turn while building a batch (bounds the gateway stall). Default 2048 (~1-2 ms). */
+  snapshotsPerTurn?: number;
   /** Start the interval timer (tests drive tick() by hand instead). Default true. */
   autoStart?: boolean;
   now?: () => number;
@@ -138,8 +140,11 @@ export class WriteQueue implements PersistGaugeSource {
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private pumpScheduled = false;
+  private tickMissed = false;
   private closed = false;
   private readonly now: () => number;
+  /** Snapshots taken per event-loop turn when building a write-behind batch. */
+  private readonly chunk: number;
 
   // Health.
   private up = true;
@@ -159,6 +164,7 @@ export class WriteQueue implements PersistGaugeSource {
     private readonly metrics: PersistMetrics | null,
   ) {
     this.now = opts.now ?? Date.now;
+    this.chunk = opts.snapshotsPerTurn ?? 2048;
     if (opts.autoStart !== false) {
       this.timer = setInterval(() => this.tick(), opts.intervalMs);
       this.timer.unref();
@@ -238,28 +244,51 @@ export class WriteQueue implements PersistGaugeSource {
   /** Runs one write-behind step now if due: normally called by the interval timer. */
   tick(): void {
     if (this.closed && !this.flushing) return;
-    if (this.behindInFlight) return;
+    if (this.behindInFlight) {
+      // Run as soon as the batch in flight lands, not a whole interval later.
+      this.tickMissed = true;
+      return;
+    }
     const now = this.now();
-    if (!this.up && now < this.retryAt) return;
+    if (!this.up && now < this.retryAt) {
+      this.scheduleRetry();
+      return;
+    }
     if (this.dirtySet.size === 0) {
       if (!this.up && !this.throughInFlight && this.through.length === 0) this.probe();
       return;
     }
     this.behindInFlight = this.writeBehindBatch(now).finally(() => {
       this.behindInFlight = null;
+      if (this.tickMissed) {
+        this.tickMissed = false;
+        this.tick();
+      }
     });
   }
 
   private async writeBehindBatch(takenAt: number): Promise<void> {
+    const todo = [...this.dirtySet];
+    this.dirtySet.clear();
     const batch: PlayerRecord[] = [];
     const members: Tracked[] = [];
-    for (const t of this.dirtySet) {
-      const src = t.dirty!;
+    let invalid = 0;
+    let firstProblem = '';
+    for (let i = 0; i < todo.length; i++) {
+      // Snapshots are taken a chunk per event-loop turn, so a batch of 10,000
+      // players never holds the gateway for more than a couple of ms at once.
+      if (i > 0 && i % this.chunk === 0) await new Promise((r) => setImmediate(r));
+      const t = todo[i]!;
+      // Taken over meanwhile by a write-through, which carries a newer state.
+      if (t.dirty === null) continue;
+      const src = t.dirty;
       let snap = typeof src === 'function' ? src() : src;
       if (snap === null) snap = t.durable < t.version ? t.latest : null;
       const since = t.dirtySince;
       t.dirty = null;
       t.dirtySince = 0;
+      // Re-marked during an earlier yield of this loop: this snapshot covers it.
+      this.dirtySet.delete(t);
       if (snap === null) {
         this.settleClean(t);
         continue;
@@ -269,7 +298,7 @@ export class WriteQueue implements PersistGaugeSource {
       const problem = playerProblem(rec);
       if (problem) {
         this.metrics?.invalid.inc();
-        this.log.error({ player: t.id, problem }, 'player state refused: out of range; this change is dropped (a bug upstream)');
+        if (invalid++ === 0) firstProblem = `player ${t.id}: ${problem}`;
         this.settleClean(t);
         continue;
       }
@@ -277,10 +306,10 @@ export class WriteQueue implements PersistGaugeSource {
       t.inflightSince = since;
       batch.push(rec);
       members.push(t);
+      this.inflightPlayers = batch.length;
     }
-    this.dirtySet.clear();
+    if (invalid > 0) this.log.error({ players: invalid, first: firstProblem }, 'player states refused: out of range; these changes are dropped (a bug upstream)');
     if (batch.length === 0) return;
-    this.inflightPlayers = batch.length;
 
     const t0 = performance.now();
     try {
@@ -503,7 +532,8 @@ export class WriteQueue implements PersistGaugeSource {
       return;
     }
     if (this.closed) return;
-    const delay = Math.max(0, this.retryAt - this.now());
+    // Whole ms, at least 1: a timer may fire a fraction early against Date.now(); tick() and pump() re-arm it if so.
+    const delay = Math.max(1, Math.ceil(this.retryAt - this.now()));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.tick();

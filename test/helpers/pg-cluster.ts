@@ -43,15 +43,14 @@ export const PG_MISSING_MESSAGE =
   'Install the Debian package `postgresql` (apt-get install postgresql), or set MMO_TEST_PG_URL to a ' +
   'server where the tests may create databases.';
 
-export function findPgBin(): string | null {
-  const base = '/usr/lib/postgresql';
+export function findPgBin(base = '/usr/lib/postgresql', path = process.env.PATH ?? ''): string | null {
   if (existsSync(base)) {
     const versions = readdirSync(base)
       .filter((v) => existsSync(join(base, v, 'bin', 'initdb')) && existsSync(join(base, v, 'bin', 'pg_ctl')))
       .sort((a, b) => Number(b) - Number(a));
     if (versions[0]) return join(base, versions[0], 'bin');
   }
-  for (const dir of (process.env.PATH ?? '').split(':')) {
+  for (const dir of path.split(':')) {
     if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir;
   }
   return null;
@@ -70,12 +69,16 @@ process.on('exit', () => {
   for (const stop of live) stop();
 });
 
-export async function startPgCluster(): Promise<PgCluster> {
+/**
+ * `own`: always start a throwaway cluster, even with MMO_TEST_PG_URL set (tests that stop and start the server).
+ * `fsync`: keep PostgreSQL's fsync on (benchmarks, so figures are what a real server would see).
+ */
+export async function startPgCluster(opts: { own?: boolean; fsync?: boolean } = {}): Promise<PgCluster> {
   const external = process.env.MMO_TEST_PG_URL;
-  if (external) return externalCluster(external);
+  if (external && !opts.own) return externalCluster(external);
   const bin = findPgBin();
   if (!bin) throw new Error(PG_MISSING_MESSAGE);
-  return ownCluster(bin);
+  return ownCluster(bin, opts.fsync === true);
 }
 
 function externalCluster(base: string): PgCluster {
@@ -117,7 +120,7 @@ function externalCluster(base: string): PgCluster {
   };
 }
 
-async function ownCluster(bin: string): Promise<PgCluster> {
+async function ownCluster(bin: string, fsync: boolean): Promise<PgCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'mmo-pg-'));
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');
@@ -146,8 +149,7 @@ async function ownCluster(bin: string): Promise<PgCluster> {
     `-p ${port}`,
     `-k ${dir}`,
     '-c listen_addresses=127.0.0.1',
-    '-c fsync=off',
-    '-c full_page_writes=off',
+    ...(fsync ? [] : ['-c fsync=off', '-c full_page_writes=off']),
     '-c max_connections=60',
     '-c shared_buffers=16MB',
   ].join(' ');
