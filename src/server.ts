@@ -18,6 +18,13 @@ import { CloseReason, NetStats } from './net/stats.js';
 import { loadUws, type UwsLoad } from './net/uws.js';
 import { CloseCode } from './protocol/close-codes.js';
 import { VERSION } from './version.js';
+import { Persistence, persistenceOptions } from './persist/persistence.js';
+import { PasswordPool } from './persist/password-pool.js';
+import { loadTokenSecret, TokenSigner } from './persist/token.js';
+import { Accounts } from './persist/accounts.js';
+import type { PlayerState } from './persist/types.js';
+import { RateLimiter } from './net/rate-limit.js';
+import { authRoutes, AuthMetrics } from './net/auth-routes.js';
 
 export interface RunningServer {
   readonly port: number;
@@ -29,9 +36,22 @@ export interface RunningServer {
   readonly threads: ThreadRegistry;
   /** The main thread's own setup: named 'gateway', pinned per threads.pinning. */
   readonly gatewayThread: ThreadHandle;
+  /** Player storage: load at login, markDirty / writeThrough / release while playing. */
+  readonly persistence: Persistence;
+  /** Registration, login, guests, token verification (the WebSocket Hello calls verifyToken). */
+  readonly accounts: Accounts;
+  /**
+   * Runs `hook` during shutdown after sockets are closed and before
+   * persistence is flushed: the session layer hands in its players' final
+   * states here (persistence.release) so the flush saves them.
+   */
+  beforeFlush(hook: () => void | Promise<void>): void;
   /** Stops accepting, tells every client, flushes state. Resolves when done. */
   shutdown(why: string): Promise<void>;
 }
+
+/** Where a new character (and every guest) starts until the zone layer supplies spawn points. */
+export const DEFAULT_NEW_PLAYER: PlayerState = { zone: 0, x: 0, y: 0, hp: 100, maxHp: 100, xp: 0, level: 1, inventory: [] };
 
 /** Placeholder-free minimal handler until a protocol layer is attached: it accepts and counts. */
 const acceptingHandler: SocketHandler = {
@@ -41,7 +61,7 @@ const acceptingHandler: SocketHandler = {
   close() {},
 };
 
-export async function startServer(loaded: LoadedConfig, log: Logger, handler: SocketHandler = acceptingHandler): Promise<RunningServer> {
+export async function startServer(loaded: LoadedConfig, log: Logger, handler: SocketHandler = acceptingHandler, newPlayer: PlayerState = DEFAULT_NEW_PLAYER): Promise<RunningServer> {
   const { config } = loaded;
   const uws = loadUws({ allowSlowFallback: config.net.allowSlowFallback });
   if (!uws.native) log.warn({ reason: uws.detail }, 'running on the slow uWebSockets.js emulation (net.allowSlowFallback is set)');
@@ -62,6 +82,18 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
 
   const metrics = createMetrics(config.metrics);
   registerThreadCpuMetric(metrics.registry, threads);
+  const persistLog = log.child({ component: 'persist' });
+  const persistence = await Persistence.open({ ...persistenceOptions(config), threads: threads.shared }, persistLog, metrics.registry);
+  const secret = loadTokenSecret(config.auth.tokenSecret, config.server.dataDir);
+  if (secret.fixedMode !== undefined) log.warn({ file: secret.source, mode: secret.fixedMode.toString(8) }, 'token secret file was readable by others; mode set to 0600');
+  const passwords = new PasswordPool({
+    params: { logN: config.auth.scryptLogN, r: config.auth.scryptR, p: config.auth.scryptP },
+    threads: config.auth.hashThreads,
+    maxQueue: config.auth.hashQueueMax,
+    threadsShared: threads.shared,
+  });
+  passwords.prepare().catch((err: unknown) => log.error({ err }, 'password pool failed to start'));
+  const accounts = new Accounts(persistence.store, passwords, new TokenSigner(secret.secret, config.auth.tokenTtlSeconds), { guests: config.auth.guests, newPlayer });
   const stats = new NetStats(metrics.registry);
   const readiness = new Readiness();
   new PullGauge(metrics.registry, 'mmo_ws_connections', 'WebSocket connections open now.', () => stats.open);
@@ -79,6 +111,15 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
       },
     },
   ];
+  routes.push(
+    ...authRoutes({
+      accounts,
+      limiter: new RateLimiter({ burst: config.auth.rateLimitBurst, perMinute: config.auth.rateLimitPerMinute }),
+      maxBodyBytes: config.auth.maxBodyBytes,
+      log: log.child({ component: 'auth' }),
+      metrics: new AuthMetrics(metrics.registry),
+    }),
+  );
   if (config.metrics.enabled) {
     routes.push({
       method: 'get',
@@ -95,20 +136,46 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
   const gateway = new Gateway({ net: config.net, uws, log: log.child({ component: 'gateway' }), stats, routes, handler });
   const port = await gateway.listen();
   readiness.register('listener', () => gateway.listening || 'not listening');
+  readiness.register('database', () => persistence.queue.databaseUp || 'database writes failing (retrying)');
 
+  const flushHooks: Array<() => void | Promise<void>> = [];
   let stopping: Promise<void> | null = null;
   const shutdown = (why: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ why, connections: gateway.connections }, 'shutting down');
       gateway.stopListening();
       gateway.closeAll(CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
+      for (const hook of flushHooks) {
+        try {
+          await hook();
+        } catch (err) {
+          log.error({ err }, 'shutdown hook failed');
+        }
+      }
+      // Leave a margin of the shutdown deadline for logging and exit.
+      const report = await persistence.close(Math.max(100, config.server.shutdownTimeoutMs - 500));
+      if (report.complete) persistLog.info('everything saved');
+      else persistLog.error(report, 'database unreachable at shutdown: these changes are lost');
+      await passwords.close();
       metrics.stop();
       gatewayThread.release();
     })();
     return stopping;
   };
 
-  return { port, uws, gateway, metrics, readiness, threads, gatewayThread, shutdown };
+  return {
+    port,
+    uws,
+    gateway,
+    metrics,
+    readiness,
+    threads,
+    gatewayThread,
+    persistence,
+    accounts,
+    beforeFlush: (hook) => void flushHooks.push(hook),
+    shutdown,
+  };
 }
 
 /** Compiles threads.pinning against this machine; a CPU the process may not use is a configuration error (exit 2). */

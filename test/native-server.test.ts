@@ -8,6 +8,7 @@ import { startServer, type TestServer } from './helpers/server.js';
 import { commOf } from './helpers/threads.js';
 import { readThreadCpusAllowed, formatCpuList, readProcessThreads } from '../native-bindings/proc.js';
 import { threadAffinity } from '../native-bindings/index.js';
+import { planPlacement, cpusForThread } from '../native-bindings/threads.js';
 
 const SAMPLE = /^mmo_thread_cpu_seconds_total\{thread="([^"]+)",source="([^"]+)"\} (\S+)$/gm;
 
@@ -33,15 +34,30 @@ describe('server with the native addon, threads.pinning=auto', () => {
     assert.equal(s.logs.filter((l) => l.level === 40).length, 0, `no warnings: ${JSON.stringify(s.logs)}`);
   });
 
-  test('the gateway (main) thread is named in /proc and pinned to the first CPU; the libuv pool is not', () => {
+  test('the gateway (main) thread is named in /proc and pinned to the first CPU; pool threads name and place themselves; the rest keep every CPU', async () => {
     const pid = s.child.pid!;
+    // A pool thread is born with the gateway's name and mask and fixes both as its
+    // module loads; wait (bounded) until no thread is still in that first instant.
+    const secondGateway = () => readdirSync(`/proc/${pid}/task`).some((t) => Number(t) !== pid && commOf(Number(t), pid) === 'gateway');
+    for (let i = 0; i < 100 && secondGateway(); i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(commOf(pid, pid), 'gateway');
     const all = threadAffinity()!;
     assert.equal(readThreadCpusAllowed(pid, pid), String(all[0]));
-    // Threads started before the gateway pinned itself (V8's and libuv's) keep the whole mask.
+    // Threads started before the gateway pinned itself (V8's and libuv's) keep the whole mask;
+    // pool threads it started later (persist-N, hash-N) rename and re-place themselves, so
+    // none of them is left as a second "gateway" on the gateway's CPU.
+    const placement = planPlacement('auto', { zones: 0, cpus: all });
     const others = readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => t !== pid);
     assert.ok(others.length >= 4);
-    for (const tid of others) assert.equal(readThreadCpusAllowed(pid, tid), formatCpuList(all), `thread ${tid} (${commOf(tid, pid)})`);
+    let pool = 0;
+    for (const tid of others) {
+      const name = commOf(tid, pid);
+      assert.notEqual(name, 'gateway', `thread ${tid} inherited the gateway's name`);
+      const expected = /^(persist|hash)-\d+$/.test(name) ? cpusForThread(placement, name)! : all;
+      if (expected !== all) pool++;
+      assert.equal(readThreadCpusAllowed(pid, tid), formatCpuList(expected), `thread ${tid} (${name})`);
+    }
+    assert.ok(pool >= 1, 'the database thread is among them');
   });
 
   test('/metrics exports mmo_thread_cpu_seconds_total for the gateway from the kernel clock, rising with work', async () => {

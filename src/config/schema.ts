@@ -153,6 +153,148 @@ export const ThreadsSection = Type.Object(
   { ...strict, description: 'Threads: CPU placement, names (top -H, /proc) and per-thread CPU accounting (native-bindings/).' },
 );
 
+export const PersistSection = Type.Object(
+  {
+    postgresUrl: Type.String({
+      default: '',
+      description:
+        'PostgreSQL connection URL (postgres://user:password@host:5432/db). Empty: the embedded SQLite file under server.dataDir, which needs nothing installed.',
+    }),
+    sqliteFile: Type.String({
+      default: 'mmo.sqlite',
+      minLength: 1,
+      description: 'SQLite database file, relative to server.dataDir (or absolute).',
+    }),
+    sqliteSynchronous: Type.Union([Type.Literal('full'), Type.Literal('normal'), Type.Literal('extra'), Type.Literal('off')], {
+      default: 'full',
+      description:
+        'SQLite fsync policy in WAL mode. full: a commit survives power loss (write-through events promise this). normal: survives a process crash but may lose the last commits on power loss. off: for throwaway servers only.',
+    }),
+    sqliteBusyTimeoutMs: Type.Integer({
+      default: 5000,
+      minimum: 0,
+      maximum: 60_000,
+      description: 'How long SQLite waits for a lock held by another process (a backup, the sqlite3 shell) before the write fails and is retried.',
+    }),
+    postgresPoolSize: Type.Integer({
+      default: 4,
+      minimum: 1,
+      maximum: 64,
+      description: 'PostgreSQL connections, i.e. database calls in flight at once (saves, logins).',
+    }),
+    connectTimeoutMs: Type.Integer({
+      default: 5000,
+      minimum: 100,
+      maximum: 60_000,
+      description: 'PostgreSQL: give up opening a connection after this long; the write is retried with backoff.',
+    }),
+    statementTimeoutMs: Type.Integer({
+      default: 10_000,
+      minimum: 100,
+      maximum: 600_000,
+      description: 'PostgreSQL: a statement running longer fails (and is retried) instead of stalling the save queue.',
+    }),
+    writeIntervalMs: Type.Integer({
+      default: 1000,
+      minimum: 50,
+      maximum: 60_000,
+      description:
+        'Write-behind period: every interval the latest state of every changed player is saved in one transaction. A crash loses at most this much play (plus one batch in flight); level-ups and items are written through and never lost.',
+    }),
+    retryMinMs: Type.Integer({
+      default: 100,
+      minimum: 10,
+      maximum: 60_000,
+      description: 'First retry delay after a failed write; doubles per consecutive failure up to retryMaxMs.',
+    }),
+    retryMaxMs: Type.Integer({
+      default: 10_000,
+      minimum: 100,
+      maximum: 600_000,
+      description: 'Longest delay between retries while the database is down.',
+    }),
+    maxPendingEvents: Type.Integer({
+      default: 10_000,
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Write-through events allowed to wait for a database that does not answer; past it new events are refused (their state is still saved by write-behind).',
+    }),
+    maxEventsPerBatch: Type.Integer({
+      default: 500,
+      minimum: 1,
+      maximum: 100_000,
+      description: 'Most write-through events committed in one transaction (group commit).',
+    }),
+    alarmLogIntervalMs: Type.Integer({
+      default: 10_000,
+      minimum: 1000,
+      maximum: 3_600_000,
+      description: 'While writes fail, log the error at most once per this period (mmo_persist_db_up and mmo_persist_failures_total track every failure).',
+    }),
+  },
+  { ...strict, description: 'Player and account storage: embedded SQLite by default, PostgreSQL when a URL is given.' },
+);
+
+export const AuthSection = Type.Object(
+  {
+    guests: Type.Boolean({
+      default: true,
+      description: 'Allow guest logins (no registration; the character is not saved). For demos and bots; turn off in production.',
+    }),
+    tokenSecret: Type.String({
+      default: '',
+      description:
+        'Secret that signs login tokens (at least 32 bytes). Empty: a random one is made once and kept in server.dataDir/auth-token.key (mode 0600). Several servers sharing logins need the same secret.',
+    }),
+    tokenTtlSeconds: Type.Integer({
+      default: 300,
+      minimum: 10,
+      maximum: 86_400,
+      description: 'Lifetime of a login token: the WebSocket Hello must present it within this time. Reconnects use the session resume token instead.',
+    }),
+    scryptLogN: Type.Integer({
+      default: 15,
+      minimum: 10,
+      maximum: 20,
+      description:
+        'Password hashing cost: scrypt N = 2^scryptLogN. 15 takes ~100 ms and 32 MiB per hash on one core; each step up doubles both. Existing accounts keep the cost they were hashed with.',
+    }),
+    scryptR: Type.Integer({ default: 8, minimum: 1, maximum: 32, description: 'scrypt block size r.' }),
+    scryptP: Type.Integer({ default: 1, minimum: 1, maximum: 16, description: 'scrypt parallelization p.' }),
+    hashThreads: Type.Integer({
+      default: 1,
+      minimum: 1,
+      maximum: 64,
+      description: 'Threads hashing passwords (registration, login), off the gateway thread. Logins per second ~ hashThreads x 1000 / hash ms.',
+    }),
+    hashQueueMax: Type.Integer({
+      default: 64,
+      minimum: 1,
+      maximum: 100_000,
+      description: 'Logins and registrations allowed to wait for a hashing thread; past it they are answered 503 with retry-after.',
+    }),
+    rateLimitBurst: Type.Integer({
+      default: 10,
+      minimum: 1,
+      maximum: 100_000,
+      description: 'Requests to /auth/* one source address may make at once (token bucket size).',
+    }),
+    rateLimitPerMinute: Type.Integer({
+      default: 30,
+      minimum: 1,
+      maximum: 6_000_000,
+      description: 'Sustained /auth/* requests per minute per source address (token bucket refill); past it, 429 with retry-after.',
+    }),
+    maxBodyBytes: Type.Integer({
+      default: 1024,
+      minimum: 64,
+      maximum: 65_536,
+      description: 'Largest /auth/* request body; larger ones get 413 and the connection is closed.',
+    }),
+  },
+  { ...strict, description: 'Accounts: registration, login tokens, guests (HTTP /auth/*).' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSection,
@@ -160,6 +302,8 @@ export const ConfigSchema = Type.Object(
     log: LogSection,
     metrics: MetricsSection,
     threads: ThreadsSection,
+    persist: PersistSection,
+    auth: AuthSection,
   },
   strict,
 );
@@ -170,6 +314,8 @@ export type NetConfig = Static<typeof NetSection>;
 export type LogConfig = Static<typeof LogSection>;
 export type MetricsConfig = Static<typeof MetricsSection>;
 export type ThreadsConfig = Static<typeof ThreadsSection>;
+export type PersistConfig = Static<typeof PersistSection>;
+export type AuthConfig = Static<typeof AuthSection>;
 
 /** Walks the schema: every leaf key with its dotted path. Cold path. */
 export function leafKeys(schema: TObject = ConfigSchema, prefix = ''): Array<{ path: string; schema: TSchema }> {
