@@ -48,6 +48,22 @@ export function fixImports(source) {
   return source.replace(/(from\s+')(\.\.?\/[^']*?)(')/g, (m, a, path, b) => (path.endsWith('.js') ? m : `${a}${path}.js${b}`));
 }
 
+/**
+ * flatc 2.0.8's barrel (mmo_generated.ts) re-exports only what is reachable
+ * from root_type (ClientMessage) and the unions: ServerFrame is missing.
+ * Appends an export of every generated class or enum the barrel lacks.
+ */
+function completeBarrel(source, files) {
+  const missing = [];
+  for (const f of files) {
+    const module = `./mmo/${f.slice(f.lastIndexOf('/') + 1).replace(/\.ts$/, '')}`;
+    if (source.includes(`'${module}'`)) continue;
+    const names = [...readFileSync(f, 'utf8').matchAll(/^export (?:class|enum) (\w+)/gm)].map((m) => m[1]);
+    missing.push(`export { ${names.join(', ')} } from '${module}'; // added by gen-protocol: flatc 2.0.8 omits it`);
+  }
+  return missing.length ? `${source.trimEnd()}\n${missing.join('\n')}\n` : source;
+}
+
 /** Runs flatc into `out` (emptied first). Exits 2 with an install hint when flatc is missing. */
 export function generate(out) {
   const version = spawnSync(FLATC, ['--version'], { encoding: 'utf8' });
@@ -76,6 +92,8 @@ export function generate(out) {
     rmSync(out, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'layout.ts'), layout);
+    const barrel = join(raw, 'mmo_generated.ts');
+    writeFileSync(barrel, completeBarrel(readFileSync(barrel, 'utf8'), walk(join(raw, 'mmo'))));
     for (const file of walk(raw)) {
       const rel = relative(raw, file);
       const target = join(out, rel);

@@ -33,3 +33,4 @@ export { ServerMessage } from './mmo/server-message.js';
 export { Snapshot } from './mmo/snapshot.js';
 export { Welcome } from './mmo/welcome.js';
 export { ZoneChanged } from './mmo/zone-changed.js';
+export { ServerFrame } from './mmo/server-frame.js'; // added by gen-protocol: flatc 2.0.8 omits it
