@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { ByteBuffer, Encoding } from 'flatbuffers';
 import { ClientMessageBuilder, DeltaBuilder, ServerMessageBuilder, SnapshotBuilder, dequantizePosition } from '../../src/protocol/build.js';
 import * as G from '../../src/protocol/generated/mmo_generated.js';
+import { rebindByteBuffer } from '../../src/protocol/read.js';
 
 // ---------------------------------------------------------------- specs
 
@@ -251,11 +252,19 @@ export class CheckedByteBuffer extends ByteBuffer {
   reads = 0;
   constructor(
     bytes: Uint8Array,
-    private readonly lo: number,
-    private readonly hi: number,
+    private lo: number,
+    private hi: number,
   ) {
     super(bytes);
     this.setPosition(lo);
+  }
+  /** Points this buffer at another message (no TextDecoder per message). */
+  reset(bytes: Uint8Array, lo: number, hi: number): this {
+    rebindByteBuffer(this, bytes, lo);
+    this.lo = lo;
+    this.hi = hi;
+    this.reads = 0;
+    return this;
   }
   private check(offset: number, size: number): void {
     this.reads++;
