@@ -9,6 +9,8 @@ import { WebSocket } from 'ws';
 import { connect, type ClientEvents, type MmoClient, type ReconnectingEvent, type WebSocketConstructor } from '../../src/client/index.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { FakeServer } from '../helpers/fake-server.js';
+import { DeltaBuilder, ServerMessageBuilder } from '../../src/protocol/build.js';
+import { ErrorCode, MoveReject } from '../../src/protocol/codes.js';
 
 const clients: MmoClient[] = [];
 const servers: FakeServer[] = [];
@@ -300,5 +302,74 @@ test('inputs queued before the welcome are sent once it arrives; the pending lis
   assert.deepEqual(
     srv.inputs.map((i) => i.seq),
     [2, 3, 4],
+  );
+});
+
+test('every server message type reaches the SDK as its event, and the model follows', async () => {
+  const srv = await server();
+  const c = client(srv.url);
+  await next(c, 'snapshot');
+  const s = srv.onlySession;
+  const sm = new ServerMessageBuilder();
+  const db = new DeltaBuilder();
+  const seen: string[] = [];
+  for (const ev of ['enter', 'update', 'leave', 'damage', 'death', 'respawn', 'zone', 'self', 'levelUp', 'item', 'moveRejected', 'error', 'tick'] as const) {
+    c.on(ev, () => seen.push(ev));
+  }
+  db.begin(50);
+  db.addEnter(90, 1, 5, 6, 30, 30, 2, 'boar', 0);
+  db.addUpdate(90, 7, 8, 25, 2, 64);
+  db.addDamage(c.playerId, 90, 25, 0);
+  db.addDeath(90, c.playerId);
+  const d1 = db.finish().slice();
+  db.begin(51);
+  db.addLeave(7);
+  const d2 = db.finish().slice();
+  const ticks: number[] = [];
+  c.on('tick', (t) => ticks.push(t.tick));
+  const deaths: { entity: number; killer: number }[] = [];
+  c.on('death', (d) => deaths.push({ ...d }));
+  const left: number[] = [];
+  c.on('leave', (v) => left.push(v.id));
+  srv.push(s, [d1]);
+  await until(() => ticks.includes(50));
+  const boar = c.entities.get(90)!;
+  assert.deepEqual({ ...boar }, { id: 90, kind: 1, x: 7, y: 8, hp: 0, maxHp: 30, level: 2, name: 'boar', flags: 3, dir: 64 });
+  assert.deepEqual(deaths, [{ entity: 90, killer: c.playerId }]);
+  srv.push(s, [d2]);
+  await until(() => ticks.includes(51));
+  assert.deepEqual(left, [7]);
+  assert.equal(c.entities.has(7), false);
+
+  const zone = next(c, 'zone');
+  const err = next(c, 'error');
+  const rejected = next(c, 'moveRejected');
+  // 'self' hands out the live model: copy it in the listener to see it as it was at that event.
+  let selfAtEvent: unknown = null;
+  c.on('self', (v) => {
+    selfAtEvent = structuredClone(v);
+  });
+  const level = next(c, 'levelUp');
+  const respawn = next(c, 'respawn');
+  srv.push(s, [
+    sm.selfState(80, 120, 4, 900, 3.5, 4.5, [7, 1, 9, 3]).slice(),
+    sm.levelUp(5, 1000).slice(),
+    sm.respawn(1.25, 2.5, 120).slice(),
+    sm.zoneChanged(4, 'Mines', 10.5, 11.5).slice(),
+    sm.error(ErrorCode.cooldown, 'too soon', 12).slice(),
+    sm.moveRejected(13, 2, 3, MoveReject.obstacle).slice(),
+  ]);
+  await respawn;
+  assert.deepEqual(selfAtEvent, { hp: 80, maxHp: 120, level: 4, xp: 900, x: 3.5, y: 4.5, inventory: [{ item: 7, count: 1 }, { item: 9, count: 3 }] });
+  assert.deepEqual(await level, { level: 5, xp: 1000 });
+  assert.deepEqual(await respawn, { x: 1.25, y: 2.5, hp: 120 });
+  assert.deepEqual(await zone, { zone: 4, name: 'Mines', x: 10.5, y: 11.5 });
+  assert.deepEqual(await err, { code: ErrorCode.cooldown, reason: 'too soon', refSeq: 12 });
+  assert.deepEqual(await rejected, { refSeq: 13, x: 2, y: 3, reason: MoveReject.obstacle });
+  assert.deepEqual(c.self, { hp: 120, maxHp: 120, level: 5, xp: 1000, x: 1.25, y: 2.5, inventory: [{ item: 7, count: 1 }, { item: 9, count: 3 }] });
+  assert.equal(c.zone, 4);
+  assert.deepEqual(
+    [...new Set(seen)].sort(),
+    ['damage', 'death', 'enter', 'error', 'leave', 'levelUp', 'moveRejected', 'respawn', 'self', 'tick', 'update', 'zone'],
   );
 });

@@ -128,11 +128,15 @@ export class FakeServer {
     for (const c of this.wss.clients) c.send(data);
   }
 
-  /** A sequenced frame of ChatMessages to a session (logged for replay even when it has no socket). */
+  /** A sequenced frame of these finished ServerMessages (logged for replay even when the session has no socket). */
+  push(session: FakeSession, messages: Uint8Array[]): void {
+    this.sendFrame(session, session.nextSeq++, messages);
+  }
+
+  /** A sequenced frame of ChatMessages. */
   pushChat(session: FakeSession, texts: string[]): void {
-    this.sendFrame(
+    this.push(
       session,
-      session.nextSeq++,
       texts.map((t) => this.msg.chatMessage(2, 0, 'server', t).slice()),
     );
   }
