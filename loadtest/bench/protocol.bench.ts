@@ -4,7 +4,7 @@
 // no more than that decode. Then the outbound path: FrameWriter composing
 // frames, DeltaBuilder and SnapshotBuilder per entity.
 
-import { ByteBuffer } from 'flatbuffers';
+import type { ByteBuffer } from 'flatbuffers';
 import { heapBytesPerOp, measureSync, median, report } from './harness.js';
 import { ClientMessageBuilder, DeltaBuilder, ServerMessageBuilder, SnapshotBuilder } from '../../src/protocol/build.js';
 import { FrameWriter } from '../../src/protocol/frame.js';
@@ -203,4 +203,3 @@ report({
 });
 
 if (sink === 42) console.log('');
-void ByteBuffer;

@@ -114,7 +114,10 @@ export function field(B: Uint8Array, base: number, vt: number, vs: number, ts: n
   const off = slot < vs ? i16(B, vt + slot) : 0;
   if (off === 0) return 0;
   const p = pos + off;
-  if (off >= 4 && off + size <= ts && ((p - base) & mask) === 0) return p;
+  return off >= 4 && off + size <= ts && ((p - base) & mask) === 0 ? p : fieldError(off, size, ts, pos, p, row);
+}
+
+function fieldError(off: number, size: number, ts: number, pos: number, p: number, row: number): number {
   return off < 4 || off + size > ts ? fail(VerifyError.fieldBounds, pos, row) : fail(VerifyError.fieldAlign, p, row);
 }
 

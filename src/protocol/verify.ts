@@ -215,7 +215,7 @@ export function verifyServerMessage(buf: Uint8Array, offset: number, length: num
   return e === 0 ? 0 : -e;
 }
 
-/** Where the last verification failed, for a debug log line. Allocates; cold path. */
+/** Where the last failed verification failed, for a debug log line (meaningless after a success). Allocates; cold path. */
 export function lastVerifyFailure(): { offset: number; field: string | null; table: string | null } {
   const row = core.ST[core.FAIL_ROW]!;
   const name = row >= 0 ? FIELD_NAMES[row]! : null;
