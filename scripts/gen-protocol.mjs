@@ -359,7 +359,7 @@ function renderVerifier(model) {
   out.push('// (flatc --binary --schema). Do not edit. One function per table; each returns 0 or');
   out.push('// a negative VerifyError code. Rules: src/protocol/verify.ts; primitives: verify-core.ts.');
   out.push('');
-  out.push("import { ST, TS, VS, enumByte, field, finite32, finite64, i32, offset, requiredMissing, string, table, unionMismatch, unknownTag, vector } from '../verify-core.js';");
+  out.push("import { ST, TS, VS, budget, enumByte, field, finite32, finite64, i32, offset, requiredMissing, string, table, unionMismatch, unknownTag, vector } from '../verify-core.js';");
   out.push('');
   out.push('function set(values: readonly number[]): Uint8Array {');
   out.push('  const s = new Uint8Array(256);');
@@ -449,6 +449,7 @@ function renderVerifier(model) {
           out.push(`    const v = vector(B, base, end, p, 4, 3, ${f.row});`);
           out.push('    if (v < 0) return v;');
           out.push('    const n = i32(B, v - 4);');
+          if (f.kind === KIND.VectorTable) out.push(`    if ((e = budget(n, v, ${f.row})) < 0) return e;`);
           out.push('    for (let i = 0; i < n; i++) {');
           if (f.kind === KIND.VectorTable) {
             out.push(`      const t = offset(B, end, v + 4 * i, ${f.row});`);

@@ -40,7 +40,7 @@ export const VerifyError = {
   requiredMissing: 27,
   /** Tables nested deeper than limits.maxDepth. */
   tooDeep: 28,
-  /** More tables or string bytes than the buffer could hold without sharing (the linear-time bound). */
+  /** More table visits or string bytes than the buffer could hold without sharing (the linear-time bound). */
   tooComplex: 29,
 
   /** An offset to a table, string or vector is zero, negative or points outside the buffer. */

@@ -67,14 +67,26 @@ export function root(B: Uint8Array, base: number, end: number): number {
 // verification was 1.6x slower).
 
 /**
- * Checks the table at pos: budget, depth, alignment, bounds of the table and
+ * Charges `n` table visits (the elements of a vector of tables) to the
+ * budget of length/4: returns 0, or a negative code once it is spent. Only
+ * vectors can make one table count many times (a table reached through a
+ * table or union field is visited once per visit of its parent, a number fixed
+ * by the non-recursive schema), so charging them bounds all table visits, and
+ * nothing is charged on the path of messages without such vectors.
+ */
+export function budget(n: number, at: number, row: number): number {
+  const left = ST[TABLES_LEFT]! - n;
+  ST[TABLES_LEFT] = left;
+  return left < 0 ? fail(VerifyError.tooComplex, at, row) : 0;
+}
+
+/**
+ * Checks the table at pos: depth, alignment, bounds of the table and
  * its vtable, and their sizes as the JS accessors read them (int16). Returns
  * the vtable's position and sets ST[VS], ST[TS], or returns a negative code.
  */
 export function table(B: Uint8Array, base: number, end: number, pos: number, depth: number): number {
-  const left = ST[TABLES_LEFT]! - 1;
-  ST[TABLES_LEFT] = left;
-  if (left >= 0 && depth <= ST[MAX_DEPTH]! && ((pos - base) & 3) === 0 && pos >= base && pos + 4 <= end) {
+  if (depth <= ST[MAX_DEPTH]! && ((pos - base) & 3) === 0 && pos >= base && pos + 4 <= end) {
     const vt = pos - i32(B, pos);
     if (vt >= base && vt + 4 <= end && ((vt - base) & 1) === 0) {
       const vs = i16(B, vt);
@@ -86,11 +98,10 @@ export function table(B: Uint8Array, base: number, end: number, pos: number, dep
       }
     }
   }
-  return tableError(B, base, end, pos, depth, left);
+  return tableError(B, base, end, pos, depth);
 }
 
-function tableError(B: Uint8Array, base: number, end: number, pos: number, depth: number, left: number): number {
-  if (left < 0) return fail(VerifyError.tooComplex, pos, -1);
+function tableError(B: Uint8Array, base: number, end: number, pos: number, depth: number): number {
   if (depth > ST[MAX_DEPTH]!) return fail(VerifyError.tooDeep, pos, -1);
   if (((pos - base) & 3) !== 0) return fail(VerifyError.tableAlign, pos, -1);
   if (pos < base || pos + 4 > end) return fail(VerifyError.tableBounds, pos, -1);

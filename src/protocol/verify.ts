@@ -29,11 +29,13 @@
 //     forward-compatible verifier: our peers negotiate the protocol version);
 //     tag NONE <=> no value; ClientMessage.body and ServerMessage.body required.
 //   - enums hold a defined value; floats and doubles are finite.
-//   - nesting depth <= maxDepth; at most length/4 tables and `length` string
-//     bytes are visited in total. Every table costs >= 4 bytes and every string
-//     its length, so an honest buffer never hits these; a buffer that shares
-//     one table or string through many offsets (a DAG) would otherwise cost
-//     more than linear time. Time is O(length); nothing is allocated.
+//   - nesting depth <= maxDepth. Work is linear even for a buffer that shares
+//     one table or string through many offsets (a DAG): elements of vectors of
+//     tables are charged to a budget of length/4 visits (every other table is
+//     visited once per visit of its parent, the schema being non-recursive)
+//     and validated string bytes to a budget of `length`. An honest buffer
+//     never hits either (each element costs 4 bytes, each string its length).
+//     Time is O(length); nothing is allocated.
 //
 // Concurrency: verification reads the bytes once; the guarantee holds only if
 // nobody writes them between verify and the last accessor call (a view of a

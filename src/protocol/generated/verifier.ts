@@ -2,7 +2,7 @@
 // (flatc --binary --schema). Do not edit. One function per table; each returns 0 or
 // a negative VerifyError code. Rules: src/protocol/verify.ts; primitives: verify-core.ts.
 
-import { ST, TS, VS, enumByte, field, finite32, finite64, i32, offset, requiredMissing, string, table, unionMismatch, unknownTag, vector } from '../verify-core.js';
+import { ST, TS, VS, budget, enumByte, field, finite32, finite64, i32, offset, requiredMissing, string, table, unionMismatch, unknownTag, vector } from '../verify-core.js';
 
 function set(values: readonly number[]): Uint8Array {
   const s = new Uint8Array(256);
@@ -132,6 +132,7 @@ export function vDelta(B: Uint8Array, base: number, end: number, pos: number, de
     const v = vector(B, base, end, p, 4, 3, 12);
     if (v < 0) return v;
     const n = i32(B, v - 4);
+    if ((e = budget(n, v, 12)) < 0) return e;
     for (let i = 0; i < n; i++) {
       const t = offset(B, end, v + 4 * i, 12);
       if (t < 0) return t;
@@ -480,6 +481,7 @@ export function vServerFrame(B: Uint8Array, base: number, end: number, pos: numb
     const v = vector(B, base, end, p, 4, 3, 67);
     if (v < 0) return v;
     const n = i32(B, v - 4);
+    if ((e = budget(n, v, 67)) < 0) return e;
     for (let i = 0; i < n; i++) {
       const t = offset(B, end, v + 4 * i, 67);
       if (t < 0) return t;
@@ -555,6 +557,7 @@ export function vSnapshot(B: Uint8Array, base: number, end: number, pos: number,
     const v = vector(B, base, end, p, 4, 3, 73);
     if (v < 0) return v;
     const n = i32(B, v - 4);
+    if ((e = budget(n, v, 73)) < 0) return e;
     for (let i = 0; i < n; i++) {
       const t = offset(B, end, v + 4 * i, 73);
       if (t < 0) return t;
