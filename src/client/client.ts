@@ -1,0 +1,665 @@
+// The client SDK: one MmoClient per player connection. Browser-safe: nothing
+// here imports a node: module; in Node the `ws` package is loaded lazily.
+//
+// Wire conventions the SDK relies on (the gateway must follow them):
+//   - Every binary message from the server is one ServerFrame. A frame with
+//     seq 0 is unsequenced (Welcome, Pong, Kicked...): always processed, never
+//     replayed. Sequenced frames (seq >= 1, +1 per frame per session) are
+//     processed only when newer than the last processed one, so replay overlap
+//     after a resume is harmless.
+//   - frame.ack is the highest input seq the server accepted; inputs up to it
+//     are forgotten, later ones are sent again after a resume (the server
+//     drops duplicates by seq).
+//   - After a Resume the server answers Welcome{resumed, replayed} in an
+//     unsequenced frame, then the frames after Resume.last_seq (or a Snapshot).
+//   - Close codes: isRetryable() decides between resume and giving up;
+//     4200's reason may carry "retry-after-ms=<n>"; a refused upgrade (429/503)
+//     may carry x-retry-after-ms / retry-after headers (read in Node only:
+//     browsers do not expose them).
+
+import type { ByteBuffer } from 'flatbuffers';
+import { ClientMessageBuilder, dequantizePosition } from '../protocol/build.js';
+import { CloseCode, isRetryable } from '../protocol/close-codes.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
+import { rebindByteBuffer, reusableByteBuffer } from '../protocol/read.js';
+import { serverVerifyLimits, verifyServerFrame, type VerifyLimits } from '../protocol/verify.js';
+import { describeVerifyError } from '../protocol/codes.js';
+import { ServerFrame } from '../protocol/generated/mmo/server-frame.js';
+import { ServerMessage } from '../protocol/generated/mmo/server-message.js';
+import { ServerBody } from '../protocol/generated/mmo/server-body.js';
+import { Welcome } from '../protocol/generated/mmo/welcome.js';
+import { Delta } from '../protocol/generated/mmo/delta.js';
+import { Snapshot } from '../protocol/generated/mmo/snapshot.js';
+import { EntityEnter } from '../protocol/generated/mmo/entity-enter.js';
+import { EntityState } from '../protocol/generated/mmo/entity-state.js';
+import { DamageEvent as DamageStruct } from '../protocol/generated/mmo/damage-event.js';
+import { DeathEvent as DeathStruct } from '../protocol/generated/mmo/death-event.js';
+import { SelfState } from '../protocol/generated/mmo/self-state.js';
+import { ChatMessage } from '../protocol/generated/mmo/chat-message.js';
+import { Pong } from '../protocol/generated/mmo/pong.js';
+import { Error as ErrorMsg } from '../protocol/generated/mmo/error.js';
+import { Kicked } from '../protocol/generated/mmo/kicked.js';
+import { ZoneChanged } from '../protocol/generated/mmo/zone-changed.js';
+import { Respawn } from '../protocol/generated/mmo/respawn.js';
+import { LevelUp } from '../protocol/generated/mmo/level-up.js';
+import { ItemGained } from '../protocol/generated/mmo/item-gained.js';
+import { MoveRejected } from '../protocol/generated/mmo/move-rejected.js';
+import { Emitter } from './emitter.js';
+import { fullJitterDelay, retryHintFromHeaders, retryHintFromReason } from './backoff.js';
+import type { ClientEvents, ClientStats, ConnectOptions, DamageEvent, DeathEvent, EntityView, SelfView, WebSocketConstructor, WebSocketLike } from './types.js';
+
+const OPEN = 1;
+
+type State = 'connecting' | 'handshake' | 'ready' | 'waiting' | 'closed';
+
+interface PendingInput {
+  seq: number;
+  bytes: Uint8Array;
+}
+
+interface PendingPing {
+  sentAt: number;
+  resolve: (rtt: number) => void;
+  reject: (e: Error) => void;
+}
+
+function sdkError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions.node === 'string';
+
+async function defaultWebSocket(): Promise<WebSocketConstructor> {
+  if (isNode) {
+    const ws = await import('ws');
+    return ws.WebSocket as unknown as WebSocketConstructor;
+  }
+  const g = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (!g) throw sdkError('MMO_ERR_NO_WEBSOCKET', 'no WebSocket implementation: pass options.WebSocket');
+  return g;
+}
+
+/**
+ * A connection to the server that survives network failures: it reconnects
+ * with full-jitter backoff and resumes its session, re-sending unacknowledged
+ * inputs. Create with connect(). Single-threaded; all events are emitted from
+ * the socket's callbacks.
+ */
+export class MmoClient extends Emitter<ClientEvents> {
+  /** Visible entities by id, maintained from snapshots and deltas. */
+  readonly entities = new Map<number, EntityView>();
+  /** The player's own state, once the server sent it. */
+  self: SelfView | null = null;
+  readonly stats: ClientStats = { framesReceived: 0, duplicateFrames: 0, bytesReceived: 0, inputsSent: 0, inputsDropped: 0, reconnects: 0, resumes: 0, malformedFrames: 0 };
+
+  private state: State = 'connecting';
+  private ws: WebSocketLike | null = null;
+  private Impl: WebSocketConstructor | null = null;
+  private readonly builder = new ClientMessageBuilder();
+  private readonly bb: ByteBuffer = reusableByteBuffer();
+  private readonly limits: VerifyLimits;
+
+  private session = 0;
+  private resumeToken: Uint8Array | null = null;
+  private seqIn = 0; // last processed sequenced frame
+  private ackIn = 0; // highest input seq the server acknowledged
+  private nextInput = 1;
+  private pending: PendingInput[] = [];
+  private readonly pings = new Map<number, PendingPing>();
+
+  private attempt = 0;
+  private hintMs = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Set when the current attempt's upgrade was refused with an HTTP status (Node). */
+  private refused: string | null = null;
+  private info = { playerId: 0, zone: 0, tickRate: 0, name: '' };
+
+  // Accessor objects and event payloads reused across frames.
+  private readonly frame = new ServerFrame();
+  private readonly msg = new ServerMessage();
+  private readonly delta = new Delta();
+  private readonly enter = new EntityEnter();
+  private readonly state12 = new EntityState();
+  private readonly dmgStruct = new DamageStruct();
+  private readonly deathStruct = new DeathStruct();
+  private readonly dmgEvent: DamageEvent = { attacker: 0, target: 0, amount: 0, hpLeft: 0 };
+  private readonly deathEvent: DeathEvent = { entity: 0, killer: 0 };
+
+  private readonly opts: Required<Omit<ConnectOptions, 'token' | 'guestName' | 'localAddress' | 'WebSocket' | 'verify'>> & ConnectOptions;
+
+  constructor(
+    readonly url: string,
+    options: ConnectOptions = {},
+  ) {
+    super();
+    this.opts = {
+      clientName: `mmo-sdk ${isNode ? 'node' : 'browser'}`,
+      protocolVersion: PROTOCOL_VERSION,
+      reconnect: true,
+      backoffBaseMs: 250,
+      backoffCapMs: 10_000,
+      maxAttempts: 10,
+      handshakeTimeoutMs: 10_000,
+      maxPendingInputs: 256,
+      random: Math.random,
+      ...options,
+    };
+    this.limits = serverVerifyLimits(options.verify);
+    if (options.WebSocket) {
+      this.Impl = options.WebSocket;
+      this.open();
+    } else {
+      defaultWebSocket().then(
+        (impl) => {
+          this.Impl = impl;
+          if (this.state === 'connecting') this.open();
+        },
+        (e: Error) => this.finish(CloseCode.normal, e.message),
+      );
+    }
+  }
+
+  // ------------------------------------------------------------ public state
+
+  /** True between Welcome and the loss of the socket. */
+  get connected(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** True once the client gave up or was closed; it will not reconnect. */
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get sessionId(): number {
+    return this.session;
+  }
+
+  get playerId(): number {
+    return this.info.playerId;
+  }
+
+  get zone(): number {
+    return this.info.zone;
+  }
+
+  get tickRate(): number {
+    return this.info.tickRate;
+  }
+
+  /** seq of the last sequenced frame processed (what Resume.last_seq carries). */
+  get lastSeq(): number {
+    return this.seqIn;
+  }
+
+  /** Highest input seq the server acknowledged. */
+  get ackedInput(): number {
+    return this.ackIn;
+  }
+
+  /** Inputs sent (or queued) but not yet acknowledged. */
+  get pendingInputs(): number {
+    return this.pending.length;
+  }
+
+  // ------------------------------------------------------------ commands
+
+  /** Moves the player's predicted position to (x, y). Returns the input's seq. */
+  move(x: number, y: number): number {
+    const seq = this.nextInput++;
+    return this.input(seq, this.builder.move(seq, x, y));
+  }
+
+  attack(target: number): number {
+    const seq = this.nextInput++;
+    return this.input(seq, this.builder.attack(seq, target));
+  }
+
+  /** `action`: InteractAction (0 use, 1 loot, 2 talk). */
+  interact(target: number, action: number): number {
+    const seq = this.nextInput++;
+    return this.input(seq, this.builder.interact(seq, target, action));
+  }
+
+  /** `channel`: ChatChannel; `to` is the recipient's name for Whisper. */
+  chat(channel: number, text: string, to?: string): number {
+    const seq = this.nextInput++;
+    return this.input(seq, this.builder.chat(seq, channel, text, to ?? null));
+  }
+
+  /** Resolves with the round-trip time in ms; rejects when not connected or when the connection is lost first. */
+  ping(): Promise<number> {
+    if (this.state !== 'ready' || !this.ws) return Promise.reject(sdkError('MMO_ERR_NOT_CONNECTED', 'not connected'));
+    let t = performance.now();
+    while (this.pings.has(t)) t += 1e-6; // distinct keys for pings in the same microsecond
+    const bytes = this.builder.ping(t);
+    return new Promise((resolve, reject) => {
+      this.pings.set(t, { sentAt: t, resolve, reject });
+      this.send(bytes.slice());
+    });
+  }
+
+  /** Closes for good (no reconnect). Emits 'close' with `code`. */
+  close(code: number = CloseCode.normal, reason = 'client closed'): void {
+    if (this.state === 'closed') return;
+    const ws = this.ws;
+    this.detach();
+    if (ws) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        ws.close();
+      }
+    }
+    this.finish(code, reason);
+  }
+
+  // ------------------------------------------------------------ connection
+
+  private open(): void {
+    const Impl = this.Impl!;
+    this.state = 'connecting';
+    let ws: WebSocketLike;
+    try {
+      ws = isNode
+        ? new Impl(this.url, undefined, {
+            perMessageDeflate: false,
+            maxPayload: this.limits.maxBytes,
+            handshakeTimeout: this.opts.handshakeTimeoutMs,
+            ...(this.opts.localAddress ? { localAddress: this.opts.localAddress } : {}),
+          })
+        : new Impl(this.url);
+    } catch (e) {
+      this.lost(1006, (e as Error).message);
+      return;
+    }
+    this.ws = ws;
+    this.refused = null;
+    ws.binaryType = 'arraybuffer';
+    // ws (Node) only: read a refused upgrade's retry hint, then fail the attempt.
+    const nodeWs = ws as unknown as { on?: (ev: string, fn: (...a: unknown[]) => void) => void; terminate?: () => void };
+    if (typeof nodeWs.on === 'function') {
+      nodeWs.on('unexpected-response', (_req: unknown, res: unknown) => {
+        const r = res as { statusCode?: number; headers?: Record<string, string | string[] | undefined> };
+        this.hintMs = Math.max(this.hintMs, retryHintFromHeaders((n) => {
+          const v = r.headers?.[n];
+          return Array.isArray(v) ? v[0] : v;
+        }));
+        this.refused = `upgrade refused: HTTP ${r.statusCode ?? '?'}`;
+        nodeWs.terminate?.();
+      });
+    }
+    this.armTimer(this.opts.handshakeTimeoutMs, () => {
+      if (this.ws !== ws) return;
+      this.detach();
+      try {
+        ws.close();
+      } catch {
+        // a socket that never opened may refuse close()
+      }
+      this.lost(1006, 'handshake timeout');
+    });
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.state = 'handshake';
+      const o = this.opts;
+      const hello =
+        this.session !== 0 && this.resumeToken
+          ? this.builder.resume(o.protocolVersion, this.session, this.resumeToken, this.seqIn)
+          : this.builder.hello(o.protocolVersion, o.token ?? null, o.guestName ?? null, o.clientName);
+      this.send(hello.slice());
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      this.onData(ev.data);
+    };
+    ws.onerror = () => {
+      // 'close' follows; its code decides.
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.detach();
+      this.lost(ev.code, this.refused ?? ev.reason);
+    };
+  }
+
+  /** Forgets the current socket (its late callbacks are ignored). */
+  private detach(): void {
+    const ws = this.ws;
+    this.ws = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onerror = null;
+      ws.onclose = null;
+    }
+    for (const p of this.pings.values()) p.reject(sdkError('MMO_ERR_CONNECTION_LOST', 'connection lost before pong'));
+    this.pings.clear();
+  }
+
+  /** The socket is gone: resume later, or give up. */
+  private lost(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    if (!isRetryable(code) || !this.opts.reconnect) {
+      this.finish(code, reason);
+      return;
+    }
+    this.attempt++;
+    if (this.attempt > this.opts.maxAttempts) {
+      this.finish(code, reason);
+      return;
+    }
+    const hint = Math.max(this.hintMs, code === CloseCode.tryAgainLater ? retryHintFromReason(reason) : 0);
+    this.hintMs = 0;
+    const delayMs = hint + fullJitterDelay(this.attempt - 1, this.opts.backoffBaseMs, this.opts.backoffCapMs, this.opts.random);
+    this.state = 'waiting';
+    this.stats.reconnects++;
+    this.emit('reconnecting', { attempt: this.attempt, delayMs, code, reason, hintMs: hint });
+    this.armTimer(delayMs, () => {
+      this.timer = null;
+      if (this.state === 'waiting') this.open();
+    });
+  }
+
+  private finish(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.detach();
+    this.emit('close', { code, reason });
+  }
+
+  private armTimer(ms: number, fn: () => void): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(fn, ms);
+  }
+
+  private send(bytes: Uint8Array): void {
+    const ws = this.ws;
+    if (ws && ws.readyState === OPEN) ws.send(bytes);
+  }
+
+  private input(seq: number, view: Uint8Array): number {
+    // A copy: the builder's view is reused, and ws may still hold the bytes after send() returns.
+    const bytes = view.slice();
+    if (this.pending.length >= this.opts.maxPendingInputs) {
+      this.pending.shift();
+      this.stats.inputsDropped++;
+    }
+    this.pending.push({ seq, bytes });
+    if (this.state === 'ready') {
+      this.send(bytes);
+      this.stats.inputsSent++;
+    }
+    return seq;
+  }
+
+  private acknowledge(ack: number): void {
+    if (ack <= this.ackIn) return;
+    this.ackIn = ack;
+    let n = 0;
+    while (n < this.pending.length && this.pending[n]!.seq <= ack) n++;
+    if (n > 0) this.pending.splice(0, n);
+  }
+
+  // ------------------------------------------------------------ receiving
+
+  private onData(data: unknown): void {
+    if (!(data instanceof ArrayBuffer)) {
+      this.malformed('text frame');
+      return;
+    }
+    const bytes = new Uint8Array(data);
+    this.stats.framesReceived++;
+    this.stats.bytesReceived += bytes.length;
+    const code = verifyServerFrame(bytes, 0, bytes.length, this.limits);
+    if (code !== 0) {
+      this.malformed(`malformed frame: ${describeVerifyError(code)}`);
+      return;
+    }
+    const f = ServerFrame.getRootAsServerFrame(rebindByteBuffer(this.bb, bytes, 0), this.frame);
+    const seq = f.seq();
+    this.acknowledge(f.ack());
+    if (seq !== 0 && seq <= this.seqIn) {
+      this.stats.duplicateFrames++;
+      return;
+    }
+    const n = f.messagesLength();
+    for (let i = 0; i < n && this.ws !== null; i++) this.onMessage(f.messages(i, this.msg)!);
+    if (seq !== 0 && this.ws !== null) this.seqIn = seq;
+  }
+
+  /** The server sent something unreadable: drop this connection and resume on a new one. */
+  private malformed(reason: string): void {
+    this.stats.malformedFrames++;
+    const ws = this.ws;
+    this.detach();
+    try {
+      ws?.close(CloseCode.malformed, reason);
+    } catch {
+      // ignore
+    }
+    // The server misbehaved, not us: retry (bounded by maxAttempts).
+    this.lost(1006, reason);
+  }
+
+  private onMessage(m: ServerMessage): void {
+    switch (m.bodyType()) {
+      case ServerBody.Welcome:
+        return this.onWelcome(m.body(new Welcome()) as Welcome);
+      case ServerBody.Delta:
+        return this.onDelta(m.body(this.delta) as Delta);
+      case ServerBody.Snapshot:
+        return this.onSnapshot(m.body(new Snapshot()) as Snapshot);
+      case ServerBody.ChatMessage: {
+        if (!this.listens('chat')) return;
+        const c = m.body(new ChatMessage()) as ChatMessage;
+        return this.emit('chat', { channel: c.channel(), fromId: c.fromId(), fromName: c.fromName(), text: c.text() });
+      }
+      case ServerBody.Pong: {
+        const p = m.body(new Pong()) as Pong;
+        const t = p.clientTime();
+        const pending = this.pings.get(t);
+        if (pending) {
+          this.pings.delete(t);
+          pending.resolve(performance.now() - pending.sentAt);
+        }
+        return;
+      }
+      case ServerBody.Error: {
+        const e = m.body(new ErrorMsg()) as ErrorMsg;
+        return this.emit('error', { code: e.code(), reason: e.reason(), refSeq: e.refSeq() });
+      }
+      case ServerBody.Kicked: {
+        const k = m.body(new Kicked()) as Kicked;
+        return this.emit('kicked', { code: k.code(), reason: k.reason() });
+      }
+      case ServerBody.ZoneChanged: {
+        const z = m.body(new ZoneChanged()) as ZoneChanged;
+        this.info.zone = z.zone();
+        return this.emit('zone', { zone: z.zone(), name: z.name(), x: z.x(), y: z.y() });
+      }
+      case ServerBody.Respawn: {
+        const r = m.body(new Respawn()) as Respawn;
+        if (this.self) {
+          this.self.x = r.x();
+          this.self.y = r.y();
+          this.self.hp = r.hp();
+        }
+        return this.emit('respawn', { x: r.x(), y: r.y(), hp: r.hp() });
+      }
+      case ServerBody.SelfState:
+        this.self = readSelf(m.body(new SelfState()) as SelfState);
+        return this.emit('self', this.self);
+      case ServerBody.LevelUp: {
+        const l = m.body(new LevelUp()) as LevelUp;
+        if (this.self) {
+          this.self.level = l.level();
+          this.self.xp = l.xp();
+        }
+        return this.emit('levelUp', { level: l.level(), xp: l.xp() });
+      }
+      case ServerBody.ItemGained: {
+        const it = m.body(new ItemGained()) as ItemGained;
+        if (this.self) {
+          const inv = this.self.inventory.find((e) => e.item === it.item());
+          if (inv) inv.count = it.total();
+          else this.self.inventory.push({ item: it.item(), count: it.total() });
+        }
+        return this.emit('item', { item: it.item(), count: it.count(), total: it.total() });
+      }
+      case ServerBody.MoveRejected: {
+        const r = m.body(new MoveRejected()) as MoveRejected;
+        return this.emit('moveRejected', { refSeq: r.refSeq(), x: r.x(), y: r.y(), reason: r.reason() });
+      }
+      default:
+        return; // verified: cannot happen
+    }
+  }
+
+  private onWelcome(w: Welcome): void {
+    const resumed = w.resumed();
+    const token = w.resumeTokenArray();
+    this.session = w.sessionId();
+    this.resumeToken = token ? token.slice() : null;
+    this.info = { playerId: w.playerId(), zone: w.zone(), tickRate: w.tickRate(), name: w.name() ?? '' };
+    if (!resumed) {
+      // A new session: frame numbering restarts; the old model is void.
+      this.seqIn = 0;
+      this.ackIn = 0;
+      this.entities.clear();
+    } else {
+      this.stats.resumes++;
+    }
+    this.state = 'ready';
+    this.attempt = 0;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const ev = {
+      protocolVersion: w.protocolVersion(),
+      sessionId: this.session,
+      playerId: this.info.playerId,
+      name: this.info.name,
+      zone: this.info.zone,
+      tickRate: this.info.tickRate,
+      serverTime: w.serverTime(),
+      resumed,
+      replayed: w.replayed(),
+    };
+    // Inputs the server has not acknowledged go (again) first; it drops duplicates by seq.
+    for (const p of this.pending) {
+      this.send(p.bytes);
+      this.stats.inputsSent++;
+    }
+    this.emit('welcome', ev);
+    if (resumed) this.emit('resumed', { replayed: ev.replayed });
+  }
+
+  private onSnapshot(s: Snapshot): void {
+    this.entities.clear();
+    const n = s.entitiesLength();
+    for (let i = 0; i < n; i++) {
+      const e = s.entities(i, this.enter)!;
+      const v = newView(e.id());
+      applyEnter(v, e);
+      this.entities.set(v.id, v);
+    }
+    const self = s.self();
+    if (self) this.self = readSelf(self);
+    this.info.zone = s.zone();
+    this.emit('snapshot', { tick: s.tick(), zone: s.zone(), selfId: s.selfId(), entities: this.entities });
+  }
+
+  private onDelta(d: Delta): void {
+    const ents = this.entities;
+    let n = d.entersLength();
+    for (let i = 0; i < n; i++) {
+      const e = d.enters(i, this.enter)!;
+      let v = ents.get(e.id());
+      if (!v) {
+        v = newView(e.id());
+        ents.set(v.id, v);
+      }
+      applyEnter(v, e);
+      this.emit('enter', v);
+    }
+    n = d.updatesLength();
+    const st = this.state12;
+    for (let i = 0; i < n; i++) {
+      d.updates(i, st);
+      const v = ents.get(st.id());
+      if (!v) continue; // an update for an entity we never saw enter: nothing to move
+      v.x = dequantizePosition(st.x());
+      v.y = dequantizePosition(st.y());
+      v.hp = st.hp();
+      v.flags = st.flags();
+      v.dir = st.dir();
+      this.emit('update', v);
+    }
+    n = d.leavesLength();
+    for (let i = 0; i < n; i++) {
+      const id = d.leaves(i)!;
+      const v = ents.get(id);
+      if (!v) continue;
+      ents.delete(id);
+      this.emit('leave', v);
+    }
+    n = d.damagesLength();
+    for (let i = 0; i < n; i++) {
+      const x = d.damages(i, this.dmgStruct)!;
+      const ev = this.dmgEvent;
+      ev.attacker = x.attacker();
+      ev.target = x.target();
+      ev.amount = x.amount();
+      ev.hpLeft = x.hpLeft();
+      const v = ents.get(ev.target);
+      if (v) v.hp = ev.hpLeft;
+      this.emit('damage', ev);
+    }
+    n = d.deathsLength();
+    for (let i = 0; i < n; i++) {
+      const x = d.deaths(i, this.deathStruct)!;
+      const ev = this.deathEvent;
+      ev.entity = x.entity();
+      ev.killer = x.killer();
+      const v = ents.get(ev.entity);
+      if (v) {
+        v.hp = 0;
+        v.flags |= 1;
+      }
+      this.emit('death', ev);
+    }
+    this.emit('tick', { tick: d.tick() });
+  }
+}
+
+function newView(id: number): EntityView {
+  return { id, kind: 0, x: 0, y: 0, hp: 0, maxHp: 0, level: 0, name: null, flags: 0, dir: 0 };
+}
+
+function applyEnter(v: EntityView, e: EntityEnter): void {
+  v.kind = e.kind();
+  v.x = dequantizePosition(e.x());
+  v.y = dequantizePosition(e.y());
+  v.hp = e.hp();
+  v.maxHp = e.maxHp();
+  v.level = e.level();
+  v.name = e.name();
+  v.flags = e.flags();
+}
+
+function readSelf(s: SelfState): SelfView {
+  const inventory = [];
+  for (let i = 0; i < s.inventoryLength(); i++) {
+    const it = s.inventory(i)!;
+    inventory.push({ item: it.item(), count: it.count() });
+  }
+  return { hp: s.hp(), maxHp: s.maxHp(), level: s.level(), xp: s.xp(), x: s.x(), y: s.y(), inventory };
+}
+
+/**
+ * Opens a client connection to `url` (ws:// or wss://, the server's /ws path).
+ * Returns at once; listen for 'welcome' (or await client.once('welcome')).
+ */
+export function connect(url: string, options: ConnectOptions = {}): MmoClient {
+  return new MmoClient(url, options);
+}

@@ -1,0 +1,220 @@
+// Public types of the client SDK: options, the local model, event payloads.
+
+import type { ServerVerifyOptions } from '../protocol/verify.js';
+
+/** The subset of the WebSocket API the SDK uses: the browser's and `ws`'s both fit. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+/** A WebSocket constructor. In Node the `ws` package's; the third argument is ws's options object. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: Record<string, unknown>) => WebSocketLike;
+
+export interface ConnectOptions {
+  /** Signed token from POST /auth/login. Either this or guestName. */
+  token?: string;
+  /** Log in as a guest with this name (when the server allows guests). */
+  guestName?: string;
+  /** Free text sent in Hello for the server's diagnostics. Default "mmo-sdk/<version> <runtime>". */
+  clientName?: string;
+  /** Protocol version to announce. Default PROTOCOL_VERSION; tests use others. */
+  protocolVersion?: number;
+  /** Reconnect and resume after an unexpected close. Default true. */
+  reconnect?: boolean;
+  /** Backoff base, ms. Default 250. */
+  backoffBaseMs?: number;
+  /** Backoff ceiling, ms. Default 10000. */
+  backoffCapMs?: number;
+  /** Consecutive failed attempts before giving up (the client then closes). Default 10; Infinity allowed. */
+  maxAttempts?: number;
+  /** From opening the socket to Welcome, ms; past it the attempt counts as failed. Default 10000. */
+  handshakeTimeoutMs?: number;
+  /** Unacknowledged inputs kept for re-sending after a resume; the oldest are dropped past it. Default 256. */
+  maxPendingInputs?: number;
+  /** Node only (ws): source address to bind, e.g. '127.0.0.5' for load tests past per-IP caps. */
+  localAddress?: string;
+  /** WebSocket implementation. Default: `ws` in Node, the global WebSocket in browsers. */
+  WebSocket?: WebSocketConstructor;
+  /** Limits for verifying what the server sends. */
+  verify?: Partial<ServerVerifyOptions>;
+  /** Source of randomness for the backoff jitter, in [0, 1). Default Math.random (tests pin it). */
+  random?: () => number;
+}
+
+/** A visible entity in the client's model. Positions in world units. Mutated in place by later updates. */
+export interface EntityView {
+  id: number;
+  kind: number;
+  x: number;
+  y: number;
+  hp: number;
+  maxHp: number;
+  level: number;
+  name: string | null;
+  flags: number;
+  dir: number;
+}
+
+export interface InventoryEntry {
+  item: number;
+  count: number;
+}
+
+/** The player's own numbers (SelfState). */
+export interface SelfView {
+  hp: number;
+  maxHp: number;
+  level: number;
+  xp: number;
+  x: number;
+  y: number;
+  inventory: InventoryEntry[];
+}
+
+export interface WelcomeEvent {
+  protocolVersion: number;
+  sessionId: number;
+  playerId: number;
+  name: string;
+  zone: number;
+  tickRate: number;
+  serverTime: number;
+  resumed: boolean;
+  replayed: number;
+}
+
+export interface SnapshotEvent {
+  tick: number;
+  zone: number;
+  selfId: number;
+  /** The model after the snapshot (the client's own map). */
+  entities: ReadonlyMap<number, EntityView>;
+}
+
+export interface ChatEvent {
+  channel: number;
+  fromId: number;
+  fromName: string | null;
+  text: string | null;
+}
+
+/** Payload objects of damage and death events are reused: copy what you keep. */
+export interface DamageEvent {
+  attacker: number;
+  target: number;
+  amount: number;
+  hpLeft: number;
+}
+
+export interface DeathEvent {
+  entity: number;
+  killer: number;
+}
+
+export interface RespawnEvent {
+  x: number;
+  y: number;
+  hp: number;
+}
+
+export interface ZoneChangeEvent {
+  zone: number;
+  name: string | null;
+  x: number;
+  y: number;
+}
+
+export interface LevelUpEvent {
+  level: number;
+  xp: number;
+}
+
+export interface ItemEvent {
+  item: number;
+  count: number;
+  total: number;
+}
+
+export interface MoveRejectedEvent {
+  refSeq: number;
+  x: number;
+  y: number;
+  /** MoveReject in the protocol codes. */
+  reason: number;
+}
+
+export interface ServerErrorEvent {
+  /** ErrorCode in the protocol codes. */
+  code: number;
+  reason: string | null;
+  refSeq: number;
+}
+
+export interface KickedEvent {
+  code: number;
+  reason: string | null;
+}
+
+export interface ReconnectingEvent {
+  /** 1 for the first retry after a loss. */
+  attempt: number;
+  delayMs: number;
+  /** Close code of the connection that was lost (1006 when it never opened). */
+  code: number;
+  reason: string;
+  /** Server-requested minimum delay included in delayMs (429/503 headers, close reason), ms. */
+  hintMs: number;
+}
+
+export interface CloseEvent {
+  code: number;
+  reason: string;
+}
+
+export interface ClientEvents {
+  welcome: WelcomeEvent;
+  /** After a Welcome that answered a Resume; replayed frames follow. */
+  resumed: { replayed: number };
+  snapshot: SnapshotEvent;
+  /** After each Delta was applied to the model. */
+  tick: { tick: number };
+  enter: EntityView;
+  update: EntityView;
+  leave: EntityView;
+  chat: ChatEvent;
+  damage: DamageEvent;
+  death: DeathEvent;
+  respawn: RespawnEvent;
+  zone: ZoneChangeEvent;
+  self: SelfView;
+  levelUp: LevelUpEvent;
+  item: ItemEvent;
+  moveRejected: MoveRejectedEvent;
+  /** A non-fatal Error message from the server. */
+  error: ServerErrorEvent;
+  kicked: KickedEvent;
+  reconnecting: ReconnectingEvent;
+  /** Final: the client will not reconnect. */
+  close: CloseEvent;
+}
+
+export interface ClientStats {
+  framesReceived: number;
+  /** Frames ignored because their seq was not newer than the last processed (replay overlap). */
+  duplicateFrames: number;
+  bytesReceived: number;
+  inputsSent: number;
+  /** Unacknowledged inputs dropped because maxPendingInputs was reached. */
+  inputsDropped: number;
+  reconnects: number;
+  resumes: number;
+  /** Frames that failed verification (the connection was dropped and resumed). */
+  malformedFrames: number;
+}
