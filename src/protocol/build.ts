@@ -32,6 +32,7 @@ import { LevelUp } from './generated/mmo/level-up.js';
 import { Move } from './generated/mmo/move.js';
 import { MoveRejected } from './generated/mmo/move-rejected.js';
 import { Ping } from './generated/mmo/ping.js';
+import { Ack } from './generated/mmo/ack.js';
 import { Pong } from './generated/mmo/pong.js';
 import { Respawn } from './generated/mmo/respawn.js';
 import { Resume } from './generated/mmo/resume.js';
@@ -172,6 +173,13 @@ export class ClientMessageBuilder extends ReusableBuilder {
     const b = this.b;
     b.clear();
     return this.wrap(0, ClientBody.Ping, Ping.createPing(b, clientTime));
+  }
+
+  /** Tells the server every frame up to `lastSeq` was processed (frees its replay buffer). seq is 0. */
+  ack(lastSeq: number): Uint8Array {
+    const b = this.b;
+    b.clear();
+    return this.wrap(0, ClientBody.Ack, Ack.createAck(b, lastSeq));
   }
 }
 
