@@ -125,6 +125,9 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   private readonly ack = new Ack();
   private readonly ping = new Ping();
   private readonly leaving = new Map<number, Leaving>();
+  /** Sessions with accepted inputs not yet acknowledged in any frame (see flushAcks). */
+  private readonly ackQueue: Session[] = [];
+  private ackTimer: ReturnType<typeof setInterval> | null = null;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private flushScheduled = false;
   private shuttingDown = false;
@@ -206,6 +209,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.gateway = gateway;
     this.sweepTimer = setInterval(() => this.sweep(), 250);
     this.sweepTimer.unref();
+    this.ackTimer = setInterval(() => this.flushAcks(), ACK_DELAY_MS);
+    this.ackTimer.unref();
   }
 
   // ================================================================ upgrade
@@ -454,6 +459,10 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       return;
     }
     if (s.floodStrikes > 0) s.floodStrikes--;
+    if (!s.ackQueued) {
+      s.ackQueued = true;
+      this.ackQueue.push(s);
+    }
     if (type === ClientBody.Chat) {
       const c = m.body(this.chat) as Chat;
       if (!s.chatBucket.take(now)) return this.errorTo(s, ErrorCode.rateLimited, 'chat rate limit', seq);
@@ -754,7 +763,10 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       if (need > this.frameBuf.length) this.frameBuf = new Uint8Array(Math.max(need, this.frameBuf.length * 2));
       const n = fw.finishInto(this.frameBuf, 0);
       if (sequenced) s.replay!.push(seq, this.frameBuf, 0, n, now);
-      if (ws) this.sendFrame(s, ws, this.frameBuf, 0, n, fw.count);
+      if (ws) {
+        this.sendFrame(s, ws, this.frameBuf, 0, n, fw.count);
+        s.ackSent = s.inSeq;
+      }
     }
   }
 
@@ -784,6 +796,27 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     st.bytesOut.inc(0, length);
     st.packetsPerBatch.observe(messages);
     this.m.frameBytes.observe(length);
+  }
+
+  /**
+   * Inputs are acknowledged in the ack field of every frame; a player whose
+   * inputs produced nothing for it to receive (its own moves are not in its
+   * own view) gets a bare unsequenced frame within ACK_DELAY_MS, so its client
+   * can forget them. 36 bytes; most acks ride on a tick's frame instead.
+   */
+  private flushAcks(): void {
+    const q = this.ackQueue;
+    for (let i = 0; i < q.length; i++) {
+      const s = q[i]!;
+      s.ackQueued = false;
+      const ws = s.state === SessionState.connected ? s.socket : null;
+      if (!ws || s.ackSent >= s.inSeq) continue;
+      this.frames.begin(0, s.inSeq);
+      const n = this.frames.finishInto(this.frameBuf, 0);
+      this.sendFrame(s, ws, this.frameBuf, 0, n, 0);
+      s.ackSent = s.inSeq;
+    }
+    q.length = 0;
   }
 
   private errorTo(s: Session, code: number, reason: string, refSeq: number): void {
@@ -881,6 +914,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   async shutdown(deadlineMs: number): Promise<{ saved: number; unsaved: number }> {
     this.shuttingDown = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.ackTimer) clearInterval(this.ackTimer);
     const all = [...this.registry.all()];
     for (const s of all) this.endSession(s);
     const end = Date.now() + deadlineMs;
@@ -895,6 +929,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 }
 
+/** Longest an accepted input waits for its acknowledgement when nothing else is sent. */
+const ACK_DELAY_MS = 50;
 const ONE = new Uint8Array([1]);
 const ZERO = new Uint8Array([0]);
 const EMPTY = new Uint8Array(0);

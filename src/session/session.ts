@@ -46,8 +46,12 @@ export class Session {
   inSeq = 0;
   /** Seq of the last frame composed for this session. */
   outSeq = 0;
-  /** Highest frame seq the client has confirmed processing (Ping.last_seq or Resume.last_seq). */
+  /** Highest frame seq the client has confirmed processing (Ack.last_seq or Resume.last_seq). */
   clientSeq = 0;
+  /** inSeq as written in the last frame sent; below inSeq means an ack is owed. */
+  ackSent = 0;
+  /** In the service's ack queue. */
+  ackQueued = false;
   /** When the zombie state ends (ms, monotonic clock of the registry). */
   zombieUntil = 0;
   /** Bumped on every state change so a stale expiry entry can be recognised. */
