@@ -24,6 +24,8 @@ import type { WorkerInit } from './worker.js';
 import { FromZone, ToZone } from './records.js';
 
 const WORKER = new URL('./worker.js', import.meta.url);
+/** A worker spawned this long ago without a tick yet is still starting, not hung. */
+const STARTUP_GRACE_MS = 2000;
 
 export const ZoneState = { starting: 0, up: 1, restarting: 2, down: 3, stopped: 4 } as const;
 export type ZoneStateValue = (typeof ZoneState)[keyof typeof ZoneState];
@@ -71,6 +73,8 @@ export class ZoneHost {
   inboundDropped = 0;
   private stopping = false;
   private startedAt = 0;
+  /** When the last crash was noticed (0: none pending). */
+  crashedAt = 0;
   private lastCrash: string | null = null;
 
   constructor(
@@ -130,7 +134,14 @@ export class ZoneHost {
   /** The first tick after a (re)start, or a reconcile answer, makes the zone up. */
   markUp(): void {
     if (this.state === ZoneState.down || this.state === ZoneState.stopped) return;
-    if (this.state !== ZoneState.up) this.set.log.info({ zone: this.def.id, ms: Date.now() - this.startedAt, restarts: this.restarts }, 'zone up');
+    if (this.state !== ZoneState.up) {
+      const now = Date.now();
+      this.set.log.info(
+        { zone: this.def.id, ms: now - this.startedAt, restarts: this.restarts, recoveryMs: this.crashedAt ? now - this.crashedAt : undefined },
+        this.crashedAt ? 'zone recovered' : 'zone up',
+      );
+      this.crashedAt = 0;
+    }
     this.state = ZoneState.up;
     this.lastCrash = null;
   }
@@ -173,14 +184,22 @@ export class ZoneHost {
     if (w) await w.terminate();
   }
 
-  /** Kills a worker that stopped ticking; its exit then goes through the crash path. */
+  /**
+   * Kills a worker that stopped ticking; its exit then goes through the crash
+   * path. The last sign of life is its last tick, or its spawn plus a start-up
+   * grace (loading modules and restoring a checkpoint take a few hundred ms),
+   * so a worker that hangs before its first tick is caught too.
+   */
   checkHeartbeat(nowMs: number): void {
-    if (this.state !== ZoneState.up || !this.worker) return;
-    const hb = this.stats[ZoneStat.heartbeatMs]!;
-    if (hb > 0 && nowMs - hb > this.set.opts.heartbeatTimeoutMs) {
-      this.lastCrash = `no tick for ${Math.round(nowMs - hb)} ms`;
-      this.set.log.error({ zone: this.def.id, silentMs: nowMs - hb }, 'zone stopped ticking; terminating it');
-      void this.worker.terminate();
+    if (!this.worker || this.state === ZoneState.down || this.state === ZoneState.stopped) return;
+    const timeout = this.set.opts.heartbeatTimeoutMs;
+    const last = Math.max(this.stats[ZoneStat.heartbeatMs]!, this.startedAt + STARTUP_GRACE_MS);
+    if (nowMs - last > timeout) {
+      this.lastCrash = `no tick for ${Math.round(nowMs - last)} ms`;
+      this.set.log.error({ zone: this.def.id, silentMs: nowMs - last }, 'zone stopped ticking; terminating it');
+      const w = this.worker;
+      this.worker = null;
+      void w.terminate();
     }
   }
 
@@ -287,6 +306,7 @@ export class ZoneSet {
   /** Supervisor: a worker exited without being asked to. */
   crashed(h: ZoneHost, code: number): void {
     h.restarts++;
+    h.crashedAt = Date.now();
     this.log.error({ zone: h.def.id, code, restarts: h.restarts }, 'zone worker exited; recovering');
     // What it published before dying is valid: deliver it.
     this.drainOne(h.index);
