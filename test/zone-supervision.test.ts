@@ -20,6 +20,11 @@ async function ticks(s: TestServer, zone: number): Promise<number> {
   return (await metricValue(s.url, `mmo_zone_tick_seconds_count{zone="${zone}"}`)) ?? 0;
 }
 
+/** A promise that rejects after `ms`: no wait in these tests can hang the suite. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))]);
+}
+
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
@@ -34,12 +39,14 @@ describe('a crashed zone is restarted and its players play on', () => {
   let closes = 0;
   before(async () => {
     s = await startServer({ args: ARGS });
-    for (let i = 0; i < 3; i++) {
+    // New players are spread over the zones: four give two in each.
+    for (let i = 0; i < 4; i++) {
       const c = connect(s.wsUrl, { guestName: `sup${i}`, reconnect: false });
       c.on('close', () => closes++);
       players.push(c);
     }
-    await Promise.all(players.map((c) => c.once('snapshot')));
+    await within(Promise.all(players.map((c) => c.once('snapshot'))), 10_000, 'first snapshots');
+    assert.deepEqual(players.map((c) => c.zone).sort(), [1, 1, 2, 2]);
   });
   after(async () => {
     for (const c of players) c.close();
@@ -49,7 +56,8 @@ describe('a crashed zone is restarted and its players play on', () => {
   for (const mode of ['throw', 'exit', 'oom', 'hang']) {
     test(`${mode}: zone 1 is back within 2 s, zone 2 never stops ticking, players stay connected, get a snapshot, play on`, async () => {
       const recoveries = s.logs.filter((l) => l.msg === 'zone recovered').length;
-      const snapshots = players.map((c) => c.once('snapshot'));
+      const inZone1 = players.filter((c) => c.zone === 1);
+      const snapshots = inZone1.map((c) => c.once('snapshot'));
       const zone2Before = await ticks(s, 2);
       const t0 = Date.now();
       await fault(s, 1, mode);
@@ -57,14 +65,14 @@ describe('a crashed zone is restarted and its players play on', () => {
       // Measured by the server from noticing the crash to the zone answering its players' rejoin.
       assert.ok(Number(line.recoveryMs) < 2000, `recovery took ${line.recoveryMs} ms`);
       if (mode === 'hang') assert.ok(Date.now() - t0 < 1000 + 250 + 2000 + 2000, 'a hang is noticed by the heartbeat check');
-      await Promise.all(snapshots);
+      await within(Promise.all(snapshots), 5000, 'snapshots after the restart');
       assert.ok((await ticks(s, 2)) > zone2Before, 'zone 2 kept ticking');
       assert.equal(closes, 0, 'nobody was disconnected');
       assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
       // Play on: chat goes through the restarted zone.
-      const heard = players[1]!.once('chat');
-      players[0]!.chat(ChatChannel.Zone, `after ${mode}`);
-      assert.equal((await heard).text, `after ${mode}`);
+      const heard = inZone1[1]!.once('chat');
+      inZone1[0]!.chat(ChatChannel.Zone, `after ${mode}`);
+      assert.equal((await within(heard, 5000, 'chat in the restarted zone')).text, `after ${mode}`);
       assert.ok(((await metricValue(s.url, 'mmo_zone_restarts_total{zone="1"}')) ?? 0) >= 1);
     });
   }
@@ -80,8 +88,10 @@ describe('restart intensity', () => {
   });
 
   test('more than maxRestarts crashes within the window mark the zone down: /readyz says so, its players are told (4300)', async () => {
+    // The first player goes to zone 1 (both empty: the first wins).
     const c = connect(s.wsUrl, { guestName: 'doomed', reconnect: false });
-    await c.once('snapshot');
+    await within(c.once('snapshot'), 10_000, 'snapshot');
+    assert.equal(c.zone, 1);
     const kicked = c.once('kicked');
     const closed = c.once('close');
     for (let i = 0; i < 2; i++) {
@@ -91,10 +101,10 @@ describe('restart intensity', () => {
     }
     await fault(s, 1, 'throw');
     await s.waitForLog((l) => /marking it down/.test(String(l.msg)), 10_000);
-    const k = await kicked;
+    const k = await within(kicked, 5000, 'kicked');
     assert.equal(k.code, CloseCode.zoneDown);
     assert.match(k.reason ?? '', /down/);
-    assert.equal((await closed).code, CloseCode.zoneDown);
+    assert.equal((await within(closed, 5000, 'close')).code, CloseCode.zoneDown);
     const r = await fetch(`${s.url}/readyz`);
     assert.equal(r.status, 503);
     const body = (await r.json()) as { components: Record<string, string> };
@@ -105,7 +115,7 @@ describe('restart intensity', () => {
     assert.equal(await metricValue(s.url, 'mmo_zone_restarts_total{zone="1"}'), 3);
     // A new login lands in a zone that is up.
     const d = connect(s.wsUrl, { guestName: 'survivor', reconnect: false });
-    const w = await d.once('welcome');
+    const w = await within(d.once('welcome'), 10_000, 'welcome');
     assert.equal(w.zone, 2);
     d.close();
   });

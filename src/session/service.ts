@@ -128,6 +128,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   /** Sessions with accepted inputs not yet acknowledged in any frame (see flushAcks). */
   private readonly ackQueue: Session[] = [];
   private ackTimer: ReturnType<typeof setInterval> | null = null;
+  /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
+  private readonly zoneLoad: Int32Array;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private flushScheduled = false;
   private shuttingDown = false;
@@ -164,6 +166,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     const c = d.cfg;
     this.registry = new SessionRegistry({ zombieTtlMs: c.zombieTtlMs, limits: { chatPerSec: c.chatPerSec, chatBurst: c.chatBurst, inputsPerSec: c.inputsPerSec, inputBurst: c.inputBurst } });
     this.admission = new Admission(d.admission, performance.now());
+    this.zoneLoad = new Int32Array(d.zones.count);
     const reg = d.registry;
     const reasons = ['text_frame', 'malformed', 'version', 'unexpected', 'flood'].map((reason) => ({ reason }));
     this.m = {
@@ -347,10 +350,11 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     conn.phase = PHASE_NEW;
     const live = this.registry.findByIdentity(identity);
     if (live) return this.takeOver(live, ws, conn);
-    let zone = record.zone === NO_ZONE ? 0 : this.d.zones.indexOf(record.zone);
-    let atSpawn = record.zone === NO_ZONE;
+    // A returning character goes back where it was; a new one (and every guest) to the emptiest zone that is up.
+    let zone = record.zone === NO_ZONE ? -1 : this.d.zones.indexOf(record.zone);
+    let atSpawn = false;
     if (zone < 0 || !this.d.zones.isUp(zone)) {
-      zone = this.d.zones.fallbackZone();
+      zone = this.emptiestZone();
       atSpawn = true;
     }
     if (zone < 0) {
@@ -358,6 +362,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       return this.kick(ws, CloseCode.zoneDown, 'no zone is up; retry later', CloseReason.kicked);
     }
     const s = this.registry.create(identity, ws, zone, performance.now());
+    this.zoneLoad[zone]!++;
+    s.inZoneLoad = true;
     s.playerId = record.id;
     s.replay = new ReplayBuffer(this.d.pool, this.d.cfg.replay);
     s.lastStateLen = encodeRecord(record, s.lastState, atSpawn);
@@ -578,6 +584,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       to = from;
     }
     this.m.handoffs.inc();
+    this.zoneLoad[from]!--;
+    this.zoneLoad[to]!++;
     s.zone = to;
     s.inTransit = true;
     s.fenceZone = from;
@@ -891,6 +899,10 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   /** Ends a session: out of the registry now; out of its zone (and saved) when the zone answers. */
   private endSession(s: Session): void {
     if (s.state !== SessionState.closed) this.registry.end(s);
+    if (s.inZoneLoad) {
+      this.zoneLoad[s.zone]!--;
+      s.inZoneLoad = false;
+    }
     const host = this.d.zones.hosts[s.zone];
     const l: Leaving = {
       playerId: s.playerId,
@@ -903,6 +915,16 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.leaving.set(s.id, l);
     s.replay?.clear();
     if (!host || !host.send(ToZone.leave, s.id, null)) this.onLeft(s.id, EMPTY, 0, 0);
+  }
+
+  /** The zone that is up with the fewest players (ties: the first). -1 when none is up. */
+  private emptiestZone(): number {
+    let best = -1;
+    for (let i = 0; i < this.zoneLoad.length; i++) {
+      if (!this.d.zones.isUp(i)) continue;
+      if (best < 0 || this.zoneLoad[i]! < this.zoneLoad[best]!) best = i;
+    }
+    return best;
   }
 
   private sweep(): void {

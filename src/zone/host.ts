@@ -259,13 +259,6 @@ export class ZoneSet {
     return this.hosts[index]?.state === ZoneState.up;
   }
 
-  /** First zone that is up (or not down), for players whose zone is gone. */
-  fallbackZone(): number {
-    const up = this.hosts.findIndex((h) => h.state === ZoneState.up);
-    if (up >= 0) return up;
-    return this.hosts.findIndex((h) => h.state !== ZoneState.down && h.state !== ZoneState.stopped);
-  }
-
   /** Starts every worker and resolves when all have ticked once. */
   async start(events: ZoneEvents, timeoutMs = 15_000): Promise<void> {
     this.events = events;
