@@ -277,12 +277,22 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 
   drain(ws: Socket): void {
-    const conn = ws.getUserData().attachment as Conn;
-    const s = conn.session;
-    if (s && s.lagging && s.socket === ws && ws.getBufferedAmount() < this.d.cfg.lagBytes / 2) {
-      s.lagging = false;
-      this.zoneSend(s, ToZone.resync, null);
-    }
+    const s = (ws.getUserData().attachment as Conn).session;
+    if (s && s.lagging && s.socket === ws) this.unlag(s);
+  }
+
+  /**
+   * A lagging socket that has drained below half the threshold gets its
+   * deltas back, starting from a snapshot. Checked on uWS's drain event and on
+   * every delta that would otherwise be dropped, so recovery never depends on
+   * the event alone (uWS may flush a backlog without one).
+   */
+  private unlag(s: Session): boolean {
+    const ws = s.socket;
+    if (ws && s.state === SessionState.connected && ws.getBufferedAmount() >= this.d.cfg.lagBytes / 2) return false;
+    s.lagging = false;
+    this.zoneSend(s, ToZone.resync, null);
+    return true;
   }
 
   close(ws: Socket, code: number, reason: CloseReasonIndex): void {
@@ -508,7 +518,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     switch (type) {
       case FromZone.outDelta:
         if (!s) return;
-        if (s.lagging) {
+        if (s.lagging && !this.unlag(s)) {
           this.m.coalesced.inc();
           return;
         }
