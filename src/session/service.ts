@@ -116,6 +116,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   private readonly dirty: Session[] = [];
   private readonly frames = new FrameWriter();
   private frameBuf = new Uint8Array(64 * 1024);
+  /**
+   * Views of frameBuf by length: uWS needs a view with the frame's exact
+   * length, and frame lengths repeat (a tick's Delta is much the same size
+   * each time), so a view made once per length is reused instead of a
+   * subarray per send. Reset when frameBuf grows.
+   */
+  private frameViews: Uint8Array[] = [];
   private readonly msg = new ServerMessageBuilder();
   private readonly bb: ByteBuffer = reusableByteBuffer();
   private readonly cm = new ClientMessage();
@@ -778,18 +785,27 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       fw.begin(seq, s.inSeq);
       while (link >= 0 && fw.add(st.arena, st.offsetOf(link), st.lengthOf(link))) link = st.next(link);
       const need = fw.measure();
-      if (need > this.frameBuf.length) this.frameBuf = new Uint8Array(Math.max(need, this.frameBuf.length * 2));
+      if (need > this.frameBuf.length) {
+        this.frameBuf = new Uint8Array(Math.max(need, this.frameBuf.length * 2));
+        this.frameViews = [];
+      }
       const n = fw.finishInto(this.frameBuf, 0);
       if (sequenced) s.replay!.push(seq, this.frameBuf, 0, n, now);
       if (ws) {
-        this.sendFrame(s, ws, this.frameBuf, 0, n, fw.count);
+        this.sendView(s, ws, (this.frameViews[n] ??= this.frameBuf.subarray(0, n)), fw.count);
         s.ackSent = s.inSeq;
       }
     }
   }
 
-  /** One frame to one socket, corked, with backpressure handling. */
+  /** One frame to one socket (a view made for it). Cold-ish paths: replay, bare acks. */
   private sendFrame(s: Session, ws: Socket, bytes: Uint8Array, offset: number, length: number, messages: number): void {
+    this.sendView(s, ws, bytes.subarray(offset, offset + length), messages);
+  }
+
+  /** One frame to one socket, corked, with backpressure handling. */
+  private sendView(s: Session, ws: Socket, view: Uint8Array, messages: number): void {
+    const length = view.byteLength;
     const buffered = ws.getBufferedAmount();
     if (buffered > this.d.cfg.closeBytes) {
       this.d.stats.backpressureDrops.inc();
@@ -798,7 +814,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
     if (buffered > this.d.cfg.lagBytes) s.lagging = true;
     this.corkWs = ws;
-    this.corkBytes = bytes.subarray(offset, offset + length);
+    this.corkBytes = view;
     ws.cork(this.corkedSend);
     this.corkWs = null;
     this.corkBytes = null;

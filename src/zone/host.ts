@@ -13,7 +13,7 @@
 // alternatives).
 
 import { Worker } from 'node:worker_threads';
-import { SpscRing, MpscRing, Doorbell, MainThreadWaker, type RecordHandler } from '../ring/index.js';
+import { SpscRing, MpscRing, Doorbell, MainThreadWaker, copyBytes, type RecordHandler } from '../ring/index.js';
 import type { Logger } from '../log/logger.js';
 import type { ThreadRegistry } from '../../native-bindings/threads.js';
 import { maxCheckpointBytes, type ZoneDef } from '../world/index.js';
@@ -155,11 +155,7 @@ export class ZoneHost {
       this.inboundDropped++;
       return false;
     }
-    if (src) {
-      const d = r.data;
-      if (length > 256) d.set(src.subarray(offset, offset + length), off);
-      else for (let i = 0; i < length; i++) d[off + i] = src[offset + i]!;
-    }
+    if (src) copyBytes(src, offset, r.data, off, length);
     r.commit();
     return true;
   }
