@@ -412,6 +412,8 @@ export class NetFaultProxy extends EventEmitter {
   private defaults: LinkFaults;
   private lifetime: NodeJS.Timeout | null = null;
   private chaosTimer: NodeJS.Timeout | null = null;
+  /** Timers that lift chaos faults; cleared on close so a closed proxy holds no timer. */
+  private readonly liftTimers = new Set<NodeJS.Timeout>();
   private isClosed = false;
   private resolveClosed!: () => void;
   private readonly maxFaultLog: number;
@@ -551,6 +553,8 @@ export class NetFaultProxy extends EventEmitter {
     if (this.isClosed) return this.closed;
     this.isClosed = true;
     this.stopChaos();
+    for (const t of this.liftTimers) clearTimeout(t);
+    this.liftTimers.clear();
     if (this.lifetime) clearTimeout(this.lifetime);
     for (const l of this.links.values()) l.destroy();
     this.links.clear();
@@ -626,10 +630,12 @@ export class NetFaultProxy extends EventEmitter {
     const at = performance.now();
     const lift = (what: Partial<LinkFaults>) => {
       const t = setTimeout(() => {
+        this.liftTimers.delete(t);
         if (!this.links.has(id)) return;
         this.log({ atMs: performance.now(), kind: 'clear', conn: id, random: true });
         link.setFaults(what);
       }, durationMs);
+      this.liftTimers.add(t);
       if (this.unrefTimers) t.unref();
     };
     switch (kind) {
