@@ -53,7 +53,11 @@ export interface ProxyOptions {
   host?: string;
   /** Listen port; 0 (default) picks a free one. */
   port?: number;
-  /** Source address of the upstream connections (127.0.0.x), default the OS's choice. */
+  /**
+   * Source address of the upstream connections (127.0.0.x), default the OS's
+   * choice; 'mirror' uses each client's own address, so the server sees the
+   * same spread of addresses as without the proxy.
+   */
   sourceAddress?: string;
   /** Links open at once; further clients are reset on accept. Default 10000. */
   maxConnections?: number;
@@ -437,7 +441,7 @@ export class NetFaultProxy extends EventEmitter {
     const host = opts.host ?? '127.0.0.1';
     if (!isLoopback(host)) throw new NetFaultError('MMO_ERR_NETFAULT_ADDRESS', `proxy listen address ${host} is not in 127.0.0.0/8`);
     if (!isLoopback(opts.target.host)) throw new NetFaultError('MMO_ERR_NETFAULT_ADDRESS', `proxy target ${opts.target.host} is not in 127.0.0.0/8`);
-    if (opts.sourceAddress !== undefined && !isLoopback(opts.sourceAddress)) {
+    if (opts.sourceAddress !== undefined && opts.sourceAddress !== 'mirror' && !isLoopback(opts.sourceAddress)) {
       throw new NetFaultError('MMO_ERR_NETFAULT_ADDRESS', `proxy source address ${opts.sourceAddress} is not in 127.0.0.0/8`);
     }
     const lifetimeMs = opts.lifetimeMs ?? 600_000;
@@ -591,11 +595,12 @@ export class NetFaultProxy extends EventEmitter {
       return;
     }
     this.stats.accepted++;
+    const src = this.opts.sourceAddress === 'mirror' ? client.remoteAddress?.replace(/^::ffff:/, '') : this.opts.sourceAddress;
     const upstream = net.connect({
       host: this.opts.target.host,
       port: this.opts.target.port,
       noDelay: true,
-      ...(this.opts.sourceAddress ? { localAddress: this.opts.sourceAddress } : {}),
+      ...(src && isLoopback(src) ? { localAddress: src } : {}),
     });
     const id = this.nextId++;
     const link = new Link(this, id, client, upstream, { ...this.defaults });
