@@ -36,6 +36,7 @@ export const DEFAULT_OPTIONS: LoadtestOptions = {
   maxRttP99Ms: 50,
   maxRssGrowthPct: 5,
   maxHeapSlopeMbPerMin: 1,
+  bots: 'sdk',
   log: (line) => process.stderr.write(`${line}\n`),
 };
 
@@ -122,8 +123,11 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
     let url = opts.url;
     let pid = opts.serverPid;
     if (opts.spawnServer) {
-      server = await spawnServer({ config: opts.serverConfig, args: opts.serverArgs });
-      url = server.wsUrl;
+      server = opts.peerScript
+        ? await spawnServer({ script: opts.peerScript, args: opts.peerArgs ?? [] })
+        : await spawnServer({ config: opts.serverConfig, args: opts.serverArgs });
+      // Colyseus serves matchmaking and rooms at the root; ours and the bare peer at /ws.
+      url = opts.bots === 'colyseus' ? `ws://127.0.0.1:${server.port}` : server.wsUrl;
       pid = server.pid;
       log(`server pid ${server.pid} listening on ${server.port}`);
     }
@@ -148,6 +152,7 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
     const serverRssStartMb = await probe.sampleRssMb();
     swarm = await Swarm.start({
       url,
+      kind: opts.bots,
       workers: opts.workers,
       addresses: loopback ? loopbackAddresses(opts.addresses) : [],
       behaviour: { ...DEFAULT_BEHAVIOUR, ...opts.behaviour },

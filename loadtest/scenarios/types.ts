@@ -4,6 +4,7 @@ import type { BotBehaviour } from '../swarm/bot.js';
 import type { Swarm } from '../swarm/swarm.js';
 import type { ServerProbe } from '../server/probe.js';
 import type { NetFaultProxy } from '../netfault/proxy.js';
+import type { BotKind } from '../swarm/protocol.js';
 
 export interface LoadtestOptions {
   scenario: string;
@@ -43,6 +44,11 @@ export interface LoadtestOptions {
   maxRttP99Ms: number;
   maxRssGrowthPct: number;
   maxHeapSlopeMbPerMin: number;
+  /** Which client the bots use: 'sdk' (ours) or a peer's (bench:compare). */
+  bots: BotKind;
+  /** With spawnServer: run this peer server script instead of ours, with these arguments. */
+  peerScript?: string;
+  peerArgs?: string[];
   /** Where progress and notes go (default stderr). */
   log: (line: string) => void;
 }
