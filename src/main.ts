@@ -105,7 +105,7 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
       config: loaded.sources.join(' < '),
       listen: `${config.net.host}:${server.port}`,
       ws: config.net.wsPath,
-      zones: 0,
+      zones: server.zones.count,
       uws: server.uws.native ? 'native' : 'emulation',
       native: nativeStatus.available ? 'addon' : 'fallback',
       pinning: server.threads.placement.mode,

@@ -11,7 +11,7 @@ import { logWriteErrorCount, type Logger } from './log/logger.js';
 import { createMetrics, type MetricsRuntime } from './metrics/registry.js';
 import { registerThreadCpuMetric } from './metrics/threads.js';
 import { PullCounter, PullGauge } from './metrics/hot.js';
-import { Gateway, type SocketHandler } from './net/gateway.js';
+import { Gateway } from './net/gateway.js';
 import { sendJson, respondAsync, type Route } from './net/http.js';
 import { Readiness } from './net/readiness.js';
 import { CloseReason, NetStats } from './net/stats.js';
@@ -25,6 +25,15 @@ import { Accounts } from './persist/accounts.js';
 import type { PlayerState } from './persist/types.js';
 import { RateLimiter } from './net/rate-limit.js';
 import { authRoutes, AuthMetrics } from './net/auth-routes.js';
+import { availableParallelism } from 'node:os';
+import { defaultZoneDefs, validateZoneSet, type ZoneDef } from './world/index.js';
+import { ZoneSet } from './zone/host.js';
+import { registerZoneMetrics } from './zone/metrics.js';
+import { FaultMode } from './zone/records.js';
+import { BufferPool } from './pool/index.js';
+import { SessionService } from './session/service.js';
+import { clientVerifyLimits } from './protocol/verify.js';
+import type { Config } from './config/schema.js';
 
 export interface RunningServer {
   readonly port: number;
@@ -40,6 +49,10 @@ export interface RunningServer {
   readonly persistence: Persistence;
   /** Registration, login, guests, token verification (the WebSocket Hello calls verifyToken). */
   readonly accounts: Accounts;
+  /** The zone workers and their supervisor. */
+  readonly zones: ZoneSet;
+  /** Sessions: the protocol on the sockets, zombies, resume. */
+  readonly sessions: SessionService;
   /**
    * Runs `hook` during shutdown after sockets are closed and before
    * persistence is flushed: the session layer hands in its players' final
@@ -53,20 +66,43 @@ export interface RunningServer {
 /** Where a new character (and every guest) starts until the zone layer supplies spawn points. */
 export const DEFAULT_NEW_PLAYER: PlayerState = { zone: 0, x: 0, y: 0, hp: 100, maxHp: 100, xp: 0, level: 1, inventory: [] };
 
-/** Placeholder-free minimal handler until a protocol layer is attached: it accepts and counts. */
-const acceptingHandler: SocketHandler = {
-  open() {},
-  message() {},
-  drain() {},
-  close() {},
-};
+/** Zones the server runs: zones.count, or one per CPU but the gateway's. */
+export function zoneCount(config: Config): number {
+  return config.zones.count > 0 ? config.zones.count : Math.max(1, availableParallelism() - 1);
+}
 
-export async function startServer(loaded: LoadedConfig, log: Logger, handler: SocketHandler = acceptingHandler, newPlayer: PlayerState = DEFAULT_NEW_PLAYER): Promise<RunningServer> {
+/** The zone layout: the default ring of zones with the configured rules. Cold path. */
+export function zoneDefs(config: Config): ZoneDef[] {
+  const z = config.zones;
+  const w = config.world;
+  const defs = defaultZoneDefs(zoneCount(config), { size: z.size, npcsPerZone: z.npcsPerZone, maxPlayers: z.maxPlayersPerZone, seed: z.seed });
+  for (const d of defs) {
+    d.aoi = { ...d.aoi, ...w.aoi };
+    d.movement = { ...d.movement, ...w.movement };
+    d.combat = { ...d.combat, ...w.combat };
+    d.sayRadius = w.sayRadius;
+    d.linkDeadInvulnerable = w.linkDeadInvulnerable;
+    d.maxLoot = w.maxLoot;
+  }
+  validateZoneSet(defs);
+  return defs;
+}
+
+export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: PlayerState = DEFAULT_NEW_PLAYER): Promise<RunningServer> {
   const { config } = loaded;
+  if (config.pool.maxPages % config.pool.pagesPerSet !== 0) {
+    throw new ConfigError([{ key: 'pool.maxPages', value: config.pool.maxPages, source: 'configuration', allowed: `a multiple of pool.pagesPerSet (${config.pool.pagesPerSet})` }]);
+  }
+  let defs: ZoneDef[];
+  try {
+    defs = zoneDefs(config);
+  } catch (err) {
+    throw new ConfigError([], `invalid configuration: zones/world: ${(err as Error).message}`);
+  }
   const uws = loadUws({ allowSlowFallback: config.net.allowSlowFallback });
   if (!uws.native) log.warn({ reason: uws.detail }, 'running on the slow uWebSockets.js emulation (net.allowSlowFallback is set)');
 
-  const threads = createThreads(loaded);
+  const threads = createThreads(loaded, defs.length);
   const fallback = fallbackWarning();
   if (fallback) log.warn({ native: nativeStatus.reason, pinning: threads.placement.mode }, fallback);
   if (threads.placement.mode !== 'off') {
@@ -133,7 +169,79 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
     });
   }
 
-  const gateway = new Gateway({ net: config.net, uws, log: log.child({ component: 'gateway' }), stats, routes, handler });
+  const zones = new ZoneSet(
+    {
+      defs,
+      tickHz: config.zones.tickHz,
+      checkpointIntervalMs: config.zones.checkpointIntervalMs,
+      stateIntervalMs: config.zones.stateIntervalMs,
+      maxRestarts: config.zones.maxRestarts,
+      restartWindowMs: config.zones.restartWindowMs,
+      heartbeatTimeoutMs: config.zones.heartbeatTimeoutMs,
+      heapLimitMb: config.zones.heapLimitMb,
+      inboundRingBytes: config.zones.inboundRingBytes,
+      outboundRingBytes: config.zones.outboundRingBytes,
+      mailboxBytes: config.zones.mailboxBytes,
+      faultInjection: config.debug.faultInjection,
+      logLevel: config.log.level,
+      threads,
+    },
+    log.child({ component: 'zones' }),
+  );
+  registerZoneMetrics(metrics.registry, zones);
+  const pool = new BufferPool({ pageSize: config.pool.pageSize, pagesPerSet: config.pool.pagesPerSet, minPages: config.pool.minPages, maxPages: config.pool.maxPages });
+  const s = config.sessions;
+  const p = config.protocol;
+  const sessions = new SessionService({
+    cfg: {
+      zombieTtlMs: s.zombieTtlMs,
+      replay: { maxBytes: s.replayMaxBytes, maxAgeMs: s.replayMaxAgeMs, maxFrames: s.replayMaxFrames },
+      chatPerSec: s.chatPerSec,
+      chatBurst: s.chatBurst,
+      inputsPerSec: s.inputsPerSec,
+      inputBurst: s.inputBurst,
+      floodStrikes: s.floodStrikes,
+      heldInputsMax: s.heldInputsMax,
+      lagBytes: s.lagBytes,
+      closeBytes: config.net.maxBackpressure,
+    },
+    admission: config.admission,
+    verify: clientVerifyLimits({
+      maxBytes: config.net.maxPayloadLength,
+      maxDepth: p.maxDepth,
+      helloTokenBytes: p.helloTokenBytes,
+      guestNameBytes: p.guestNameBytes,
+      clientNameBytes: p.clientNameBytes,
+      chatTextBytes: p.chatTextBytes,
+      chatToBytes: p.chatToBytes,
+    }),
+    zones,
+    persistence,
+    accounts,
+    pool,
+    registry: metrics.registry,
+    stats,
+    log: log.child({ component: 'sessions' }),
+    tickHz: config.zones.tickHz,
+  });
+  await zones.start(sessions);
+  for (const h of zones.hosts) readiness.register(`zone-${h.def.id}`, () => h.readiness());
+  if (config.debug.faultInjection) {
+    log.warn('debug.faultInjection is on: POST /debug/zones/<id>/fault crashes zones on request');
+    routes.push({
+      method: 'post',
+      path: '/debug/zones/:id/fault',
+      handler: (res, req) => {
+        const mode = FaultMode[req.getQuery('mode') as keyof typeof FaultMode];
+        const index = zones.indexOf(Number(req.getParameter(0)));
+        if (mode === undefined || index < 0) return sendJson(res, 400, { error: 'need a zone id and mode=throw|exit|oom|hang' });
+        sendJson(res, zones.injectFault(index, mode) ? 202 : 409, { zone: Number(req.getParameter(0)), mode: req.getQuery('mode') });
+      },
+    });
+  }
+
+  const gateway = new Gateway({ net: config.net, uws, log: log.child({ component: 'gateway' }), stats, routes, handler: sessions, gate: sessions });
+  sessions.attach(gateway);
   const port = await gateway.listen();
   readiness.register('listener', () => gateway.listening || 'not listening');
   readiness.register('database', () => persistence.queue.databaseUp || 'database writes failing (retrying)');
@@ -145,6 +253,10 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
       log.info({ why, connections: gateway.connections }, 'shutting down');
       gateway.stopListening();
       gateway.closeAll(CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
+      // Every player leaves its zone with its final state, which goes to the write queue...
+      const left = await sessions.shutdown(Math.max(100, (config.server.shutdownTimeoutMs - 500) / 2));
+      if (left.unsaved > 0) log.warn(left, 'some zones did not answer in time; their players are saved with their last reported state');
+      await zones.stop();
       for (const hook of flushHooks) {
         try {
           await hook();
@@ -173,17 +285,17 @@ export async function startServer(loaded: LoadedConfig, log: Logger, handler: So
     gatewayThread,
     persistence,
     accounts,
+    zones,
+    sessions,
     beforeFlush: (hook) => void flushHooks.push(hook),
     shutdown,
   };
 }
 
 /** Compiles threads.pinning against this machine; a CPU the process may not use is a configuration error (exit 2). */
-function createThreads(loaded: LoadedConfig): ThreadRegistry {
+function createThreads(loaded: LoadedConfig, zones: number): ThreadRegistry {
   try {
-    // zones: the zone layer passes its zone count here once it starts workers;
-    // with 0, 'auto' gives pool threads every CPU but the gateway's.
-    return ThreadRegistry.create({ ...loaded.config.threads, zones: 0 });
+    return ThreadRegistry.create({ ...loaded.config.threads, zones });
   } catch (err) {
     if (err instanceof ThreadsError) throw new ConfigError([], `invalid configuration: threads.${err.message}`);
     throw err;

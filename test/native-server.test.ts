@@ -46,18 +46,19 @@ describe('server with the native addon, threads.pinning=auto', () => {
     // Threads started before the gateway pinned itself (V8's and libuv's) keep the whole mask;
     // pool threads it started later (persist-N, hash-N) rename and re-place themselves, so
     // none of them is left as a second "gateway" on the gateway's CPU.
-    const placement = planPlacement('auto', { zones: 0, cpus: all });
+    const zones = Number(s.logs.find((l) => typeof l.listen === 'string')!.zones);
+    const placement = planPlacement('auto', { zones, cpus: all });
     const others = readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => t !== pid);
     assert.ok(others.length >= 4);
     let pool = 0;
     for (const tid of others) {
       const name = commOf(tid, pid);
       assert.notEqual(name, 'gateway', `thread ${tid} inherited the gateway's name`);
-      const expected = /^(persist|hash)-\d+$/.test(name) ? cpusForThread(placement, name)! : all;
+      const expected = /^(zone|persist|hash)-\d+$/.test(name) ? cpusForThread(placement, name)! : all;
       if (expected !== all) pool++;
       assert.equal(readThreadCpusAllowed(pid, tid), formatCpuList(expected), `thread ${tid} (${name})`);
     }
-    assert.ok(pool >= 1, 'the database thread is among them');
+    assert.ok(pool >= 1 + zones, 'the zone and database threads are among them');
   });
 
   test('/metrics exports mmo_thread_cpu_seconds_total for the gateway from the kernel clock, rising with work', async () => {

@@ -6,6 +6,8 @@ import WebSocket from 'ws';
 import { startServer, metricValue, type TestServer } from './helpers/server.js';
 import { loadUws, UwsLoadError } from '../src/net/uws.js';
 import { CloseCode } from '../src/protocol/close-codes.js';
+import { ClientMessageBuilder } from '../src/protocol/build.js';
+import { PROTOCOL_VERSION } from '../src/protocol/version.js';
 
 function connect(url: string): Promise<WebSocket> {
   const ws = new WebSocket(url);
@@ -90,13 +92,14 @@ describe('a running server', () => {
     const ws = await connect(s.wsUrl);
     assert.equal(await metricValue(s.url, 'mmo_ws_connections'), 1);
     const before = (await metricValue(s.url, 'mmo_ws_closes_total{reason="client"}')) ?? 0;
-    ws.send(Buffer.from([1, 2, 3]));
+    ws.send(new ClientMessageBuilder().hello(PROTOCOL_VERSION, null, 'cleanclose', 'test').slice());
+    await once(ws, 'message');
     ws.close(1000, 'bye');
     const c = await closed(ws);
     assert.equal(c.code, 1000);
     await waitFor(async () => (await metricValue(s.url, 'mmo_ws_closes_total{reason="client"}')) === before + 1);
     assert.equal(await metricValue(s.url, 'mmo_ws_connections'), 0);
-    assert.ok(((await metricValue(s.url, 'mmo_net_bytes_in_total')) ?? 0) >= 3);
+    assert.ok(((await metricValue(s.url, 'mmo_net_bytes_in_total')) ?? 0) >= 24);
   });
 
   test('an oversized frame closes only its own socket', async () => {

@@ -102,6 +102,8 @@ export class MmoClient extends Emitter<ClientEvents> {
   private session = 0;
   private resumeToken: Uint8Array | null = null;
   private seqIn = 0; // last processed sequenced frame
+  private ackedOut = 0; // last seq reported to the server in an Ack
+  private ackedAt = 0;
   private ackIn = 0; // highest input seq the server acknowledged
   private nextInput = 1;
   private pending: PendingInput[] = [];
@@ -141,6 +143,7 @@ export class MmoClient extends Emitter<ClientEvents> {
       maxAttempts: 10,
       handshakeTimeoutMs: 10_000,
       maxPendingInputs: 256,
+      ackIntervalMs: 1000,
       random: Math.random,
       ...options,
     };
@@ -425,7 +428,21 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     const n = f.messagesLength();
     for (let i = 0; i < n && this.ws !== null; i++) this.onMessage(f.messages(i, this.msg)!);
-    if (seq !== 0 && this.ws !== null) this.seqIn = seq;
+    if (seq !== 0 && this.ws !== null) {
+      this.seqIn = seq;
+      this.maybeAck();
+    }
+  }
+
+  /** Reports processed frames at most once per ackIntervalMs (an Ack is 24 bytes). */
+  private maybeAck(): void {
+    const every = this.opts.ackIntervalMs;
+    if (every <= 0 || this.seqIn <= this.ackedOut || this.state !== 'ready') return;
+    const now = performance.now();
+    if (now - this.ackedAt < every) return;
+    this.ackedAt = now;
+    this.ackedOut = this.seqIn;
+    this.send(this.builder.ack(this.seqIn).slice());
   }
 
   /** The server sent something unreadable: drop this connection and resume on a new one. */

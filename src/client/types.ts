@@ -38,6 +38,11 @@ export interface ConnectOptions {
   handshakeTimeoutMs?: number;
   /** Unacknowledged inputs kept for re-sending after a resume; the oldest are dropped past it. Default 256. */
   maxPendingInputs?: number;
+  /**
+   * How often to tell the server which frames were processed (an Ack), ms, so it
+   * can free them from the session's replay buffer. Default 1000; 0 disables.
+   */
+  ackIntervalMs?: number;
   /** Node only (ws): source address to bind, e.g. '127.0.0.5' for load tests past per-IP caps. */
   localAddress?: string;
   /** WebSocket implementation. Default: `ws` in Node, the global WebSocket in browsers. */

@@ -295,6 +295,181 @@ export const AuthSection = Type.Object(
   { ...strict, description: 'Accounts: registration, login tokens, guests (HTTP /auth/*).' },
 );
 
+/** Powers of two between lo and hi inclusive, as literals (ring and page sizes must be one). */
+function powersOfTwo(lo: number, hi: number, opts: { default: number; description: string }) {
+  const lits = [];
+  for (let v = lo; v <= hi; v *= 2) lits.push(Type.Literal(v));
+  return Type.Union(lits, opts);
+}
+
+export const ZonesSection = Type.Object(
+  {
+    count: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 64,
+      description: 'Zone worker threads, one zone each. 0: the number of CPUs minus one (the gateway keeps one), at least 1.',
+    }),
+    tickHz: Type.Integer({ default: 20, minimum: 1, maximum: 120, description: 'Simulation ticks per second in every zone.' }),
+    size: Type.Integer({ default: 1024, minimum: 64, maximum: 4096, description: 'Side of each (square) zone in world units.' }),
+    npcsPerZone: Type.Integer({ default: 200, minimum: 0, maximum: 20_000, description: 'NPC mobs per zone (an empty world still has load).' }),
+    maxPlayersPerZone: Type.Integer({ default: 6000, minimum: 1, maximum: 60_000, description: 'Players one zone accepts; a join beyond it is refused.' }),
+    seed: Type.Integer({ default: 0, minimum: 0, maximum: 4_294_967_295, description: 'Added to every zone\'s seed (NPC placement, wandering, damage rolls).' }),
+    checkpointIntervalMs: Type.Integer({
+      default: 2000,
+      minimum: 100,
+      maximum: 600_000,
+      description: 'How often a zone checkpoints its world to shared memory; a crashed zone restarts from the last one (5,000 players: ~600 KB, ~5 ms).',
+    }),
+    stateIntervalMs: Type.Integer({
+      default: 1000,
+      minimum: 100,
+      maximum: 60_000,
+      description: 'How often each player\'s state reaches the gateway: what write-behind saves, and what rejoins a restarted zone.',
+    }),
+    maxRestarts: Type.Integer({ default: 5, minimum: 1, maximum: 1000, description: 'Zone restarts allowed within restartWindowMs; one more marks the zone down.' }),
+    restartWindowMs: Type.Integer({ default: 60_000, minimum: 1000, maximum: 86_400_000, description: 'Window of the restart intensity (OTP style).' }),
+    heartbeatTimeoutMs: Type.Integer({
+      default: 5000,
+      minimum: 500,
+      maximum: 600_000,
+      description: 'A zone that has not ticked for this long is considered hung, terminated and restarted.',
+    }),
+    heapLimitMb: Type.Integer({ default: 1024, minimum: 64, maximum: 65_536, description: 'Heap limit of each zone worker; exceeding it kills that worker only, which is then restarted.' }),
+    inboundRingBytes: powersOfTwo(65_536, 268_435_456, { default: 1_048_576, description: 'Gateway-to-zone ring per zone, bytes (inputs, joins).' }),
+    outboundRingBytes: powersOfTwo(65_536, 268_435_456, {
+      default: 16_777_216,
+      description: 'Zone-to-gateway ring per zone, bytes: must hold a tick of output for all its players (5,000 players in a crowd: ~4 MB).',
+    }),
+    mailboxBytes: powersOfTwo(16_384, 67_108_864, { default: 262_144, description: 'Zone-to-zone mailbox per zone, bytes (global chat).' }),
+  },
+  { ...strict, description: 'Zones: one worker thread per zone, supervised.' },
+);
+
+export const WorldSection = Type.Object(
+  {
+    aoi: Type.Object(
+      {
+        radius: Type.Number({ default: 64, minimum: 1, maximum: 1024, description: 'An entity enters a player\'s view within this distance.' }),
+        hysteresis: Type.Number({ default: 8, minimum: 0, maximum: 256, description: 'It leaves only beyond radius + hysteresis (no flicker at the edge).' }),
+        visibleCap: Type.Integer({ default: 64, minimum: 1, maximum: 1024, description: 'Most entities one player sees, nearest first.' }),
+        cellSize: Type.Number({ default: 32, minimum: 1, maximum: 1024, description: 'Spatial grid cell side.' }),
+        refreshTicks: Type.Integer({ default: 2, minimum: 1, maximum: 16, description: 'Recompute each view every N ticks (staggered); updates still go out every tick.' }),
+      },
+      { ...strict, description: 'Area of interest.' },
+    ),
+    movement: Type.Object(
+      {
+        maxSpeed: Type.Number({ default: 8, minimum: 0.1, maximum: 1000, description: 'Units per second a player may move.' }),
+        speedTolerance: Type.Number({ default: 0.1, minimum: 0, maximum: 1, description: 'Extra speed tolerated (clock skew).' }),
+        burstMs: Type.Number({ default: 500, minimum: 0, maximum: 10_000, description: 'Movement that may arrive at once after network jitter.' }),
+        teleportDistance: Type.Number({ default: 24, minimum: 1, maximum: 4096, description: 'One jump longer than this is refused as a teleport.' }),
+      },
+      { ...strict, description: 'Server-authoritative movement.' },
+    ),
+    combat: Type.Object(
+      {
+        attackRange: Type.Number({ default: 3, minimum: 0.1, maximum: 100, description: 'Melee reach.' }),
+        attackCooldownMs: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000, description: 'Time between attacks.' }),
+        pvp: Type.Boolean({ default: true, description: 'Players may attack players.' }),
+        playerRespawnMs: Type.Integer({ default: 5000, minimum: 0, maximum: 600_000, description: 'A dead player comes back after this long.' }),
+        maxLevel: Type.Integer({ default: 60, minimum: 1, maximum: 255, description: 'Level cap.' }),
+      },
+      { ...strict, description: 'Combat.' },
+    ),
+    sayRadius: Type.Number({ default: 32, minimum: 1, maximum: 4096, description: 'Say chat reaches players within this distance.' }),
+    linkDeadInvulnerable: Type.Boolean({
+      default: true,
+      description: 'Players whose socket dropped (zombie sessions) cannot be attacked and NPCs ignore them; false: they just stand there.',
+    }),
+    maxLoot: Type.Integer({ default: 512, minimum: 0, maximum: 60_000, description: 'Loot items on the ground per zone at once.' }),
+  },
+  { ...strict, description: 'Game rules, the same in every zone.' },
+);
+
+export const SessionsSection = Type.Object(
+  {
+    zombieTtlMs: Type.Integer({
+      default: 60_000,
+      minimum: 1000,
+      maximum: 86_400_000,
+      description: 'How long a session outlives its socket (character stays in the world, frames kept for replay) before it is saved and removed.',
+    }),
+    replayMaxBytes: Type.Integer({
+      default: 131_072,
+      minimum: 4096,
+      maximum: 16_777_216,
+      description: 'Frames kept per session for replay on resume, bytes; an older gap gets a snapshot instead. Clients ack about once a second, so connected sessions hold ~1 s.',
+    }),
+    replayMaxAgeMs: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000, description: 'Frames older than this are not kept for replay.' }),
+    replayMaxFrames: powersOfTwo(16, 65_536, { default: 1024, description: 'Frames kept per session for replay.' }),
+    chatPerSec: Type.Number({ default: 1, minimum: 0.01, maximum: 1000, description: 'Chat messages per second per player (token bucket rate).' }),
+    chatBurst: Type.Integer({ default: 5, minimum: 1, maximum: 10_000, description: 'Chat messages a player may send at once.' }),
+    inputsPerSec: Type.Number({ default: 60, minimum: 1, maximum: 10_000, description: 'Inputs (move, attack, interact, chat) per second per player.' }),
+    inputBurst: Type.Integer({ default: 120, minimum: 1, maximum: 100_000, description: 'Inputs a player may send at once.' }),
+    floodStrikes: Type.Integer({ default: 200, minimum: 1, maximum: 1_000_000, description: 'Refused inputs (net of accepted ones) before the socket is closed with 4004.' }),
+    heldInputsMax: Type.Integer({ default: 256, minimum: 1, maximum: 100_000, description: 'Inputs held for a player crossing between zones (a handoff takes milliseconds).' }),
+    lagBytes: Type.Integer({
+      default: 65_536,
+      minimum: 1024,
+      maximum: 268_435_456,
+      description: 'Bytes queued on a socket past which its position deltas are dropped until it drains, then one snapshot. net.maxBackpressure closes it.',
+    }),
+  },
+  { ...strict, description: 'Sessions: zombies, resume and replay, per-player limits.' },
+);
+
+export const AdmissionSection = Type.Object(
+  {
+    handshakesPerSec: Type.Number({ default: 2000, minimum: 1, maximum: 1_000_000, description: 'New WebSocket handshakes per second, all addresses together (resumes and logins).' }),
+    handshakeBurst: Type.Integer({ default: 5000, minimum: 1, maximum: 10_000_000, description: 'Handshakes accepted at once before the rate applies.' }),
+    resumeReserve: Type.Number({ default: 0.5, minimum: 0, maximum: 1, description: 'Share of the burst only resumes may use: after an outage, returning players come first.' }),
+    perAddressLoginsPerSec: Type.Number({ default: 10, minimum: 0.01, maximum: 1_000_000, description: 'Fresh logins per second per source address.' }),
+    perAddressLoginBurst: Type.Integer({ default: 50, minimum: 1, maximum: 10_000_000, description: 'Fresh logins at once per source address.' }),
+    perAddressResumesPerSec: Type.Number({ default: 100, minimum: 0.01, maximum: 1_000_000, description: 'Resumes per second per source address (many players may share a NAT address).' }),
+    perAddressResumeBurst: Type.Integer({ default: 500, minimum: 1, maximum: 10_000_000, description: 'Resumes at once per source address.' }),
+    maxTrackedAddresses: Type.Integer({ default: 100_000, minimum: 100, maximum: 10_000_000, description: 'Source addresses tracked before idle ones are forgotten.' }),
+  },
+  { ...strict, description: 'Admission control on the WebSocket upgrade (refused clients get 429 with retry-after).' },
+);
+
+export const ProtocolSection = Type.Object(
+  {
+    maxDepth: Type.Integer({ default: 8, minimum: 2, maximum: 64, description: 'Table nesting a client message may have (the schema needs 2).' }),
+    helloTokenBytes: Type.Integer({ default: 2048, minimum: 16, maximum: 65_536, description: 'Auth token in Hello, UTF-8 bytes.' }),
+    guestNameBytes: Type.Integer({ default: 64, minimum: 1, maximum: 1024, description: 'Guest name in Hello.' }),
+    clientNameBytes: Type.Integer({ default: 128, minimum: 0, maximum: 4096, description: 'Client name in Hello.' }),
+    chatTextBytes: Type.Integer({ default: 512, minimum: 1, maximum: 65_536, description: 'Chat text, UTF-8 bytes.' }),
+    chatToBytes: Type.Integer({ default: 64, minimum: 1, maximum: 1024, description: 'Whisper recipient name.' }),
+  },
+  { ...strict, description: 'Limits the verifier enforces on client messages (the whole message: net.maxPayloadLength).' },
+);
+
+export const PoolSection = Type.Object(
+  {
+    pageSize: powersOfTwo(4096, 1_048_576, { default: 16_384, description: 'Buffer pool page, bytes; the largest frame kept for replay.' }),
+    pagesPerSet: powersOfTwo(1, 4096, { default: 64, description: 'Pages allocated at a time when the pool grows.' }),
+    minPages: Type.Integer({ default: 64, minimum: 0, maximum: 1_048_576, description: 'Pages kept even when idle.' }),
+    maxPages: Type.Integer({
+      default: 32_768,
+      minimum: 1,
+      maximum: 1_048_576,
+      description: 'Ceiling (a multiple of pagesPerSet): 32,768 x 16 KiB = 512 MiB of replay frames at most; beyond it resumes get snapshots.',
+    }),
+  },
+  { ...strict, description: 'The paged buffer pool (replay buffers).' },
+);
+
+export const DebugSection = Type.Object(
+  {
+    faultInjection: Type.Boolean({
+      default: false,
+      description: 'Serve POST /debug/zones/<id>/fault?mode=throw|exit|oom|hang to crash a zone on purpose (supervision tests, game days). Never in production.',
+    }),
+  },
+  { ...strict, description: 'Testing aids.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSection,
@@ -304,6 +479,13 @@ export const ConfigSchema = Type.Object(
     threads: ThreadsSection,
     persist: PersistSection,
     auth: AuthSection,
+    zones: ZonesSection,
+    world: WorldSection,
+    sessions: SessionsSection,
+    admission: AdmissionSection,
+    protocol: ProtocolSection,
+    pool: PoolSection,
+    debug: DebugSection,
   },
   strict,
 );
@@ -316,6 +498,12 @@ export type MetricsConfig = Static<typeof MetricsSection>;
 export type ThreadsConfig = Static<typeof ThreadsSection>;
 export type PersistConfig = Static<typeof PersistSection>;
 export type AuthConfig = Static<typeof AuthSection>;
+export type ZonesConfig = Static<typeof ZonesSection>;
+export type WorldConfig = Static<typeof WorldSection>;
+export type SessionsConfig = Static<typeof SessionsSection>;
+export type AdmissionSectionConfig = Static<typeof AdmissionSection>;
+export type ProtocolConfig = Static<typeof ProtocolSection>;
+export type PoolConfig = Static<typeof PoolSection>;
 
 /** Walks the schema: every leaf key with its dotted path. Cold path. */
 export function leafKeys(schema: TObject = ConfigSchema, prefix = ''): Array<{ path: string; schema: TSchema }> {

@@ -60,3 +60,12 @@ export function flushLogs(): void {
     }
   }
 }
+
+/**
+ * A worker thread's logger: synchronous writes to fd 1, so a line is out
+ * before a crash that follows it, and nothing depends on the worker's event
+ * loop running (a zone spends its time in Atomics.wait). Workers log rarely.
+ */
+export function createWorkerLogger(level: string, base: Record<string, unknown>): Logger {
+  return pino({ level, base: { pid: process.pid, ...base }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
+}

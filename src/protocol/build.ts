@@ -32,6 +32,7 @@ import { LevelUp } from './generated/mmo/level-up.js';
 import { Move } from './generated/mmo/move.js';
 import { MoveRejected } from './generated/mmo/move-rejected.js';
 import { Ping } from './generated/mmo/ping.js';
+import { Ack } from './generated/mmo/ack.js';
 import { Pong } from './generated/mmo/pong.js';
 import { Respawn } from './generated/mmo/respawn.js';
 import { Resume } from './generated/mmo/resume.js';
@@ -173,6 +174,13 @@ export class ClientMessageBuilder extends ReusableBuilder {
     b.clear();
     return this.wrap(0, ClientBody.Ping, Ping.createPing(b, clientTime));
   }
+
+  /** Tells the server every frame up to `lastSeq` was processed (frees its replay buffer). seq is 0. */
+  ack(lastSeq: number): Uint8Array {
+    const b = this.b;
+    b.clear();
+    return this.wrap(0, ClientBody.Ack, Ack.createAck(b, lastSeq));
+  }
 }
 
 export interface WelcomeFields {
@@ -255,10 +263,11 @@ export class ServerMessageBuilder extends ReusableBuilder {
     return this.wrap(ServerBody.Respawn, Respawn.createRespawn(b, x, y, hp));
   }
 
-  selfState(hp: number, maxHp: number, level: number, xp: number, x: number, y: number, inventory: ArrayLike<number> | null): Uint8Array {
+  /** `pairs`: how many (item, count) pairs of `inventory` to use (default all), so a preallocated array can be passed. */
+  selfState(hp: number, maxHp: number, level: number, xp: number, x: number, y: number, inventory: ArrayLike<number> | null, pairs = inventory ? inventory.length >> 1 : 0): Uint8Array {
     const b = this.b;
     b.clear();
-    return this.wrap(ServerBody.SelfState, writeSelfState(b, hp, maxHp, level, xp, x, y, inventory, inventory ? inventory.length >> 1 : 0));
+    return this.wrap(ServerBody.SelfState, writeSelfState(b, hp, maxHp, level, xp, x, y, inventory, pairs));
   }
 
   levelUp(level: number, xp: number): Uint8Array {
@@ -540,6 +549,16 @@ export class DeltaBuilder extends ReusableBuilder {
 
   /** Writes the ServerMessage{Delta}; returns a view valid until the next finish(). */
   finish(): Uint8Array {
+    return this.done(this.build());
+  }
+
+  /** As finish(), without the view: the message is at bytes[start, start + length). Returns length. */
+  finishRaw(): number {
+    this.b.finish(this.build());
+    return this.length;
+  }
+
+  private build(): number {
     const b = this.b;
     b.clear();
     const enters = this.enters.write(b);
@@ -577,7 +596,7 @@ export class DeltaBuilder extends ReusableBuilder {
     if (damages) Delta.addDamages(b, damages);
     if (deaths) Delta.addDeaths(b, deaths);
     const delta = Delta.endDelta(b);
-    return this.done(ServerMessage.createServerMessage(b, ServerBody.Delta, delta));
+    return ServerMessage.createServerMessage(b, ServerBody.Delta, delta);
   }
 }
 
@@ -637,6 +656,16 @@ export class SnapshotBuilder extends ReusableBuilder {
   }
 
   finish(): Uint8Array {
+    return this.done(this.build());
+  }
+
+  /** As finish(), without the view: the message is at bytes[start, start + length). Returns length. */
+  finishRaw(): number {
+    this.b.finish(this.build());
+    return this.length;
+  }
+
+  private build(): number {
     const b = this.b;
     b.clear();
     const entities = this.entities.write(b);
@@ -649,6 +678,6 @@ export class SnapshotBuilder extends ReusableBuilder {
     if (entities) Snapshot.addEntities(b, entities);
     if (self) Snapshot.addSelf(b, self);
     const snap = Snapshot.endSnapshot(b);
-    return this.done(ServerMessage.createServerMessage(b, ServerBody.Snapshot, snap));
+    return ServerMessage.createServerMessage(b, ServerBody.Snapshot, snap);
   }
 }

@@ -6,6 +6,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from '../net/gateway.js';
 import { TokenBucket } from './token-bucket.js';
+import { emptyStagedList, type StagedList } from './outbound.js';
+import type { ReplayBuffer } from './replay.js';
+import { PLAYER_STATE_MAX_BYTES } from '../world/index.js';
 
 export const SessionState = {
   /** Bound to an open socket. */
@@ -43,14 +46,41 @@ export class Session {
   inSeq = 0;
   /** Seq of the last frame composed for this session. */
   outSeq = 0;
-  /** Highest frame seq the client has confirmed processing (Ping.last_seq or Resume.last_seq). */
+  /** Highest frame seq the client has confirmed processing (Ack.last_seq or Resume.last_seq). */
   clientSeq = 0;
+  /** inSeq as written in the last frame sent; below inSeq means an ack is owed. */
+  ackSent = 0;
+  /** In the service's ack queue. */
+  ackQueued = false;
   /** When the zombie state ends (ms, monotonic clock of the registry). */
   zombieUntil = 0;
   /** Bumped on every state change so a stale expiry entry can be recognised. */
   epoch = 0;
-  /** Inputs held back while the player is handed from one zone to another. */
+  /** Inputs held back while the player is handed from one zone to another (copies, in order). */
   inTransit = false;
+  readonly held: Uint8Array[] = [];
+  /** The zone the player left, whose fence answer releases the held inputs. */
+  fenceZone = -1;
+  /** The player's id in the persistence layer. */
+  playerId = 0;
+  /** Messages staged for the current flush. */
+  readonly staged: StagedList = emptyStagedList();
+  /** Recent sequenced frames, for replay on resume (set by the service). */
+  replay: ReplayBuffer | null = null;
+  /**
+   * The player's latest state as the world encodes it (from the zone's
+   * periodic states, or the login record): what is saved, and what rejoins the
+   * zone after a restart.
+   */
+  readonly lastState = new Uint8Array(PLAYER_STATE_MAX_BYTES);
+  lastStateLen = 0;
+  /** A Welcome (login, take-over) or ZoneChanged (handoff) goes out when the zone confirms the join. */
+  pendingWelcome = false;
+  pendingZoneChanged = false;
+  /** The socket is backed up: position deltas are dropped until it drains, then a snapshot. */
+  lagging = false;
+  /** Inputs refused by the rate limit, decaying with accepted ones: too many closes the socket. */
+  floodStrikes = 0;
   /** Rate limits. */
   readonly chatBucket: TokenBucket;
   readonly inputBucket: TokenBucket;

@@ -50,6 +50,9 @@ export {
   decodePlayerState,
   encodePlayerState,
   newPlayerState,
+  playerStateBytes,
+  writePlayerState,
+  readPlayerState,
   type PlayerState,
 } from './player-state.js';
 export { GENERATION_BUMP, maxCheckpointBytes } from './checkpoint.js';

@@ -59,6 +59,13 @@ export function nameBytes(name: string): number {
   return n;
 }
 
+/** Bytes encodePlayerState / writePlayerState will write for `s` (no allocation). */
+export function playerStateBytes(s: PlayerState): number {
+  let used = 0;
+  for (let i = 0; i < INVENTORY_SLOTS; i++) if (s.inventory[2 * i]! !== 0) used++;
+  return 2 + nameBytes(s.name) + 1 + 4 + 2 + 2 + 4 + 4 + 1 + used * 5;
+}
+
 /**
  * Writes `s` at `offset` and returns the offset after it, or -1 if it does not
  * fit or the name is longer than MAX_NAME_BYTES. Cold path (handoff, save):
@@ -67,9 +74,7 @@ export function nameBytes(name: string): number {
 export function encodePlayerState(s: PlayerState, out: Uint8Array, offset: number): number {
   const nb = nameBytes(s.name);
   if (nb > MAX_NAME_BYTES) return -1;
-  let used = 0;
-  for (let i = 0; i < INVENTORY_SLOTS; i++) if (s.inventory[2 * i]! !== 0) used++;
-  const size = 2 + nb + 1 + 4 + 2 + 2 + 4 + 4 + 1 + used * 5;
+  const size = playerStateBytes(s);
   if (offset < 0 || offset + size > out.length) return -1;
   const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   return writePlayerState(v, out, offset, s, nb);

@@ -373,3 +373,27 @@ test('every server message type reaches the SDK as its event, and the model foll
     ['damage', 'death', 'enter', 'error', 'leave', 'levelUp', 'moveRejected', 'respawn', 'self', 'tick', 'update', 'zone'],
   );
 });
+
+test('processed frames are acknowledged about once per ackIntervalMs, never beyond what was processed', async () => {
+  const srv = await server();
+  const c = client(srv.url, { ackIntervalMs: 30 });
+  await next(c, 'snapshot');
+  for (let i = 0; i < 5; i++) {
+    c.move(10 + i, 10);
+    await next(c, 'update', (v) => v.id === c.playerId);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  c.move(20, 10);
+  await next(c, 'update', (v) => v.id === c.playerId);
+  await until(() => srv.onlySession.clientAck > 0);
+  assert.ok(srv.onlySession.clientAck <= c.lastSeq, `acked ${srv.onlySession.clientAck} > processed ${c.lastSeq}`);
+  assert.ok(srv.onlySession.clientAck >= c.lastSeq - 1, `acks keep up: ${srv.onlySession.clientAck} vs ${c.lastSeq}`);
+  const quiet = connect(srv.url, { guestName: 'quiet', ackIntervalMs: 0 });
+  clients.push(quiet);
+  await next(quiet, 'snapshot');
+  quiet.move(11, 10);
+  await next(quiet, 'update');
+  await new Promise((r) => setTimeout(r, 50));
+  const qs = [...srv.sessions.values()].find((x) => x.name === 'quiet')!;
+  assert.equal(qs.clientAck, 0, 'ackIntervalMs 0 disables acks');
+});

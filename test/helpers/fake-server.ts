@@ -39,6 +39,8 @@ export interface FakeSession {
   ws: WebSocket | null;
   x: number;
   y: number;
+  /** Highest frame seq the client acknowledged with an Ack. */
+  clientAck: number;
 }
 
 export interface ReceivedInput {
@@ -199,7 +201,7 @@ export class FakeServer {
         return null;
       }
       const id = this.nextSession++;
-      const s: FakeSession = { id, token: randomBytes(16), playerId: 1000 + id, name: h.guestName() ?? 'player', ack: 0, frameAck: 0, nextSeq: 1, log: [], ws, x: 10, y: 10 };
+      const s: FakeSession = { id, token: randomBytes(16), playerId: 1000 + id, name: h.guestName() ?? 'player', ack: 0, frameAck: 0, nextSeq: 1, log: [], ws, x: 10, y: 10, clientAck: 0 };
       this.sessions.set(id, s);
       this.sendWelcome(s, false, 0);
       const sb = this.snap;
@@ -253,6 +255,10 @@ export class FakeServer {
     if (type === G.ClientBody.Ping) {
       const p = m.body(new G.Ping()) as G.Ping;
       this.sendFrame(s, 0, [this.msg.pong(p.clientTime(), Date.now()).slice()]);
+      return;
+    }
+    if (type === G.ClientBody.Ack) {
+      s.clientAck = Math.max(s.clientAck, (m.body(new G.Ack()) as G.Ack).lastSeq());
       return;
     }
     if (type === G.ClientBody.Hello || type === G.ClientBody.Resume) {

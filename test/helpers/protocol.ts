@@ -18,7 +18,8 @@ export type ClientSpec =
   | { seq: number; type: 'attack'; target: number }
   | { seq: number; type: 'interact'; target: number; action: number }
   | { seq: number; type: 'chat'; channel: number; text: string | null; to: string | null }
-  | { seq: number; type: 'ping'; clientTime: number };
+  | { seq: number; type: 'ping'; clientTime: number }
+  | { seq: number; type: 'ack'; lastSeq: number };
 
 export interface EnterSpec {
   id: number;
@@ -104,6 +105,7 @@ export const clientSpecArb: fc.Arbitrary<ClientSpec> = fc.oneof(
   rec({ seq: u32, type: fc.constant('interact' as const), target: u32, action: fc.integer({ min: 0, max: 2 }) }),
   rec({ seq: u32, type: fc.constant('chat' as const), channel: fc.integer({ min: 0, max: 4 }), text: optText(120), to: optText(15) }),
   rec({ seq: fc.constant(0), type: fc.constant('ping' as const), clientTime: f64 }),
+  rec({ seq: fc.constant(0), type: fc.constant('ack' as const), lastSeq: u32 }),
 );
 
 const enterArb: fc.Arbitrary<EnterSpec> = rec({
@@ -184,6 +186,8 @@ export function buildClient(b: ClientMessageBuilder, s: ClientSpec): Uint8Array 
       return b.chat(s.seq, s.channel, s.text, s.to);
     case 'ping':
       return b.ping(s.clientTime);
+    case 'ack':
+      return b.ack(s.lastSeq);
   }
 }
 
@@ -350,6 +354,10 @@ export function decodeClient(bb: ByteBuffer): ClientSpec {
     case G.ClientBody.Ping: {
       const p = m.body(new G.Ping()) as G.Ping;
       return { seq, type: 'ping', clientTime: p.clientTime() };
+    }
+    case G.ClientBody.Ack: {
+      const a = m.body(new G.Ack()) as G.Ack;
+      return { seq, type: 'ack', lastSeq: a.lastSeq() };
     }
     default:
       throw new Error(`body type ${m.bodyType()}`);

@@ -13,8 +13,20 @@ function set(values: readonly number[]): Uint8Array {
 const ENUM_ChatChannel = set([0,1,2,3,4]);
 const ENUM_EntityKind = set([0,1,2]);
 const ENUM_InteractAction = set([0,1,2]);
-const TAGS_ClientBody = set([1,2,3,4,5,6,7]);
+const TAGS_ClientBody = set([1,2,3,4,5,6,7,8]);
 const TAGS_ServerBody = set([1,2,3,4,5,6,7,8,9,10,11,12,13]);
+
+export function vAck(B: Uint8Array, base: number, end: number, pos: number, depth: number): number {
+  const vt = table(B, base, end, pos, depth);
+  if (vt < 0) return vt;
+  const vs = ST[VS]!;
+  const ts = ST[TS]!;
+  let p: number;
+  // last_seq: Scalar, uint
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 0);
+  if (p < 0) return p;
+  return 0;
+}
 
 export function vAttack(B: Uint8Array, base: number, end: number, pos: number, depth: number): number {
   const vt = table(B, base, end, pos, depth);
@@ -23,7 +35,7 @@ export function vAttack(B: Uint8Array, base: number, end: number, pos: number, d
   const ts = ST[TS]!;
   let p: number;
   // target: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 0);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 1);
   if (p < 0) return p;
   return 0;
 }
@@ -36,17 +48,17 @@ export function vChat(B: Uint8Array, base: number, end: number, pos: number, dep
   let p: number;
   let e: number;
   // channel: Enum, enum ChatChannel
-  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 1);
+  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 2);
   if (p < 0) return p;
-  if (p > 0 && (e = enumByte(B, p, ENUM_ChatChannel, 1)) < 0) return e;
+  if (p > 0 && (e = enumByte(B, p, ENUM_ChatChannel, 2)) < 0) return e;
   // text: String, string
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 2);
-  if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 2)) < 0) return e;
-  // to: String, string
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 3);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 3);
   if (p < 0) return p;
   if (p > 0 && (e = string(B, base, end, p, 3)) < 0) return e;
+  // to: String, string
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 4);
+  if (p < 0) return p;
+  if (p > 0 && (e = string(B, base, end, p, 4)) < 0) return e;
   return 0;
 }
 
@@ -58,20 +70,20 @@ export function vChatMessage(B: Uint8Array, base: number, end: number, pos: numb
   let p: number;
   let e: number;
   // channel: Enum, enum ChatChannel
-  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 4);
+  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 5);
   if (p < 0) return p;
-  if (p > 0 && (e = enumByte(B, p, ENUM_ChatChannel, 4)) < 0) return e;
+  if (p > 0 && (e = enumByte(B, p, ENUM_ChatChannel, 5)) < 0) return e;
   // from_id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 5);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 6);
   if (p < 0) return p;
   // from_name: String, string
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 6);
-  if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 6)) < 0) return e;
-  // text: String, string
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 7);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 7);
   if (p < 0) return p;
   if (p > 0 && (e = string(B, base, end, p, 7)) < 0) return e;
+  // text: String, string
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 8);
+  if (p < 0) return p;
+  if (p > 0 && (e = string(B, base, end, p, 8)) < 0) return e;
   return 0;
 }
 
@@ -83,22 +95,22 @@ export function vClientMessage(B: Uint8Array, base: number, end: number, pos: nu
   let p: number;
   let e: number;
   // seq: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 8);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 9);
   if (p < 0) return p;
   // body_type: UnionType, type of union ClientBody
-  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 9);
+  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 10);
   if (p < 0) return p;
   const tag6 = p > 0 ? B[p]! : 0;
-  if (tag6 !== 0 && TAGS_ClientBody[tag6] !== 1) return unknownTag(p, 9);
+  if (tag6 !== 0 && TAGS_ClientBody[tag6] !== 1) return unknownTag(p, 10);
   // body: Union, union ClientBody, required
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 10);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 11);
   if (p < 0) return p;
   if (p === 0) {
-    if (tag6 !== 0) return unionMismatch(pos, 10);
-    return requiredMissing(pos, 10);
+    if (tag6 !== 0) return unionMismatch(pos, 11);
+    return requiredMissing(pos, 11);
   } else {
-    if (tag6 === 0) return unionMismatch(p, 10);
-    const t = offset(B, end, p, 10);
+    if (tag6 === 0) return unionMismatch(p, 11);
+    const t = offset(B, end, p, 11);
     if (t < 0) return t;
     switch (tag6) {
       case 1: e = vHello(B, base, end, t, depth + 1); break;
@@ -108,7 +120,8 @@ export function vClientMessage(B: Uint8Array, base: number, end: number, pos: nu
       case 5: e = vInteract(B, base, end, t, depth + 1); break;
       case 6: e = vChat(B, base, end, t, depth + 1); break;
       case 7: e = vPing(B, base, end, t, depth + 1); break;
-      default: e = unknownTag(p, 10);
+      case 8: e = vAck(B, base, end, t, depth + 1); break;
+      default: e = unknownTag(p, 11);
     }
     if (e < 0) return e;
   }
@@ -123,38 +136,38 @@ export function vDelta(B: Uint8Array, base: number, end: number, pos: number, de
   let p: number;
   let e: number;
   // tick: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 11);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 12);
   if (p < 0) return p;
   // enters: VectorTable, [EntityEnter]
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 12);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 13);
   if (p < 0) return p;
   if (p > 0) {
-    const v = vector(B, base, end, p, 4, 3, 12);
+    const v = vector(B, base, end, p, 4, 3, 13);
     if (v < 0) return v;
     const n = i32(B, v - 4);
-    if ((e = budget(n, v, 12)) < 0) return e;
+    if ((e = budget(n, v, 13)) < 0) return e;
     for (let i = 0; i < n; i++) {
-      const t = offset(B, end, v + 4 * i, 12);
+      const t = offset(B, end, v + 4 * i, 13);
       if (t < 0) return t;
       if ((e = vEntityEnter(B, base, end, t, depth + 1)) < 0) return e;
     }
   }
   // updates: VectorStruct, [EntityState]
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 13);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 14);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 12, 3, 13)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 12, 3, 14)) < 0) return e;
   // leaves: VectorScalar, [uint]
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 14);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 15);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 4, 3, 14)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 4, 3, 15)) < 0) return e;
   // damages: VectorStruct, [DamageEvent]
-  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 15);
+  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 16);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 12, 3, 15)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 12, 3, 16)) < 0) return e;
   // deaths: VectorStruct, [DeathEvent]
-  p = field(B, base, vt, vs, ts, pos, 14, 4, 3, 16);
+  p = field(B, base, vt, vs, ts, pos, 14, 4, 3, 17);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 8, 3, 16)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 8, 3, 17)) < 0) return e;
   return 0;
 }
 
@@ -166,33 +179,33 @@ export function vEntityEnter(B: Uint8Array, base: number, end: number, pos: numb
   let p: number;
   let e: number;
   // id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 17);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 18);
   if (p < 0) return p;
   // kind: Enum, enum EntityKind
-  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 18);
+  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 19);
   if (p < 0) return p;
-  if (p > 0 && (e = enumByte(B, p, ENUM_EntityKind, 18)) < 0) return e;
+  if (p > 0 && (e = enumByte(B, p, ENUM_EntityKind, 19)) < 0) return e;
   // x: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 19);
+  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 20);
   if (p < 0) return p;
   // y: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 10, 2, 1, 20);
+  p = field(B, base, vt, vs, ts, pos, 10, 2, 1, 21);
   if (p < 0) return p;
   // hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 12, 2, 1, 21);
+  p = field(B, base, vt, vs, ts, pos, 12, 2, 1, 22);
   if (p < 0) return p;
   // max_hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 14, 2, 1, 22);
+  p = field(B, base, vt, vs, ts, pos, 14, 2, 1, 23);
   if (p < 0) return p;
   // level: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 16, 1, 0, 23);
+  p = field(B, base, vt, vs, ts, pos, 16, 1, 0, 24);
   if (p < 0) return p;
   // name: String, string
-  p = field(B, base, vt, vs, ts, pos, 18, 4, 3, 24);
+  p = field(B, base, vt, vs, ts, pos, 18, 4, 3, 25);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 24)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 25)) < 0) return e;
   // flags: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 20, 1, 0, 25);
+  p = field(B, base, vt, vs, ts, pos, 20, 1, 0, 26);
   if (p < 0) return p;
   return 0;
 }
@@ -205,14 +218,14 @@ export function vError(B: Uint8Array, base: number, end: number, pos: number, de
   let p: number;
   let e: number;
   // code: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 26);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 27);
   if (p < 0) return p;
   // reason: String, string
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 27);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 28);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 27)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 28)) < 0) return e;
   // ref_seq: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 28);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 29);
   if (p < 0) return p;
   return 0;
 }
@@ -225,20 +238,20 @@ export function vHello(B: Uint8Array, base: number, end: number, pos: number, de
   let p: number;
   let e: number;
   // protocol_version: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 29);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 30);
   if (p < 0) return p;
   // token: String, string
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 30);
-  if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 30)) < 0) return e;
-  // guest_name: String, string
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 31);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 31);
   if (p < 0) return p;
   if (p > 0 && (e = string(B, base, end, p, 31)) < 0) return e;
-  // client_name: String, string
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 32);
+  // guest_name: String, string
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 32);
   if (p < 0) return p;
   if (p > 0 && (e = string(B, base, end, p, 32)) < 0) return e;
+  // client_name: String, string
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 33);
+  if (p < 0) return p;
+  if (p > 0 && (e = string(B, base, end, p, 33)) < 0) return e;
   return 0;
 }
 
@@ -250,12 +263,12 @@ export function vInteract(B: Uint8Array, base: number, end: number, pos: number,
   let p: number;
   let e: number;
   // target: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 33);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 34);
   if (p < 0) return p;
   // action: Enum, enum InteractAction
-  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 34);
+  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 35);
   if (p < 0) return p;
-  if (p > 0 && (e = enumByte(B, p, ENUM_InteractAction, 34)) < 0) return e;
+  if (p > 0 && (e = enumByte(B, p, ENUM_InteractAction, 35)) < 0) return e;
   return 0;
 }
 
@@ -266,13 +279,13 @@ export function vItemGained(B: Uint8Array, base: number, end: number, pos: numbe
   const ts = ST[TS]!;
   let p: number;
   // item: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 35);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 36);
   if (p < 0) return p;
   // count: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 36);
+  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 37);
   if (p < 0) return p;
   // total: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 37);
+  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 38);
   if (p < 0) return p;
   return 0;
 }
@@ -285,12 +298,12 @@ export function vKicked(B: Uint8Array, base: number, end: number, pos: number, d
   let p: number;
   let e: number;
   // code: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 38);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 39);
   if (p < 0) return p;
   // reason: String, string
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 39);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 40);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 39)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 40)) < 0) return e;
   return 0;
 }
 
@@ -301,10 +314,10 @@ export function vLevelUp(B: Uint8Array, base: number, end: number, pos: number, 
   const ts = ST[TS]!;
   let p: number;
   // level: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 40);
+  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 41);
   if (p < 0) return p;
   // xp: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 41);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 42);
   if (p < 0) return p;
   return 0;
 }
@@ -317,13 +330,13 @@ export function vMove(B: Uint8Array, base: number, end: number, pos: number, dep
   let p: number;
   let e: number;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 42);
-  if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 42)) < 0) return e;
-  // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 43);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 43);
   if (p < 0) return p;
   if (p > 0 && (e = finite32(B, p, 43)) < 0) return e;
+  // y: Float, float
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 44);
+  if (p < 0) return p;
+  if (p > 0 && (e = finite32(B, p, 44)) < 0) return e;
   return 0;
 }
 
@@ -335,18 +348,18 @@ export function vMoveRejected(B: Uint8Array, base: number, end: number, pos: num
   let p: number;
   let e: number;
   // ref_seq: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 44);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 45);
   if (p < 0) return p;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 45);
-  if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 45)) < 0) return e;
-  // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 46);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 46);
   if (p < 0) return p;
   if (p > 0 && (e = finite32(B, p, 46)) < 0) return e;
+  // y: Float, float
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 47);
+  if (p < 0) return p;
+  if (p > 0 && (e = finite32(B, p, 47)) < 0) return e;
   // reason: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 10, 1, 0, 47);
+  p = field(B, base, vt, vs, ts, pos, 10, 1, 0, 48);
   if (p < 0) return p;
   return 0;
 }
@@ -359,9 +372,9 @@ export function vPing(B: Uint8Array, base: number, end: number, pos: number, dep
   let p: number;
   let e: number;
   // client_time: Float, double
-  p = field(B, base, vt, vs, ts, pos, 4, 8, 7, 48);
+  p = field(B, base, vt, vs, ts, pos, 4, 8, 7, 49);
   if (p < 0) return p;
-  if (p > 0 && (e = finite64(B, p, 48)) < 0) return e;
+  if (p > 0 && (e = finite64(B, p, 49)) < 0) return e;
   return 0;
 }
 
@@ -373,13 +386,13 @@ export function vPong(B: Uint8Array, base: number, end: number, pos: number, dep
   let p: number;
   let e: number;
   // client_time: Float, double
-  p = field(B, base, vt, vs, ts, pos, 4, 8, 7, 49);
-  if (p < 0) return p;
-  if (p > 0 && (e = finite64(B, p, 49)) < 0) return e;
-  // server_time: Float, double
-  p = field(B, base, vt, vs, ts, pos, 6, 8, 7, 50);
+  p = field(B, base, vt, vs, ts, pos, 4, 8, 7, 50);
   if (p < 0) return p;
   if (p > 0 && (e = finite64(B, p, 50)) < 0) return e;
+  // server_time: Float, double
+  p = field(B, base, vt, vs, ts, pos, 6, 8, 7, 51);
+  if (p < 0) return p;
+  if (p > 0 && (e = finite64(B, p, 51)) < 0) return e;
   return 0;
 }
 
@@ -391,15 +404,15 @@ export function vRespawn(B: Uint8Array, base: number, end: number, pos: number, 
   let p: number;
   let e: number;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 51);
-  if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 51)) < 0) return e;
-  // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 52);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 52);
   if (p < 0) return p;
   if (p > 0 && (e = finite32(B, p, 52)) < 0) return e;
+  // y: Float, float
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 53);
+  if (p < 0) return p;
+  if (p > 0 && (e = finite32(B, p, 53)) < 0) return e;
   // hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 53);
+  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 54);
   if (p < 0) return p;
   return 0;
 }
@@ -412,17 +425,17 @@ export function vResume(B: Uint8Array, base: number, end: number, pos: number, d
   let p: number;
   let e: number;
   // protocol_version: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 54);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 55);
   if (p < 0) return p;
   // session_id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 55);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 56);
   if (p < 0) return p;
   // token: VectorScalar, [ubyte]
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 56);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 57);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 1, 0, 56)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 1, 0, 57)) < 0) return e;
   // last_seq: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 57);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 58);
   if (p < 0) return p;
   return 0;
 }
@@ -435,29 +448,29 @@ export function vSelfState(B: Uint8Array, base: number, end: number, pos: number
   let p: number;
   let e: number;
   // hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 58);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 59);
   if (p < 0) return p;
   // max_hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 59);
+  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 60);
   if (p < 0) return p;
   // level: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 8, 1, 0, 60);
+  p = field(B, base, vt, vs, ts, pos, 8, 1, 0, 61);
   if (p < 0) return p;
   // xp: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 61);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 62);
   if (p < 0) return p;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 62);
-  if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 62)) < 0) return e;
-  // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 14, 4, 3, 63);
+  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 63);
   if (p < 0) return p;
   if (p > 0 && (e = finite32(B, p, 63)) < 0) return e;
-  // inventory: VectorStruct, [InventoryItem]
-  p = field(B, base, vt, vs, ts, pos, 16, 4, 3, 64);
+  // y: Float, float
+  p = field(B, base, vt, vs, ts, pos, 14, 4, 3, 64);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 4, 1, 64)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 64)) < 0) return e;
+  // inventory: VectorStruct, [InventoryItem]
+  p = field(B, base, vt, vs, ts, pos, 16, 4, 3, 65);
+  if (p < 0) return p;
+  if (p > 0 && (e = vector(B, base, end, p, 4, 1, 65)) < 0) return e;
   return 0;
 }
 
@@ -469,21 +482,21 @@ export function vServerFrame(B: Uint8Array, base: number, end: number, pos: numb
   let p: number;
   let e: number;
   // seq: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 65);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 66);
   if (p < 0) return p;
   // ack: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 66);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 67);
   if (p < 0) return p;
   // messages: VectorTable, [ServerMessage]
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 67);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 68);
   if (p < 0) return p;
   if (p > 0) {
-    const v = vector(B, base, end, p, 4, 3, 67);
+    const v = vector(B, base, end, p, 4, 3, 68);
     if (v < 0) return v;
     const n = i32(B, v - 4);
-    if ((e = budget(n, v, 67)) < 0) return e;
+    if ((e = budget(n, v, 68)) < 0) return e;
     for (let i = 0; i < n; i++) {
-      const t = offset(B, end, v + 4 * i, 67);
+      const t = offset(B, end, v + 4 * i, 68);
       if (t < 0) return t;
       if ((e = vServerMessage(B, base, end, t, depth + 1)) < 0) return e;
     }
@@ -499,19 +512,19 @@ export function vServerMessage(B: Uint8Array, base: number, end: number, pos: nu
   let p: number;
   let e: number;
   // body_type: UnionType, type of union ServerBody
-  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 68);
+  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 69);
   if (p < 0) return p;
   const tag4 = p > 0 ? B[p]! : 0;
-  if (tag4 !== 0 && TAGS_ServerBody[tag4] !== 1) return unknownTag(p, 68);
+  if (tag4 !== 0 && TAGS_ServerBody[tag4] !== 1) return unknownTag(p, 69);
   // body: Union, union ServerBody, required
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 69);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 70);
   if (p < 0) return p;
   if (p === 0) {
-    if (tag4 !== 0) return unionMismatch(pos, 69);
-    return requiredMissing(pos, 69);
+    if (tag4 !== 0) return unionMismatch(pos, 70);
+    return requiredMissing(pos, 70);
   } else {
-    if (tag4 === 0) return unionMismatch(p, 69);
-    const t = offset(B, end, p, 69);
+    if (tag4 === 0) return unionMismatch(p, 70);
+    const t = offset(B, end, p, 70);
     if (t < 0) return t;
     switch (tag4) {
       case 1: e = vWelcome(B, base, end, t, depth + 1); break;
@@ -527,7 +540,7 @@ export function vServerMessage(B: Uint8Array, base: number, end: number, pos: nu
       case 11: e = vLevelUp(B, base, end, t, depth + 1); break;
       case 12: e = vItemGained(B, base, end, t, depth + 1); break;
       case 13: e = vMoveRejected(B, base, end, t, depth + 1); break;
-      default: e = unknownTag(p, 69);
+      default: e = unknownTag(p, 70);
     }
     if (e < 0) return e;
   }
@@ -542,33 +555,33 @@ export function vSnapshot(B: Uint8Array, base: number, end: number, pos: number,
   let p: number;
   let e: number;
   // tick: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 70);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 71);
   if (p < 0) return p;
   // zone: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 71);
+  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 72);
   if (p < 0) return p;
   // self_id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 72);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 73);
   if (p < 0) return p;
   // entities: VectorTable, [EntityEnter]
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 73);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 74);
   if (p < 0) return p;
   if (p > 0) {
-    const v = vector(B, base, end, p, 4, 3, 73);
+    const v = vector(B, base, end, p, 4, 3, 74);
     if (v < 0) return v;
     const n = i32(B, v - 4);
-    if ((e = budget(n, v, 73)) < 0) return e;
+    if ((e = budget(n, v, 74)) < 0) return e;
     for (let i = 0; i < n; i++) {
-      const t = offset(B, end, v + 4 * i, 73);
+      const t = offset(B, end, v + 4 * i, 74);
       if (t < 0) return t;
       if ((e = vEntityEnter(B, base, end, t, depth + 1)) < 0) return e;
     }
   }
   // self: Table, SelfState
-  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 74);
+  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 75);
   if (p < 0) return p;
   if (p > 0) {
-    const t = offset(B, end, p, 74);
+    const t = offset(B, end, p, 75);
     if (t < 0) return t;
     if ((e = vSelfState(B, base, end, t, depth + 1)) < 0) return e;
   }
@@ -583,37 +596,37 @@ export function vWelcome(B: Uint8Array, base: number, end: number, pos: number, 
   let p: number;
   let e: number;
   // protocol_version: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 75);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 76);
   if (p < 0) return p;
   // session_id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 76);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 77);
   if (p < 0) return p;
   // resume_token: VectorScalar, [ubyte]
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 77);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 78);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 1, 0, 77)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 1, 0, 78)) < 0) return e;
   // player_id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 78);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 79);
   if (p < 0) return p;
   // name: String, string
-  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 79);
+  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 80);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 79)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 80)) < 0) return e;
   // zone: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 14, 2, 1, 80);
+  p = field(B, base, vt, vs, ts, pos, 14, 2, 1, 81);
   if (p < 0) return p;
   // tick_rate: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 16, 2, 1, 81);
+  p = field(B, base, vt, vs, ts, pos, 16, 2, 1, 82);
   if (p < 0) return p;
   // server_time: Float, double
-  p = field(B, base, vt, vs, ts, pos, 18, 8, 7, 82);
+  p = field(B, base, vt, vs, ts, pos, 18, 8, 7, 83);
   if (p < 0) return p;
-  if (p > 0 && (e = finite64(B, p, 82)) < 0) return e;
+  if (p > 0 && (e = finite64(B, p, 83)) < 0) return e;
   // resumed: Scalar, bool
-  p = field(B, base, vt, vs, ts, pos, 20, 1, 0, 83);
+  p = field(B, base, vt, vs, ts, pos, 20, 1, 0, 84);
   if (p < 0) return p;
   // replayed: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 22, 4, 3, 84);
+  p = field(B, base, vt, vs, ts, pos, 22, 4, 3, 85);
   if (p < 0) return p;
   return 0;
 }
@@ -626,19 +639,19 @@ export function vZoneChanged(B: Uint8Array, base: number, end: number, pos: numb
   let p: number;
   let e: number;
   // zone: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 85);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 86);
   if (p < 0) return p;
   // name: String, string
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 86);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 87);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 86)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 87)) < 0) return e;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 87);
-  if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 87)) < 0) return e;
-  // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 88);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 88);
   if (p < 0) return p;
   if (p > 0 && (e = finite32(B, p, 88)) < 0) return e;
+  // y: Float, float
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 89);
+  if (p < 0) return p;
+  if (p > 0 && (e = finite32(B, p, 89)) < 0) return e;
   return 0;
 }

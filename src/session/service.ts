@@ -1,0 +1,936 @@
+// The session layer: the gateway's SocketHandler. It speaks the protocol on
+// the sockets (verify, hello/resume, inputs), keeps sessions alive across
+// sockets (zombies, replay), routes inputs to zones and zone output to
+// sockets, and saves players through the persistence layer.
+//
+// Per inbound frame (hot): verify → dedupe by input seq → rate limit → copy
+// into the zone's ring. Per flush (hot): for each session with staged
+// messages, one sequenced frame (kept for replay) and, when needed, one
+// unsequenced frame (Welcome, Pong, Kicked), each sent inside the socket's cork.
+//
+// Handoff between zones (a portal): zone A reports the player with their
+// state; the gateway points the session at zone B, sends B a join, and sends A
+// a fence. Until A answers the fence, inputs are held here; inputs A receives
+// meanwhile come back (bounce) and are forwarded to B, ahead of the held ones,
+// so B applies every input once and in order.
+
+import type { ByteBuffer } from 'flatbuffers';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log/logger.js';
+import type { Gateway, Socket, SocketHandler, UpgradeGate } from '../net/gateway.js';
+import type { HttpRequest } from '../net/uws.js';
+import { CloseReason, type CloseReasonIndex, type NetStats } from '../net/stats.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { ErrorCode, describeVerifyError } from '../protocol/codes.js';
+import { PROTOCOL_VERSION, MIN_PROTOCOL_VERSION } from '../protocol/version.js';
+import { verifyClientMessage, lastVerifyFailure, type VerifyLimits } from '../protocol/verify.js';
+import { rebindByteBuffer, reusableByteBuffer, stringField, fieldSlot } from '../protocol/read.js';
+import { FrameWriter } from '../protocol/frame.js';
+import { ServerMessageBuilder } from '../protocol/build.js';
+import { ClientMessage } from '../protocol/generated/mmo/client-message.js';
+import { ClientBody } from '../protocol/generated/mmo/client-body.js';
+import { Hello } from '../protocol/generated/mmo/hello.js';
+import { Resume } from '../protocol/generated/mmo/resume.js';
+import { Chat } from '../protocol/generated/mmo/chat.js';
+import { Ack } from '../protocol/generated/mmo/ack.js';
+import { Ping } from '../protocol/generated/mmo/ping.js';
+import { ChatChannel } from '../protocol/generated/mmo/chat-channel.js';
+import type { BufferPool } from '../pool/index.js';
+import type { Persistence } from '../persist/persistence.js';
+import type { Accounts, TokenClaims } from '../persist/accounts.js';
+import type { PlayerRecord } from '../persist/types.js';
+import type { PlayerSnapshot } from '../persist/write-queue.js';
+import { HotCounter, HotHistogram, PullGauge } from '../metrics/hot.js';
+import { FromZone, ToZone, JoinKind, WriteThroughKind, JOIN_HEADER, HANDOFF_HEADER, WRITE_THROUGH_HEADER } from '../zone/records.js';
+import type { ZoneSet, ZoneEvents } from '../zone/host.js';
+import { SessionRegistry, ResumeResult, RESUME_RESULT_NAMES } from './registry.js';
+import { Session, SessionState, type SessionIdentity } from './session.js';
+import { Admission, type AdmissionConfig } from './admission.js';
+import { Staging } from './outbound.js';
+import { ReplayBuffer, type ReplayLimits } from './replay.js';
+import { encodeRecord, snapshotOf, NO_ZONE } from './player.js';
+
+export interface SessionConfig {
+  zombieTtlMs: number;
+  replay: ReplayLimits;
+  chatPerSec: number;
+  chatBurst: number;
+  inputsPerSec: number;
+  inputBurst: number;
+  /** Refused inputs (net of accepted ones) before the socket is closed for flooding. */
+  floodStrikes: number;
+  /** Inputs held for a player between zones; beyond it the oldest are dropped (a handoff takes milliseconds). */
+  heldInputsMax: number;
+  /** Bytes buffered on a socket past which its position deltas are dropped until it drains (then a snapshot). */
+  lagBytes: number;
+  /** Bytes buffered past which the socket is closed as a slow consumer (its session becomes a zombie). */
+  closeBytes: number;
+}
+
+export interface SessionServiceDeps {
+  cfg: SessionConfig;
+  admission: AdmissionConfig;
+  verify: VerifyLimits;
+  zones: ZoneSet;
+  persistence: Persistence;
+  accounts: Accounts;
+  pool: BufferPool;
+  registry: Registry;
+  stats: NetStats;
+  log: Logger;
+  tickHz: number;
+}
+
+/** Per-socket state (SocketData.attachment). */
+interface Conn {
+  session: Session | null;
+  /** 0 new, 1 authenticating (waiting for the database), 2 in a session, 3 closed. */
+  phase: number;
+}
+const PHASE_NEW = 0;
+const PHASE_AUTH = 1;
+const PHASE_IN = 2;
+const PHASE_CLOSED = 3;
+
+/** Players being taken out of a zone (logout, expiry, shutdown) until the zone answers with their final state. */
+interface Leaving {
+  playerId: number;
+  accountId: number;
+  guest: boolean;
+  zone: number;
+  state: Uint8Array;
+  stateLen: number;
+}
+
+const RESULT = { replayed: 0, snapshot: 1 } as const;
+const CHAT_TEXT = fieldSlot('Chat.text');
+const CHAT_TO = fieldSlot('Chat.to');
+const HELLO_TOKEN = fieldSlot('Hello.token');
+const HELLO_GUEST = fieldSlot('Hello.guest_name');
+
+export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
+  readonly registry: SessionRegistry;
+  readonly admission: Admission;
+  private gateway: Gateway | null = null;
+  private readonly staging = new Staging();
+  private readonly dirty: Session[] = [];
+  private readonly frames = new FrameWriter();
+  private frameBuf = new Uint8Array(64 * 1024);
+  private readonly msg = new ServerMessageBuilder();
+  private readonly bb: ByteBuffer = reusableByteBuffer();
+  private readonly cm = new ClientMessage();
+  private readonly hello = new Hello();
+  private readonly resume = new Resume();
+  private readonly chat = new Chat();
+  private readonly ack = new Ack();
+  private readonly ping = new Ping();
+  private readonly leaving = new Map<number, Leaving>();
+  /** Sessions with accepted inputs not yet acknowledged in any frame (see flushAcks). */
+  private readonly ackQueue: Session[] = [];
+  private ackTimer: ReturnType<typeof setInterval> | null = null;
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  private flushScheduled = false;
+  private shuttingDown = false;
+  private lastVerifyLog = 0;
+  private suppressedVerifyLogs = 0;
+  private readonly scratch = new Uint8Array(512);
+  // Cork plumbing: one bound function, fields instead of a closure per send.
+  private corkWs: Socket | null = null;
+  private corkBytes: Uint8Array | null = null;
+  private corkResult = 0;
+  private readonly corkedSend = (): void => {
+    this.corkResult = this.corkWs!.send(this.corkBytes!, true);
+  };
+  private readonly flushNow = (): void => {
+    this.flushScheduled = false;
+    this.drained();
+  };
+
+  // Metrics.
+  private readonly m: {
+    verifyFailures: HotCounter;
+    duplicates: HotCounter;
+    inputsDropped: HotCounter;
+    resumeOutcome: HotCounter;
+    takeovers: HotCounter;
+    replayedFrames: HotCounter;
+    coalesced: HotCounter;
+    logins: HotCounter;
+    handoffs: HotCounter;
+    frameBytes: HotHistogram;
+  };
+
+  constructor(private readonly d: SessionServiceDeps) {
+    const c = d.cfg;
+    this.registry = new SessionRegistry({ zombieTtlMs: c.zombieTtlMs, limits: { chatPerSec: c.chatPerSec, chatBurst: c.chatBurst, inputsPerSec: c.inputsPerSec, inputBurst: c.inputBurst } });
+    this.admission = new Admission(d.admission, performance.now());
+    const reg = d.registry;
+    const reasons = ['text_frame', 'malformed', 'version', 'unexpected', 'flood'].map((reason) => ({ reason }));
+    this.m = {
+      verifyFailures: new HotCounter(reg, 'mmo_protocol_rejected_total', 'Frames refused at the protocol boundary (each closed its socket), by reason.', reasons),
+      duplicates: new HotCounter(reg, 'mmo_session_duplicate_inputs_total', 'Inputs dropped because their seq was already accepted (re-sent after a resume).'),
+      inputsDropped: new HotCounter(reg, 'mmo_session_inputs_dropped_total', 'Inputs dropped, by reason.', [{ reason: 'rate' }, { reason: 'zone_full' }, { reason: 'in_transit' }, { reason: 'no_zone' }]),
+      resumeOutcome: new HotCounter(reg, 'mmo_session_resumes_accepted_total', 'Accepted resumes by what the client got: its missed frames, or a snapshot.', [{ outcome: 'replayed' }, { outcome: 'snapshot' }]),
+      takeovers: new HotCounter(reg, 'mmo_session_takeovers_total', 'Logins that took over a live session of the same account.'),
+      replayedFrames: new HotCounter(reg, 'mmo_session_replayed_frames_total', 'Frames re-sent to resumed sessions.'),
+      coalesced: new HotCounter(reg, 'mmo_net_deltas_coalesced_total', 'Position deltas dropped for backed-up sockets (a snapshot followed).'),
+      logins: new HotCounter(reg, 'mmo_session_logins_total', 'Logins by result.', [{ result: 'ok' }, { result: 'refused' }, { result: 'failed' }]),
+      handoffs: new HotCounter(reg, 'mmo_session_handoffs_total', 'Players handed from one zone to another through a portal.'),
+      frameBytes: new HotHistogram(reg, 'mmo_net_frame_bytes', 'Size of outbound WebSocket frames.', [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536]),
+    };
+    new PullGauge(reg, 'mmo_sessions', 'Sessions by state.', () => [
+      { labels: { state: 'connected' }, value: this.registry.count[SessionState.connected]! },
+      { labels: { state: 'zombie' }, value: this.registry.count[SessionState.zombie]! },
+    ]);
+    new PullGauge(reg, 'mmo_session_resumes_total', 'Resume attempts by result (ok, or why refused).', () =>
+      RESUME_RESULT_NAMES.map((result, i) => ({ labels: { result }, value: this.registry.resumes[i]! })),
+    );
+    new PullGauge(reg, 'mmo_session_zombie_expiries_total', 'Zombie sessions that expired (saved and removed).', () => this.registry.zombieExpiries);
+    new PullGauge(reg, 'mmo_session_replay_bytes', 'Bytes of frames held in replay buffers (pool slices).', () => d.pool.stats().bytesInUse);
+    new PullGauge(reg, 'mmo_pool_pages', 'Buffer pool pages: total and in use.', () => {
+      const s = d.pool.stats();
+      return [
+        { labels: { kind: 'total' }, value: s.pagesTotal },
+        { labels: { kind: 'in_use' }, value: s.pagesInUse },
+        { labels: { kind: 'high_water' }, value: s.pagesHighWater },
+      ];
+    });
+    new PullGauge(reg, 'mmo_pool_failed_allocs_total', 'Buffer pool allocations refused at the ceiling.', () => d.pool.stats().failedAllocs);
+    new PullGauge(reg, 'mmo_admission_total', 'Upgrade requests by admission decision.', () => [
+      { labels: { decision: 'login' }, value: this.admission.stats.admittedLogins },
+      { labels: { decision: 'resume' }, value: this.admission.stats.admittedResumes },
+      { labels: { decision: 'refused_global' }, value: this.admission.stats.refusedGlobal },
+      { labels: { decision: 'refused_address' }, value: this.admission.stats.refusedAddress },
+    ]);
+  }
+
+  /** The gateway calls back into the service to close sockets; set once, before listening. */
+  attach(gateway: Gateway): void {
+    this.gateway = gateway;
+    this.sweepTimer = setInterval(() => this.sweep(), 250);
+    this.sweepTimer.unref();
+    this.ackTimer = setInterval(() => this.flushAcks(), ACK_DELAY_MS);
+    this.ackTimer.unref();
+  }
+
+  // ================================================================ upgrade
+
+  admit(ip: string, req: HttpRequest): number {
+    const claim = req.getQuery('resume');
+    const resume = claim !== '' && this.registry.get(Number(claim)) !== undefined;
+    return this.admission.admit(ip, resume, performance.now());
+  }
+
+  // ================================================================ sockets
+
+  open(ws: Socket): void {
+    const conn: Conn = { session: null, phase: PHASE_NEW };
+    ws.getUserData().attachment = conn;
+  }
+
+  message(ws: Socket, data: ArrayBuffer, isBinary: boolean): void {
+    const conn = ws.getUserData().attachment as Conn;
+    if (!isBinary) return this.refuse(ws, 0, CloseCode.textFrame, 'text frames are not part of the protocol', 'text frame');
+    const bytes = new Uint8Array(data);
+    const code = verifyClientMessage(bytes, 0, bytes.length, this.d.verify);
+    if (code !== 0) return this.refuse(ws, 1, CloseCode.malformed, `malformed message: ${describeVerifyError(code)}`, describeVerifyError(code));
+    const m = ClientMessage.getRootAsClientMessage(rebindByteBuffer(this.bb, bytes, 0), this.cm);
+    const type = m.bodyType();
+    const s = conn.session;
+    if (s === null) {
+      if (conn.phase !== PHASE_NEW) return; // a second Hello while the first is being answered: ignored
+      if (type === ClientBody.Hello) return this.onHello(ws, conn, m);
+      if (type === ClientBody.Resume) return this.onResume(ws, conn, m);
+      return this.refuse(ws, 3, CloseCode.unexpectedMessage, 'say Hello or Resume first', 'input before hello');
+    }
+    switch (type) {
+      case ClientBody.Move:
+      case ClientBody.Attack:
+      case ClientBody.Interact:
+      case ClientBody.Chat:
+        return this.onInput(ws, s, m, type, bytes);
+      case ClientBody.Ping: {
+        const host = this.d.zones.hosts[s.zone];
+        if (s.inTransit || !host || !this.d.zones.isUp(s.zone) || !host.send(ToZone.input, s.id, bytes)) {
+          // The zone cannot answer now: the gateway does, so RTT probes keep working.
+          const p = m.body(this.ping) as Ping;
+          this.msg.pong(p.clientTime(), Date.now());
+          this.stageBuilt(s, true);
+          this.scheduleFlush();
+        }
+        return;
+      }
+      case ClientBody.Ack: {
+        const seq = (m.body(this.ack) as Ack).lastSeq();
+        if (seq > s.clientSeq && seq <= s.outSeq) {
+          s.clientSeq = seq;
+          s.replay!.ackThrough(seq);
+        }
+        return;
+      }
+      default:
+        return this.refuse(ws, 3, CloseCode.unexpectedMessage, 'already in a session', 'hello or resume in session');
+    }
+  }
+
+  drain(ws: Socket): void {
+    const conn = ws.getUserData().attachment as Conn;
+    const s = conn.session;
+    if (s && s.lagging && s.socket === ws && ws.getBufferedAmount() < this.d.cfg.lagBytes / 2) {
+      s.lagging = false;
+      this.zoneSend(s, ToZone.resync, null);
+    }
+  }
+
+  close(ws: Socket, code: number, reason: CloseReasonIndex): void {
+    const conn = ws.getUserData().attachment as Conn | null;
+    if (!conn) return;
+    conn.phase = PHASE_CLOSED;
+    const s = conn.session;
+    conn.session = null;
+    if (!s || s.socket !== ws || s.state !== SessionState.connected) return;
+    if (reason === CloseReason.client && code === CloseCode.normal) {
+      // A deliberate logout: save and leave now rather than linger as a zombie.
+      this.endSession(s);
+      return;
+    }
+    this.registry.toZombie(s, performance.now());
+    s.lagging = false;
+    this.zoneSend(s, ToZone.linkDead, ONE);
+  }
+
+  // ================================================================ login
+
+  private onHello(ws: Socket, conn: Conn, m: ClientMessage): void {
+    const h = m.body(this.hello) as Hello;
+    const v = h.protocolVersion();
+    if (v < MIN_PROTOCOL_VERSION || v > PROTOCOL_VERSION) {
+      return this.kick(ws, CloseCode.versionMismatch, `protocol version ${v} is not supported; this server speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`, CloseReason.refused, 2);
+    }
+    const token = stringField(h, HELLO_TOKEN);
+    let claims: TokenClaims;
+    if (token !== null) {
+      const r = this.d.accounts.verifyToken(token);
+      if (!r.ok) {
+        this.m.logins.inc(1);
+        return this.kick(ws, CloseCode.authFailed, `login refused: ${r.reason}`, CloseReason.refused);
+      }
+      claims = r.claims;
+    } else {
+      const g = this.d.accounts.guest(stringField(h, HELLO_GUEST) ?? undefined);
+      if (!g.ok) {
+        this.m.logins.inc(1);
+        return this.kick(ws, CloseCode.authFailed, `login refused: ${g.message}`, CloseReason.refused);
+      }
+      claims = { accountId: g.accountId, name: g.name, guest: true, expiresAt: g.expiresAt };
+    }
+    const identity: SessionIdentity = { accountId: claims.accountId, name: claims.name, guest: claims.guest };
+    const live = this.registry.findByIdentity(identity);
+    if (live) return this.takeOver(live, ws, conn);
+    conn.phase = PHASE_AUTH;
+    this.d.persistence.loadForLogin(claims, { zone: NO_ZONE, x: 0, y: 0, hp: 0, maxHp: 0, xp: 0, level: 1, inventory: [] }).then(
+      (record) => this.completeLogin(ws, conn, identity, record),
+      (err: unknown) => {
+        this.m.logins.inc(2);
+        this.d.log.error({ err, name: identity.name }, 'login failed: could not load the player');
+        if (conn.phase !== PHASE_CLOSED) this.kick(ws, CloseCode.tryAgainLater, 'the game database is unavailable; retry-after-ms=5000', CloseReason.refused);
+      },
+    );
+  }
+
+  private completeLogin(ws: Socket, conn: Conn, identity: SessionIdentity, record: PlayerRecord): void {
+    if (conn.phase === PHASE_CLOSED) {
+      // The client left while its player was loading: nothing was changed, just stop tracking it.
+      if (!identity.guest) this.d.persistence.release(record.id, record);
+      return;
+    }
+    conn.phase = PHASE_NEW;
+    const live = this.registry.findByIdentity(identity);
+    if (live) return this.takeOver(live, ws, conn);
+    let zone = record.zone === NO_ZONE ? 0 : this.d.zones.indexOf(record.zone);
+    let atSpawn = record.zone === NO_ZONE;
+    if (zone < 0 || !this.d.zones.isUp(zone)) {
+      zone = this.d.zones.fallbackZone();
+      atSpawn = true;
+    }
+    if (zone < 0) {
+      this.m.logins.inc(2);
+      return this.kick(ws, CloseCode.zoneDown, 'no zone is up; retry later', CloseReason.kicked);
+    }
+    const s = this.registry.create(identity, ws, zone, performance.now());
+    s.playerId = record.id;
+    s.replay = new ReplayBuffer(this.d.pool, this.d.cfg.replay);
+    s.lastStateLen = encodeRecord(record, s.lastState, atSpawn);
+    if (s.lastStateLen < 0) {
+      this.registry.end(s);
+      this.m.logins.inc(2);
+      return this.kick(ws, CloseCode.authFailed, 'this character cannot be loaded', CloseReason.refused);
+    }
+    conn.session = s;
+    conn.phase = PHASE_IN;
+    s.pendingWelcome = true;
+    this.m.logins.inc(0);
+    this.sendJoin(s, JoinKind.login, 0);
+  }
+
+  /** A second login to a live session's account: the new socket takes the session, the old one is told and closed. */
+  private takeOver(s: Session, ws: Socket, conn: Conn): void {
+    const prev = s.socket;
+    if (prev && prev !== ws) {
+      (prev.getUserData().attachment as Conn).session = null;
+      this.kick(prev, CloseCode.takenOver, 'another login to this account took over the session', CloseReason.takenOver);
+    }
+    this.registry.bind(s, ws);
+    s.rotateToken();
+    // A new client numbers its inputs from 1 and has seen no frame.
+    s.inSeq = 0;
+    s.clientSeq = s.outSeq;
+    s.replay!.clear();
+    s.lagging = false;
+    conn.session = s;
+    conn.phase = PHASE_IN;
+    this.m.takeovers.inc();
+    this.m.logins.inc(0);
+    this.zoneSend(s, ToZone.linkDead, ZERO);
+    this.stageWelcome(s, false, 0);
+    this.zoneSend(s, ToZone.resync, null);
+    this.scheduleFlush();
+  }
+
+  private onResume(ws: Socket, conn: Conn, m: ClientMessage): void {
+    const r = m.body(this.resume) as Resume;
+    const v = r.protocolVersion();
+    if (v < MIN_PROTOCOL_VERSION || v > PROTOCOL_VERSION) {
+      return this.kick(ws, CloseCode.versionMismatch, `protocol version ${v} is not supported`, CloseReason.refused, 2);
+    }
+    const id = r.sessionId();
+    const prev = this.registry.get(id)?.socket ?? null;
+    const token = r.tokenArray() ?? EMPTY;
+    const res = this.registry.resume(id, token, ws, performance.now());
+    if (res.result !== ResumeResult.ok || !res.session) {
+      // Nothing about the session changed (a wrong token must not hurt the real player).
+      return this.kick(ws, CloseCode.resumeRefused, `resume refused: ${RESUME_RESULT_NAMES[res.result]}`, CloseReason.refused);
+    }
+    const s = res.session;
+    if (prev && prev !== ws) {
+      (prev.getUserData().attachment as Conn).session = null;
+      this.kick(prev, CloseCode.takenOver, 'the session resumed on another connection', CloseReason.takenOver);
+    }
+    conn.session = s;
+    conn.phase = PHASE_IN;
+    s.lagging = false;
+    this.zoneSend(s, ToZone.linkDead, ZERO);
+    const lastSeq = r.lastSeq();
+    const replay = s.replay!;
+    replay.expire(performance.now());
+    // Flush what is staged first, so the replay below includes it and nothing arrives twice.
+    if (s.staged.dirty) this.drained();
+    if (lastSeq <= s.outSeq && replay.covers(lastSeq, s.outSeq)) {
+      const n = s.outSeq - lastSeq;
+      this.sendWelcomeNow(s, ws, n);
+      replay.forEachAfter(lastSeq, (bytes, offset, length) => this.sendFrame(s, ws, bytes, offset, length, 1));
+      replay.ackThrough(lastSeq);
+      if (lastSeq > s.clientSeq) s.clientSeq = lastSeq;
+      this.m.resumeOutcome.inc(RESULT.replayed);
+      this.m.replayedFrames.inc(0, n);
+    } else {
+      // The gap no longer fits: a fresh snapshot replaces what was missed.
+      this.sendWelcomeNow(s, ws, 0);
+      replay.clear();
+      s.clientSeq = s.outSeq;
+      this.zoneSend(s, ToZone.resync, null);
+      this.m.resumeOutcome.inc(RESULT.snapshot);
+    }
+  }
+
+  // ================================================================ inputs
+
+  private onInput(ws: Socket, s: Session, m: ClientMessage, type: number, bytes: Uint8Array): void {
+    const seq = m.seq();
+    if (seq <= s.inSeq) {
+      this.m.duplicates.inc();
+      return;
+    }
+    s.inSeq = seq;
+    const now = performance.now();
+    if (!s.inputBucket.take(now)) {
+      this.m.inputsDropped.inc(0);
+      if (++s.floodStrikes > this.d.cfg.floodStrikes) this.refuse(ws, 4, CloseCode.flood, 'too many messages', 'flood');
+      return;
+    }
+    if (s.floodStrikes > 0) s.floodStrikes--;
+    if (!s.ackQueued) {
+      s.ackQueued = true;
+      this.ackQueue.push(s);
+    }
+    if (type === ClientBody.Chat) {
+      const c = m.body(this.chat) as Chat;
+      if (!s.chatBucket.take(now)) return this.errorTo(s, ErrorCode.rateLimited, 'chat rate limit', seq);
+      const channel = c.channel();
+      if (channel === ChatChannel.Whisper) return this.whisper(s, c, seq);
+      if (channel === ChatChannel.System) return this.errorTo(s, ErrorCode.channelNotAllowed, 'players cannot send on System', seq);
+    }
+    if (s.inTransit) {
+      if (s.held.length >= this.d.cfg.heldInputsMax) {
+        s.held.shift();
+        this.m.inputsDropped.inc(2);
+      }
+      s.held.push(bytes.slice());
+      return;
+    }
+    const host = this.d.zones.hosts[s.zone];
+    if (!host || !host.send(ToZone.input, s.id, bytes)) this.m.inputsDropped.inc(host ? 1 : 3);
+  }
+
+  private whisper(s: Session, c: Chat, seq: number): void {
+    const to = stringField(c, CHAT_TO);
+    const text = stringField(c, CHAT_TEXT);
+    if (!text) return this.errorTo(s, ErrorCode.badText, 'empty whisper', seq);
+    const target = to ? this.registry.findByName(to) : undefined;
+    if (!target) return this.errorTo(s, ErrorCode.whisperTargetNotFound, `${to ?? '(nobody)'} is not online`, seq);
+    this.msg.chatMessage(ChatChannel.Whisper, s.entity, s.identity.name, text);
+    const e = this.staging.store(this.msg.bytes, this.msg.start, this.msg.length);
+    this.link(target, e, false);
+    if (target !== s) this.link(s, e, false);
+    this.scheduleFlush();
+  }
+
+  // ================================================================ zone records
+
+  record(zone: number, type: number, session: number, data: Uint8Array, offset: number, length: number): void {
+    const s = this.registry.get(session);
+    switch (type) {
+      case FromZone.outDelta:
+        if (!s) return;
+        if (s.lagging) {
+          this.m.coalesced.inc();
+          return;
+        }
+        this.link(s, this.staging.store(data, offset, length), false);
+        return;
+      case FromZone.out:
+        if (s) this.link(s, this.staging.store(data, offset, length), false);
+        return;
+      case FromZone.outUnsequenced:
+        if (s && s.socket) this.link(s, this.staging.store(data, offset, length), true);
+        return;
+      case FromZone.state:
+        if (s && s.zone === zone) this.keepState(s, data, offset, length);
+        return;
+      case FromZone.joined:
+        if (s) this.onJoined(s, zone, data, offset);
+        return;
+      case FromZone.joinFailed:
+        if (s) {
+          this.d.log.error({ session, zone, code: new DataView(data.buffer, data.byteOffset + offset, 4).getInt32(0, true) }, 'zone refused a player');
+          if (s.socket) this.kick(s.socket, CloseCode.zoneDown, 'the zone is full; retry later', CloseReason.kicked);
+          this.endSession(s);
+        }
+        return;
+      case FromZone.left:
+        return this.onLeft(session, data, offset, length);
+      case FromZone.handoff:
+        if (s) this.onHandoff(s, zone, data, offset, length);
+        return;
+      case FromZone.bounce:
+        if (s && s.zone !== zone) {
+          const host = this.d.zones.hosts[s.zone];
+          if (!host || !host.send(ToZone.input, s.id, data, offset, length)) this.m.inputsDropped.inc(1);
+        }
+        return;
+      case FromZone.fenceAck:
+        if (s) this.onFenceAck(s);
+        return;
+      case FromZone.writeThrough:
+        if (s) this.onWriteThrough(s, data, offset, length);
+        return;
+      case FromZone.reconciled:
+        this.d.log.info({ zone: this.d.zones.hosts[zone]?.def.id, removed: new DataView(data.buffer, data.byteOffset + offset, 4).getUint32(0, true) }, 'zone reconciled after restart');
+        return;
+    }
+  }
+
+  private onJoined(s: Session, zone: number, data: Uint8Array, offset: number): void {
+    if (s.zone !== zone) return;
+    s.entity = data[offset]! | (data[offset + 1]! << 8) | (data[offset + 2]! << 16) | (data[offset + 3]! << 24);
+    s.entity >>>= 0;
+    if (s.pendingWelcome) {
+      s.pendingWelcome = false;
+      this.stageWelcome(s, false, 0);
+    }
+    if (s.pendingZoneChanged) {
+      s.pendingZoneChanged = false;
+      const def = this.d.zones.hosts[zone]!.def;
+      const st = this.stateOf(s);
+      this.msg.zoneChanged(def.id, def.name, st?.x ?? 0, st?.y ?? 0);
+      this.stageBuilt(s, false);
+    }
+    if (s.state === SessionState.zombie) this.zoneSend(s, ToZone.linkDead, ONE);
+  }
+
+  private onHandoff(s: Session, from: number, data: Uint8Array, offset: number, length: number): void {
+    const target = data[offset]! | (data[offset + 1]! << 8);
+    let to = this.d.zones.indexOf(target);
+    this.keepState(s, data, offset + HANDOFF_HEADER, length - HANDOFF_HEADER);
+    if (to < 0 || !this.d.zones.isUp(to)) {
+      // The portal leads nowhere that is up: stay, at a spawn point of this zone.
+      this.d.log.warn({ session: s.id, from: this.d.zones.hosts[from]!.def.id, target }, 'portal target zone is down; player stays');
+      to = from;
+    }
+    this.m.handoffs.inc();
+    s.zone = to;
+    s.inTransit = true;
+    s.fenceZone = from;
+    s.pendingZoneChanged = to !== from;
+    this.d.zones.hosts[from]!.send(ToZone.fence, s.id, null);
+    this.sendJoin(s, JoinKind.handoff, 0);
+  }
+
+  private onFenceAck(s: Session): void {
+    if (!s.inTransit) return;
+    s.inTransit = false;
+    const host = this.d.zones.hosts[s.zone];
+    for (const b of s.held) if (!host || !host.send(ToZone.input, s.id, b)) this.m.inputsDropped.inc(1);
+    s.held.length = 0;
+  }
+
+  private onWriteThrough(s: Session, data: Uint8Array, offset: number, length: number): void {
+    const v = new DataView(data.buffer, data.byteOffset + offset, WRITE_THROUGH_HEADER);
+    const kind = v.getUint8(0);
+    const a = v.getUint32(4, true);
+    const b = v.getUint32(8, true);
+    const c = v.getUint32(12, true);
+    this.keepState(s, data, offset + WRITE_THROUGH_HEADER, length - WRITE_THROUGH_HEADER);
+    const state = this.stateOf(s);
+    const done = (told: boolean) => {
+      if (s.state === SessionState.closed) return;
+      if (told) {
+        if (kind === WriteThroughKind.levelUp) this.msg.levelUp(a, b);
+        else this.msg.itemGained(a, b, c);
+        this.stageBuilt(s, false);
+      }
+      const host = this.d.zones.hosts[s.zone];
+      const one = new Uint8Array([1, 0, 0, 0]);
+      host?.send(ToZone.durable, s.id, one);
+      this.scheduleFlush();
+    };
+    if (!state) return done(false);
+    const data2: Record<string, number> = kind === WriteThroughKind.levelUp ? { level: a, xp: b } : { item: a, count: b, total: c };
+    this.d.persistence.writeThrough({ playerId: s.playerId, kind: kind === WriteThroughKind.levelUp ? 'level_up' : 'item_gained', data: data2, state }).then(
+      () => done(true),
+      (err: unknown) => {
+        // Not durable: the client is not told. The state is still saved by write-behind.
+        this.d.log.error({ err, session: s.id, kind }, 'write-through failed; the client was not told');
+        done(false);
+      },
+    );
+  }
+
+  private onLeft(session: number, data: Uint8Array, offset: number, length: number): void {
+    const l = this.leaving.get(session);
+    if (!l) return;
+    this.leaving.delete(session);
+    if (l.guest) return;
+    const snap = length > 0 ? snapshotOf(data.subarray(0, offset + length), offset, l.playerId, l.accountId, this.d.zones.hosts[l.zone]!.def.id) : null;
+    const fallback = l.stateLen > 0 ? snapshotOf(l.state, 0, l.playerId, l.accountId, this.d.zones.hosts[l.zone]!.def.id) : null;
+    const final = snap ?? fallback;
+    if (final) this.d.persistence.release(l.playerId, final);
+  }
+
+  /** Keeps the latest encoded state and marks the player for the write-behind queue (read when it writes). */
+  private keepState(s: Session, data: Uint8Array, offset: number, length: number): void {
+    if (length <= 0 || length > s.lastState.length) return;
+    for (let i = 0; i < length; i++) s.lastState[i] = data[offset + i]!;
+    s.lastStateLen = length;
+    if (s.identity.guest) return;
+    s.attachment ??= (): PlayerSnapshot | null => this.stateOf(s);
+    this.d.persistence.markDirty(s.playerId, s.attachment as () => PlayerSnapshot | null);
+  }
+
+  /** The session's last known state as the persistence layer stores it. Cold path (saves). */
+  private stateOf(s: Session): PlayerSnapshot | null {
+    if (s.identity.guest || s.lastStateLen === 0) return null;
+    const host = this.d.zones.hosts[s.zone];
+    return snapshotOf(s.lastState.subarray(0, s.lastStateLen), 0, s.playerId, s.identity.accountId, host?.def.id ?? NO_ZONE);
+  }
+
+  // ================================================================ zone lifecycle
+
+  restarted(zone: number): void {
+    let n = 0;
+    for (const s of this.registry.all()) {
+      // A player on its way out of this zone waited for a fence the dead worker will never answer.
+      if (s.inTransit && s.fenceZone === zone) this.onFenceAck(s);
+      if (s.zone !== zone) continue;
+      this.sendJoin(s, JoinKind.rejoin, s.entity);
+      n++;
+    }
+    for (const [id, l] of this.leaving) {
+      if (l.zone !== zone) continue;
+      // Its leave was lost with the worker: save the last state we have.
+      this.onLeft(id, EMPTY, 0, 0);
+    }
+    this.d.zones.hosts[zone]!.send(ToZone.reconcile, 0, null);
+    this.d.log.info({ zone: this.d.zones.hosts[zone]!.def.id, players: n }, 'zone restarted; players rejoined');
+  }
+
+  down(zone: number): void {
+    const def = this.d.zones.hosts[zone]!.def;
+    for (const s of [...this.registry.all()]) {
+      if (s.inTransit && s.fenceZone === zone) this.onFenceAck(s);
+      if (s.zone !== zone) continue;
+      if (s.socket) this.kick(s.socket, CloseCode.zoneDown, `zone ${def.name} is down after repeated crashes; log in again to continue elsewhere`, CloseReason.kicked);
+      this.endSession(s);
+    }
+    for (const [id, l] of this.leaving) if (l.zone === zone) this.onLeft(id, EMPTY, 0, 0);
+  }
+
+  // ================================================================ output
+
+  /** Stages the message the builder just built for `s`. */
+  private stageBuilt(s: Session, unsequenced: boolean): void {
+    this.link(s, this.staging.store(this.msg.bytes, this.msg.start, this.msg.length), unsequenced);
+  }
+
+  private link(s: Session, entry: number, unsequenced: boolean): void {
+    this.staging.link(s.staged, entry, unsequenced);
+    if (!s.staged.dirty) {
+      s.staged.dirty = true;
+      this.dirty.push(s);
+    }
+  }
+
+  private stageWelcome(s: Session, resumed: boolean, replayed: number): void {
+    const def = this.d.zones.hosts[s.zone]?.def;
+    this.msg.welcome({
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId: s.id,
+      resumeToken: s.token,
+      playerId: s.entity,
+      name: s.identity.name,
+      zone: def?.id ?? 0,
+      tickRate: this.d.tickHz,
+      serverTime: Date.now(),
+      resumed,
+      replayed,
+    });
+    this.stageBuilt(s, true);
+  }
+
+  /** Welcome for a resume, sent at once (before the replayed frames). */
+  private sendWelcomeNow(s: Session, ws: Socket, replayed: number): void {
+    this.stageWelcome(s, true, replayed);
+    this.drained();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushNow);
+  }
+
+  /** The flush: every session with staged messages gets its frame(s). */
+  drained(): void {
+    const now = performance.now();
+    const dirty = this.dirty;
+    for (let i = 0; i < dirty.length; i++) this.flushSession(dirty[i]!, now);
+    dirty.length = 0;
+    this.staging.reset();
+  }
+
+  private flushSession(s: Session, now: number): void {
+    const l = s.staged;
+    l.dirty = false;
+    const ws = s.state === SessionState.connected ? s.socket : null;
+    if (l.unseqHead >= 0) {
+      if (ws) this.composeAndSend(s, ws, l.unseqHead, 0, now);
+      l.unseqHead = l.unseqTail = -1;
+    }
+    if (l.seqHead >= 0 && s.state !== SessionState.closed) this.composeAndSend(s, ws, l.seqHead, 1, now);
+    l.seqHead = l.seqTail = -1;
+  }
+
+  /** Composes frames from a staged list (more than one only past FrameWriter.maxMessages) and sends or stores them. */
+  private composeAndSend(s: Session, ws: Socket | null, head: number, sequenced: number, now: number): void {
+    const st = this.staging;
+    const fw = this.frames;
+    let link = head;
+    while (link >= 0) {
+      const seq = sequenced ? ++s.outSeq : 0;
+      fw.begin(seq, s.inSeq);
+      while (link >= 0 && fw.add(st.arena, st.offsetOf(link), st.lengthOf(link))) link = st.next(link);
+      const need = fw.measure();
+      if (need > this.frameBuf.length) this.frameBuf = new Uint8Array(Math.max(need, this.frameBuf.length * 2));
+      const n = fw.finishInto(this.frameBuf, 0);
+      if (sequenced) s.replay!.push(seq, this.frameBuf, 0, n, now);
+      if (ws) {
+        this.sendFrame(s, ws, this.frameBuf, 0, n, fw.count);
+        s.ackSent = s.inSeq;
+      }
+    }
+  }
+
+  /** One frame to one socket, corked, with backpressure handling. */
+  private sendFrame(s: Session, ws: Socket, bytes: Uint8Array, offset: number, length: number, messages: number): void {
+    const buffered = ws.getBufferedAmount();
+    if (buffered > this.d.cfg.closeBytes) {
+      this.d.stats.backpressureDrops.inc();
+      this.kick(ws, CloseCode.slowConsumer, 'too far behind: reconnect to resume', CloseReason.slowConsumer);
+      return;
+    }
+    if (buffered > this.d.cfg.lagBytes) s.lagging = true;
+    this.corkWs = ws;
+    this.corkBytes = bytes.subarray(offset, offset + length);
+    ws.cork(this.corkedSend);
+    this.corkWs = null;
+    this.corkBytes = null;
+    const st = this.d.stats;
+    if (this.corkResult === 2) {
+      // Dropped by uWS: past net.maxBackpressure. The frame is in the replay buffer; the client resumes.
+      st.backpressureDrops.inc();
+      this.kick(ws, CloseCode.slowConsumer, 'too far behind: reconnect to resume', CloseReason.slowConsumer);
+      return;
+    }
+    st.sendBatches.inc();
+    st.packetsOut.inc(0, messages);
+    st.bytesOut.inc(0, length);
+    st.packetsPerBatch.observe(messages);
+    this.m.frameBytes.observe(length);
+  }
+
+  /**
+   * Inputs are acknowledged in the ack field of every frame; a player whose
+   * inputs produced nothing for it to receive (its own moves are not in its
+   * own view) gets a bare unsequenced frame within ACK_DELAY_MS, so its client
+   * can forget them. 36 bytes; most acks ride on a tick's frame instead.
+   */
+  private flushAcks(): void {
+    const q = this.ackQueue;
+    for (let i = 0; i < q.length; i++) {
+      const s = q[i]!;
+      s.ackQueued = false;
+      const ws = s.state === SessionState.connected ? s.socket : null;
+      if (!ws || s.ackSent >= s.inSeq) continue;
+      this.frames.begin(0, s.inSeq);
+      const n = this.frames.finishInto(this.frameBuf, 0);
+      this.sendFrame(s, ws, this.frameBuf, 0, n, 0);
+      s.ackSent = s.inSeq;
+    }
+    q.length = 0;
+  }
+
+  private errorTo(s: Session, code: number, reason: string, refSeq: number): void {
+    this.msg.error(code, reason, refSeq);
+    this.stageBuilt(s, false);
+    this.scheduleFlush();
+  }
+
+  /** Tells a socket why (Kicked), then closes it with `code`. */
+  private kick(ws: Socket, code: number, reason: string, closeReason: CloseReasonIndex, metric = -1): void {
+    if (!ws.getUserData().open) return;
+    if (metric >= 0) this.m.verifyFailures.inc(metric);
+    this.msg.kicked(code, reason);
+    this.frames.begin(0, 0);
+    this.frames.add(this.msg.bytes, this.msg.start, this.msg.length);
+    const need = this.frames.measure();
+    const buf = this.scratch.length >= need ? this.scratch : new Uint8Array(need);
+    const n = this.frames.finishInto(buf, 0);
+    this.corkWs = ws;
+    this.corkBytes = buf.subarray(0, n);
+    ws.cork(this.corkedSend);
+    this.corkWs = null;
+    this.corkBytes = null;
+    this.gateway!.closeSocket(ws, closeReason, code, reason.length > 120 ? reason.slice(0, 120) : reason);
+  }
+
+  /** A protocol violation: count it, log it (rate-limited, debug), close that socket only. */
+  private refuse(ws: Socket, metric: number, code: number, reason: string, detail: string): void {
+    this.m.verifyFailures.inc(metric);
+    const log = this.d.log;
+    if (log.isLevelEnabled('debug')) {
+      const now = Date.now();
+      if (now - this.lastVerifyLog >= 1000) {
+        const f = metric === 1 ? lastVerifyFailure() : null;
+        log.debug({ conn: ws.getUserData().id, ip: ws.getUserData().ip, detail, at: f, suppressed: this.suppressedVerifyLogs }, 'protocol violation; socket closed');
+        this.lastVerifyLog = now;
+        this.suppressedVerifyLogs = 0;
+      } else this.suppressedVerifyLogs++;
+    }
+    this.gateway!.closeSocket(ws, CloseReason.malformed, code, reason.length > 120 ? reason.slice(0, 120) : reason);
+  }
+
+  // ================================================================ zones
+
+  private zoneSend(s: Session, type: number, payload: Uint8Array | null): void {
+    this.d.zones.hosts[s.zone]?.send(type, s.id, payload);
+  }
+
+  /** Sends the player's last known state to its zone as a join of `kind`. */
+  private sendJoin(s: Session, kind: number, hint: number): void {
+    const host = this.d.zones.hosts[s.zone];
+    if (!host) return;
+    const len = JOIN_HEADER + s.lastStateLen;
+    const off = host.reserve(ToZone.join, s.id, len);
+    if (off < 0) {
+      this.d.log.error({ session: s.id, zone: host.def.id }, 'zone ring full: join not sent');
+      return;
+    }
+    const d = host.inbound.data;
+    d[off] = kind;
+    d[off + 1] = 0;
+    d[off + 2] = 0;
+    d[off + 3] = 0;
+    d[off + 4] = hint & 0xff;
+    d[off + 5] = (hint >>> 8) & 0xff;
+    d[off + 6] = (hint >>> 16) & 0xff;
+    d[off + 7] = (hint >>> 24) & 0xff;
+    for (let i = 0; i < s.lastStateLen; i++) d[off + JOIN_HEADER + i] = s.lastState[i]!;
+    host.commit();
+  }
+
+  /** Ends a session: out of the registry now; out of its zone (and saved) when the zone answers. */
+  private endSession(s: Session): void {
+    if (s.state !== SessionState.closed) this.registry.end(s);
+    const host = this.d.zones.hosts[s.zone];
+    const l: Leaving = {
+      playerId: s.playerId,
+      accountId: s.identity.accountId,
+      guest: s.identity.guest,
+      zone: s.zone,
+      state: s.lastState,
+      stateLen: s.lastStateLen,
+    };
+    this.leaving.set(s.id, l);
+    s.replay?.clear();
+    if (!host || !host.send(ToZone.leave, s.id, null)) this.onLeft(s.id, EMPTY, 0, 0);
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    this.registry.sweep(now, (s) => this.endSession(s));
+  }
+
+  /** Shutdown: every player leaves its zone and is saved; resolves when all are, or at the deadline. */
+  async shutdown(deadlineMs: number): Promise<{ saved: number; unsaved: number }> {
+    this.shuttingDown = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.ackTimer) clearInterval(this.ackTimer);
+    const all = [...this.registry.all()];
+    for (const s of all) this.endSession(s);
+    const end = Date.now() + deadlineMs;
+    while (this.leaving.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    const unsaved = this.leaving.size;
+    for (const id of [...this.leaving.keys()]) this.onLeft(id, EMPTY, 0, 0);
+    return { saved: all.length - unsaved, unsaved };
+  }
+
+  get isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+}
+
+/** Longest an accepted input waits for its acknowledgement when nothing else is sent. */
+const ACK_DELAY_MS = 50;
+const ONE = new Uint8Array([1]);
+const ZERO = new Uint8Array([0]);
+const EMPTY = new Uint8Array(0);

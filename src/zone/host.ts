@@ -1,0 +1,330 @@
+// The gateway's side of the zones: spawns one worker per zone, talks to it
+// only through the rings, and supervises it the way an OTP supervisor would.
+//
+//   crash (throw, process.exit, heap limit, or no heartbeat for
+//   heartbeatTimeoutMs) ─▶ drain what it published ─▶ recover the rings it
+//   held ─▶ restart from the last checkpoint (within RestartIntensity) ─▶ the
+//   gateway rejoins its players, who stay connected and get a snapshot
+//   too many restarts ─▶ the zone is marked down: /readyz says so, its players
+//   are told and saved, and it is not restarted again
+//
+// One doorbell for every zone's outbound ring wakes the gateway
+// (MainThreadWaker: Atomics.waitAsync, see ring/doorbell.ts for the measured
+// alternatives).
+
+import { Worker } from 'node:worker_threads';
+import { SpscRing, MpscRing, Doorbell, MainThreadWaker, type RecordHandler } from '../ring/index.js';
+import type { Logger } from '../log/logger.js';
+import type { ThreadRegistry } from '../../native-bindings/threads.js';
+import { maxCheckpointBytes, type ZoneDef } from '../world/index.js';
+import { RestartIntensity } from './intensity.js';
+import { createZoneMemory, statsView, ZoneStat, type ZoneMemoryHandles, type ZoneMemorySizes } from './shared.js';
+import type { ZoneWorkerData } from './runtime.js';
+import type { WorkerInit } from './worker.js';
+import { FromZone, ToZone } from './records.js';
+
+const WORKER = new URL('./worker.js', import.meta.url);
+
+export const ZoneState = { starting: 0, up: 1, restarting: 2, down: 3, stopped: 4 } as const;
+export type ZoneStateValue = (typeof ZoneState)[keyof typeof ZoneState];
+export const ZONE_STATE_NAMES = ['starting', 'up', 'restarting', 'down', 'stopped'] as const;
+
+export interface ZoneSetOptions {
+  defs: ZoneDef[];
+  tickHz: number;
+  checkpointIntervalMs: number;
+  stateIntervalMs: number;
+  maxRestarts: number;
+  restartWindowMs: number;
+  heartbeatTimeoutMs: number;
+  /** Worker heap limit (resourceLimits.maxOldGenerationSizeMb). */
+  heapLimitMb: number;
+  inboundRingBytes: number;
+  outboundRingBytes: number;
+  mailboxBytes: number;
+  faultInjection: boolean;
+  logLevel: string;
+  threads: ThreadRegistry | null;
+}
+
+/** What the zone set tells the session layer. */
+export interface ZoneEvents {
+  /** A record from a zone's outbound ring. The payload is valid only during the call. */
+  record(zone: number, type: number, session: number, data: Uint8Array, offset: number, length: number): void;
+  /** Every ring has been drained for this wake-up: time to flush. */
+  drained(): void;
+  /** The zone was restarted from its checkpoint: rejoin its players (ToZone.join kind rejoin), then send ToZone.reconcile. */
+  restarted(zone: number): void;
+  /** The zone is down for good: its players must be told and saved. */
+  down(zone: number): void;
+}
+
+export class ZoneHost {
+  state: ZoneStateValue = ZoneState.starting;
+  worker: Worker | null = null;
+  inbound: SpscRing;
+  outbound: SpscRing;
+  readonly stats: Float64Array;
+  readonly intensity: RestartIntensity;
+  restarts = 0;
+  /** Records the gateway could not write because the inbound ring was full. */
+  inboundDropped = 0;
+  private stopping = false;
+  private startedAt = 0;
+  private lastCrash: string | null = null;
+
+  constructor(
+    readonly index: number,
+    readonly def: ZoneDef,
+    readonly memory: ZoneMemoryHandles,
+    private readonly set: ZoneSet,
+  ) {
+    this.inbound = new SpscRing(memory.inbound, 0, new Doorbell(memory.bell));
+    this.outbound = new SpscRing(memory.outbound, 0);
+    this.stats = statsView(memory);
+    this.intensity = new RestartIntensity(set.opts.maxRestarts, set.opts.restartWindowMs);
+  }
+
+  get name(): string {
+    return `zone-${this.index}`;
+  }
+
+  /** Why the zone is not up, for /readyz; true when it is. */
+  readiness(): string | true {
+    if (this.state === ZoneState.up) return true;
+    return `${ZONE_STATE_NAMES[this.state]}${this.lastCrash ? ` (${this.lastCrash})` : ''}`;
+  }
+
+  spawn(restore: boolean): void {
+    const o = this.set.opts;
+    const data: WorkerInit = {
+      index: this.index,
+      def: this.def,
+      tickHz: o.tickHz,
+      memory: this.memory,
+      mailboxes: this.set.hosts.map((h) => h.memory.mailbox),
+      restore,
+      checkpointIntervalMs: o.checkpointIntervalMs,
+      stateIntervalMs: o.stateIntervalMs,
+      faultInjection: o.faultInjection,
+      logLevel: o.logLevel,
+      threads: o.threads?.shared ?? null,
+    } satisfies ZoneWorkerData & WorkerInit;
+    this.stats[ZoneStat.heartbeatMs] = 0;
+    this.startedAt = Date.now();
+    const w = new Worker(WORKER, { workerData: data, resourceLimits: { maxOldGenerationSizeMb: o.heapLimitMb }, name: this.name });
+    this.worker = w;
+    w.on('error', (err) => {
+      this.lastCrash = err.message;
+      this.set.log.error({ zone: this.def.id, err }, 'zone worker failed');
+    });
+    w.on('exit', (code) => {
+      if (this.worker === w) this.worker = null;
+      this.set.opts.threads?.release(this.name);
+      if (this.stopping) return;
+      this.lastCrash ??= `exit code ${code}`;
+      this.set.crashed(this, code);
+    });
+  }
+
+  /** The first tick after a (re)start, or a reconcile answer, makes the zone up. */
+  markUp(): void {
+    if (this.state === ZoneState.down || this.state === ZoneState.stopped) return;
+    if (this.state !== ZoneState.up) this.set.log.info({ zone: this.def.id, ms: Date.now() - this.startedAt, restarts: this.restarts }, 'zone up');
+    this.state = ZoneState.up;
+    this.lastCrash = null;
+  }
+
+  /** Writes a record to the zone; false when its ring is full (counted). */
+  send(type: number, session: number, src: Uint8Array | null, offset = 0, length = src ? src.length - offset : 0): boolean {
+    if (this.state === ZoneState.down || this.state === ZoneState.stopped) return false;
+    const r = this.inbound;
+    const off = r.reserve(type, session, length);
+    if (off < 0) {
+      this.inboundDropped++;
+      return false;
+    }
+    if (src) {
+      const d = r.data;
+      if (length > 256) d.set(src.subarray(offset, offset + length), off);
+      else for (let i = 0; i < length; i++) d[off + i] = src[offset + i]!;
+    }
+    r.commit();
+    return true;
+  }
+
+  /** Reserves a record the caller fills in r.data at the returned offset, then commit(). -1 when full. */
+  reserve(type: number, session: number, length: number): number {
+    if (this.state === ZoneState.down || this.state === ZoneState.stopped) return -1;
+    const off = this.inbound.reserve(type, session, length);
+    if (off < 0) this.inboundDropped++;
+    return off;
+  }
+
+  commit(): void {
+    this.inbound.commit();
+  }
+
+  /** Terminates the worker on purpose (shutdown). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.state = ZoneState.stopped;
+    const w = this.worker;
+    if (w) await w.terminate();
+  }
+
+  /** Kills a worker that stopped ticking; its exit then goes through the crash path. */
+  checkHeartbeat(nowMs: number): void {
+    if (this.state !== ZoneState.up || !this.worker) return;
+    const hb = this.stats[ZoneStat.heartbeatMs]!;
+    if (hb > 0 && nowMs - hb > this.set.opts.heartbeatTimeoutMs) {
+      this.lastCrash = `no tick for ${Math.round(nowMs - hb)} ms`;
+      this.set.log.error({ zone: this.def.id, silentMs: nowMs - hb }, 'zone stopped ticking; terminating it');
+      void this.worker.terminate();
+    }
+  }
+
+  /** After the worker died: a fresh view of both rings for the next worker. */
+  resetRings(): void {
+    this.inbound.reset();
+    this.outbound.reset();
+    this.inbound = new SpscRing(this.memory.inbound, 0, new Doorbell(this.memory.bell));
+    this.outbound = new SpscRing(this.memory.outbound, 0);
+  }
+}
+
+export class ZoneSet {
+  readonly hosts: ZoneHost[] = [];
+  readonly gatewayBell: Doorbell;
+  private readonly waker: MainThreadWaker;
+  private readonly byId = new Map<number, number>();
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private events: ZoneEvents | null = null;
+  private drainZone = 0;
+  private readonly onRecord: RecordHandler = (type, session, data, offset, length) => {
+    const zone = this.drainZone;
+    if (type === FromZone.reconciled) this.hosts[zone]!.markUp();
+    this.events!.record(zone, type, session, data, offset, length);
+  };
+
+  constructor(
+    readonly opts: ZoneSetOptions,
+    readonly log: Logger,
+  ) {
+    this.gatewayBell = Doorbell.create();
+    const sizes: ZoneMemorySizes = {
+      inboundBytes: opts.inboundRingBytes,
+      outboundBytes: opts.outboundRingBytes,
+      mailboxBytes: opts.mailboxBytes,
+      mailboxProducers: Math.max(1, opts.defs.length),
+      checkpointBytes: 0,
+    };
+    opts.defs.forEach((def, i) => {
+      const mem = createZoneMemory({ ...sizes, checkpointBytes: maxCheckpointBytes(def) }, this.gatewayBell);
+      this.hosts.push(new ZoneHost(i, def, mem, this));
+      this.byId.set(def.id, i);
+    });
+    this.waker = new MainThreadWaker(this.gatewayBell, () => this.drainAll());
+  }
+
+  get count(): number {
+    return this.hosts.length;
+  }
+
+  /** Zone index of a zone id, or -1. */
+  indexOf(zoneId: number): number {
+    return this.byId.get(zoneId) ?? -1;
+  }
+
+  isUp(index: number): boolean {
+    return this.hosts[index]?.state === ZoneState.up;
+  }
+
+  /** First zone that is up (or not down), for players whose zone is gone. */
+  fallbackZone(): number {
+    const up = this.hosts.findIndex((h) => h.state === ZoneState.up);
+    if (up >= 0) return up;
+    return this.hosts.findIndex((h) => h.state !== ZoneState.down && h.state !== ZoneState.stopped);
+  }
+
+  /** Starts every worker and resolves when all have ticked once. */
+  async start(events: ZoneEvents, timeoutMs = 15_000): Promise<void> {
+    this.events = events;
+    this.waker.start();
+    for (const h of this.hosts) h.spawn(false);
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), 250);
+    this.heartbeat.unref();
+    const deadline = Date.now() + timeoutMs;
+    while (this.hosts.some((h) => h.state !== ZoneState.up)) {
+      if (Date.now() > deadline) {
+        const late = this.hosts.filter((h) => h.state !== ZoneState.up).map((h) => h.def.id);
+        throw Object.assign(new Error(`zones ${late.join(', ')} did not start within ${timeoutMs} ms`), { code: 'MMO_ERR_ZONE_START' });
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Drains every zone's outbound ring, then lets the session layer flush. */
+  drainAll(): void {
+    if (!this.events) return;
+    for (let i = 0; i < this.hosts.length; i++) this.drainOne(i);
+    this.events.drained();
+  }
+
+  private drainOne(i: number): void {
+    this.drainZone = i;
+    this.hosts[i]!.outbound.drain(this.onRecord);
+  }
+
+  private checkHeartbeats(): void {
+    const now = Date.now();
+    for (const h of this.hosts) {
+      if (h.state === ZoneState.starting && h.stats[ZoneStat.heartbeatMs]! > 0) h.markUp();
+      h.checkHeartbeat(now);
+    }
+  }
+
+  /** Supervisor: a worker exited without being asked to. */
+  crashed(h: ZoneHost, code: number): void {
+    h.restarts++;
+    this.log.error({ zone: h.def.id, code, restarts: h.restarts }, 'zone worker exited; recovering');
+    // What it published before dying is valid: deliver it.
+    this.drainOne(h.index);
+    this.events?.drained();
+    // Its rings: the mailbox it consumed, and its producer slot in every other zone's mailbox.
+    new MpscRing(h.memory.mailbox, 0).recoverConsumer();
+    const recoveries = this.hosts
+      .filter((o) => o !== h)
+      .map((o) => new MpscRing(o.memory.mailbox, 0).recoverProducerAsync(h.index, 1000).catch((err: unknown) => this.log.error({ zone: h.def.id, err }, 'mailbox recovery failed')));
+    h.resetRings();
+    if (!h.intensity.allow(Date.now())) {
+      h.state = ZoneState.down;
+      this.log.error(
+        { zone: h.def.id, restarts: h.restarts, maxRestarts: this.opts.maxRestarts, windowMs: this.opts.restartWindowMs },
+        'zone restarted too often; marking it down instead of restarting again',
+      );
+      this.events?.down(h.index);
+      return;
+    }
+    h.state = ZoneState.restarting;
+    void Promise.all(recoveries).then(() => {
+      if (h.state !== ZoneState.restarting) return;
+      h.spawn(true);
+      this.events?.restarted(h.index);
+    });
+  }
+
+  /** Test and operator hook (debug.faultInjection): make a zone fail the given way. */
+  injectFault(index: number, mode: number): boolean {
+    const h = this.hosts[index];
+    if (!h || !this.opts.faultInjection) return false;
+    const b = new Uint8Array([mode]);
+    return h.send(ToZone.fault, 0, b);
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.waker.stop();
+    await Promise.all(this.hosts.map((h) => h.stop()));
+  }
+}

@@ -1,0 +1,674 @@
+// The zone worker's runtime: owns one World, applies inputs as they arrive,
+// ticks at a fixed rate, and turns what the world reports into ServerMessages
+// on the outbound ring. Worker side: imports only ring, protocol, world, log.
+//
+// Loop (one turn of the worker's event loop per tick, so its timers, logs and
+// messages still run):
+//
+//   drain inbound + mailbox ─▶ apply, answer (pongs, errors) ─▶ commit
+//   tick due? ─▶ world.tick: deltas, events ─▶ checkpoint / states ─▶ commit ─▶ setImmediate
+//   otherwise  ─▶ arm the doorbell, re-check, Atomics.wait until the tick is due
+//
+// Hot path: no allocation per input or per entity. Names are encoded once
+// per entity (NameCache); builders, accessor objects and scratch arrays are
+// preallocated.
+
+import { ByteBuffer } from 'flatbuffers';
+import { SpscRing, MpscRing, Doorbell, type MpscProducer } from '../ring/index.js';
+import { DeltaBuilder, SnapshotBuilder, ServerMessageBuilder, NameCache } from '../protocol/build.js';
+import { rebindByteBuffer, reusableByteBuffer, stringField, fieldSlot } from '../protocol/read.js';
+import { ErrorCode, MoveReject as WireMoveReject } from '../protocol/codes.js';
+import { ClientMessage } from '../protocol/generated/mmo/client-message.js';
+import { ClientBody } from '../protocol/generated/mmo/client-body.js';
+import { Move } from '../protocol/generated/mmo/move.js';
+import { Attack } from '../protocol/generated/mmo/attack.js';
+import { Interact } from '../protocol/generated/mmo/interact.js';
+import { Chat } from '../protocol/generated/mmo/chat.js';
+import { Ping } from '../protocol/generated/mmo/ping.js';
+import { ChatChannel } from '../protocol/generated/mmo/chat-channel.js';
+import {
+  World,
+  AttackResult,
+  InteractResult,
+  MoveReject,
+  Kind,
+  WorldStat,
+  INVENTORY_SLOTS,
+  zoneCapacity,
+  newPlayerState,
+  playerStateBytes,
+  writePlayerState,
+  readPlayerState,
+  type DeltaWriter,
+  type SnapshotWriter,
+  type WorldEvents,
+  type PlayerState,
+  type ZoneDef,
+  type MoveRejectReason,
+} from '../world/index.js';
+import type { Logger } from '../log/logger.js';
+import { ToZone, FromZone, JoinKind, Mail, FaultMode, WriteThroughKind, JOIN_HEADER, HANDOFF_HEADER, WRITE_THROUGH_HEADER } from './records.js';
+import { CheckpointBuffer, ZoneStat, TICK_BUCKETS, MOVE_REJECT_SLOTS, WORLD_STAT_SLOTS, type ZoneMemoryHandles } from './shared.js';
+
+export interface ZoneWorkerData {
+  /** Index of this zone among the server's zones (0-based): its producer id in the other zones' mailboxes. */
+  index: number;
+  def: ZoneDef;
+  tickHz: number;
+  memory: ZoneMemoryHandles;
+  /** Every zone's mailbox, by index (this zone's own included, unused as a producer). */
+  mailboxes: SharedArrayBuffer[];
+  /** Start from the last checkpoint in memory.checkpoint (a restart after a crash). */
+  restore: boolean;
+  checkpointIntervalMs: number;
+  /** Every player's state goes to the gateway this often (write-behind, and rejoin after a restart). */
+  stateIntervalMs: number;
+  /** Accept ToZone.fault records. */
+  faultInjection: boolean;
+}
+
+/** World MoveReject reasons to wire MoveReject values. */
+const WIRE_MOVE_REJECT: Record<MoveRejectReason, number> = {
+  [MoveReject.speed]: WireMoveReject.speed,
+  [MoveReject.teleport]: WireMoveReject.teleport,
+  [MoveReject.obstacle]: WireMoveReject.obstacle,
+  [MoveReject.bounds]: WireMoveReject.outOfBounds,
+  [MoveReject.dead]: WireMoveReject.dead,
+};
+
+const ATTACK_ERROR: Record<number, number> = {
+  [AttackResult.dead]: ErrorCode.selfDead,
+  [AttackResult.cooldown]: ErrorCode.cooldown,
+  [AttackResult.noTarget]: ErrorCode.unknownTarget,
+  [AttackResult.self]: ErrorCode.invalidTarget,
+  [AttackResult.outOfRange]: ErrorCode.outOfRange,
+  [AttackResult.targetDead]: ErrorCode.targetDead,
+  [AttackResult.protected]: ErrorCode.invalidTarget,
+  [AttackResult.evading]: ErrorCode.invalidTarget,
+};
+
+const INTERACT_ERROR: Record<number, number> = {
+  [InteractResult.dead]: ErrorCode.selfDead,
+  [InteractResult.noTarget]: ErrorCode.unknownTarget,
+  [InteractResult.outOfRange]: ErrorCode.outOfRange,
+  [InteractResult.inventoryFull]: ErrorCode.inventoryFull,
+  [InteractResult.unsupported]: ErrorCode.notInteractable,
+};
+
+const CHAT_TEXT = fieldSlot('Chat.text');
+/** A control record that must not be lost waits this long for ring space before the zone gives up on it. */
+const CONTROL_WAIT_MS = 5000;
+
+export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
+  world: World;
+  readonly inbound: SpscRing;
+  readonly outbound: SpscRing;
+  readonly mailbox: MpscRing;
+  readonly bell: Doorbell;
+  readonly stats: Float64Array;
+  readonly checkpoint: CheckpointBuffer;
+  private readonly mailTo: MpscProducer[] = [];
+  private readonly outView: DataView;
+
+  /** session → entity id. */
+  private readonly bySession = new Map<number, number>();
+  /** Sessions whose last OUT was dropped (ring full): they get a Snapshot at the next tick. */
+  private readonly resync = new Set<number>();
+  /** Write-through events not yet durable, per session: their SelfState waits. */
+  private readonly held = new Map<number, number>();
+  private readonly selfPending = new Set<number>();
+  /** Sessions claimed by rejoins since a restore; reconcile() removes the rest. */
+  private rejoined: Set<number> | null = null;
+
+  private readonly names = new NameCache();
+  private readonly delta = new DeltaBuilder({ names: this.names });
+  private readonly snap = new SnapshotBuilder({ names: this.names });
+  private readonly msg = new ServerMessageBuilder();
+  private readonly bb: ByteBuffer = reusableByteBuffer();
+  private readonly cm = new ClientMessage();
+  private readonly mv = new Move();
+  private readonly at = new Attack();
+  private readonly ia = new Interact();
+  private readonly ch = new Chat();
+  private readonly pg = new Ping();
+  private readonly recipients: Uint32Array;
+  private readonly playerIds: Uint32Array;
+  private readonly playerSessions: Uint32Array;
+  private readonly state: PlayerState = newPlayerState('');
+  private readonly joinState: PlayerState = newPlayerState('');
+  /** Flat (item, count) pairs of one player's inventory for SelfState. */
+  private readonly inv = new Uint16Array(2 * INVENTORY_SLOTS);
+
+  private readonly period: number;
+  private nextTick = 0;
+  private nextCheckpoint = 0;
+  private nextStates = 0;
+  private curSession = 0;
+  private running = false;
+  private readonly drainIn = (type: number, session: number, data: Uint8Array, offset: number, length: number): void =>
+    this.onRecord(type, session, data, offset, length);
+  private readonly drainMail = (type: number, _session: number, data: Uint8Array, offset: number, length: number): void =>
+    this.onMail(type, data, offset, length);
+  private readonly loop = (): void => this.turn();
+
+  constructor(
+    readonly data: ZoneWorkerData,
+    private readonly log: Logger,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    const m = data.memory;
+    this.bell = new Doorbell(m.bell);
+    this.inbound = new SpscRing(m.inbound, 0);
+    this.outbound = new SpscRing(m.outbound, 0, new Doorbell(m.gatewayBell));
+    this.mailbox = new MpscRing(m.mailbox, 0, this.bell);
+    this.outView = new DataView(this.outbound.data.buffer, this.outbound.data.byteOffset, this.outbound.data.byteLength);
+    this.stats = new Float64Array(m.stats);
+    this.checkpoint = new CheckpointBuffer(m.checkpoint, m.checkpointRegionBytes);
+    data.mailboxes.forEach((sab, i) => {
+      if (i !== data.index) this.mailTo.push(new MpscRing(sab, 0).producer(data.index));
+    });
+    this.period = 1000 / data.tickHz;
+
+    const cap = zoneCapacity(data.def);
+    this.recipients = new Uint32Array(cap);
+    this.playerIds = new Uint32Array(cap);
+    this.playerSessions = new Uint32Array(cap);
+
+    const t = this.now();
+    const saved = data.restore ? this.checkpoint.latest() : null;
+    if (saved) {
+      this.world = World.restore(data.def, saved, this, t);
+      const n = this.world.players(this.playerIds, this.playerSessions);
+      for (let i = 0; i < n; i++) this.bySession.set(this.playerSessions[i]!, this.playerIds[i]!);
+      log.info({ players: n, bytes: saved.length }, 'zone restored from its last checkpoint');
+    } else {
+      this.world = new World(data.def, this, t);
+    }
+    // After a restart the gateway rejoins every session it has in this zone, then reconciles.
+    if (data.restore) this.rejoined = new Set();
+    this.nextTick = t + this.period;
+    this.nextCheckpoint = t + data.checkpointIntervalMs;
+    this.nextStates = t + data.stateIntervalMs;
+  }
+
+  /** Starts the loop. */
+  start(): void {
+    this.running = true;
+    setImmediate(this.loop);
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  /** One event-loop turn: handle records until the tick is due, tick, yield. */
+  private turn(): void {
+    if (!this.running) return;
+    for (;;) {
+      this.drain();
+      const t = this.now();
+      if (t >= this.nextTick) {
+        this.tick(t);
+        setImmediate(this.loop);
+        return;
+      }
+      this.bell.arm();
+      if (!this.inbound.isEmpty() || !this.mailbox.isEmpty()) continue;
+      this.bell.wait(Math.max(0, this.nextTick - t));
+    }
+  }
+
+  /** Handles every pending record, then publishes what it produced. */
+  drain(): number {
+    const n = this.inbound.drain(this.drainIn) + this.mailbox.drain(this.drainMail);
+    this.outbound.commit();
+    return n;
+  }
+
+  tick(t: number): void {
+    const w = this.world;
+    for (const s of this.resync) {
+      const e = this.bySession.get(s);
+      if (e !== undefined) w.snapshot(e, this);
+    }
+    this.resync.clear();
+    w.tick(t, this);
+    if (t >= this.nextStates) {
+      this.nextStates = t + this.data.stateIntervalMs;
+      this.sendStates();
+    }
+    this.outbound.commit();
+    if (t >= this.nextCheckpoint) {
+      this.nextCheckpoint = t + this.data.checkpointIntervalMs;
+      this.writeCheckpoint(t);
+    }
+    const done = this.now();
+    this.record(done - t, done > this.nextTick + this.period);
+    this.nextTick += this.period;
+    // After a long stall, realign instead of running a burst of catch-up ticks.
+    if (this.nextTick < done) this.nextTick = done + this.period;
+  }
+
+  private record(ms: number, overrun: boolean): void {
+    const st = this.stats;
+    const sec = ms / 1000;
+    st[ZoneStat.heartbeatMs] = Date.now();
+    st[ZoneStat.ticks]!++;
+    if (overrun) st[ZoneStat.overruns]!++;
+    st[ZoneStat.tickSecondsSum]! += sec;
+    let b = 0;
+    while (b < TICK_BUCKETS.length && sec > TICK_BUCKETS[b]!) b++;
+    st[ZoneStat.tickBuckets + b]!++;
+    const store = this.world.store;
+    st[ZoneStat.players] = store.countByKind[Kind.player]!;
+    st[ZoneStat.npcs] = store.countByKind[Kind.npc]!;
+    for (let i = 0; i < MOVE_REJECT_SLOTS && i < this.world.moveRejects.length; i++) st[ZoneStat.moveRejects + i] = this.world.moveRejects[i]!;
+    for (let i = 0; i < WORLD_STAT_SLOTS && i < this.world.stats.length; i++) st[ZoneStat.worldStats + i] = this.world.stats[i]!;
+  }
+
+  private writeCheckpoint(t: number): void {
+    const region = this.checkpoint.writable();
+    const n = this.world.checkpointInto(region, t);
+    if (n < 0) {
+      this.log.error({ need: this.world.checkpointBound(), have: region.length }, 'checkpoint does not fit its region; skipped');
+      return;
+    }
+    this.checkpoint.publish(n);
+    this.stats[ZoneStat.checkpoints]!++;
+    this.stats[ZoneStat.checkpointBytes] = n;
+  }
+
+  private sendStates(): void {
+    const n = this.world.players(this.playerIds, this.playerSessions);
+    for (let i = 0; i < n; i++) {
+      if (this.world.playerState(this.playerIds[i]!, this.state)) this.emitState(FromZone.state, this.playerSessions[i]!, this.state, 0, 0, false);
+    }
+  }
+
+  // ------------------------------------------------------------ inbound
+
+  private onRecord(type: number, session: number, data: Uint8Array, offset: number, length: number): void {
+    switch (type) {
+      case ToZone.input:
+        this.stats[ZoneStat.inputs]!++;
+        return this.onInput(session, data, offset, length);
+      case ToZone.join:
+        return this.onJoin(session, data, offset, length);
+      case ToZone.leave:
+        return this.onLeave(session);
+      case ToZone.linkDead: {
+        const e = this.bySession.get(session);
+        if (e !== undefined) this.world.setLinkDead(e, data[offset] === 1);
+        return;
+      }
+      case ToZone.resync:
+        this.resync.add(session);
+        return;
+      case ToZone.fence:
+        this.control(FromZone.fenceAck, session, 0);
+        return;
+      case ToZone.durable:
+        return this.onDurable(session, new DataView(data.buffer, data.byteOffset + offset, 4).getUint32(0, true));
+      case ToZone.reconcile:
+        return this.reconcile();
+      case ToZone.fault:
+        if (this.data.faultInjection) this.fault(data[offset]!);
+        return;
+    }
+  }
+
+  private onInput(session: number, data: Uint8Array, offset: number, length: number): void {
+    const e = this.bySession.get(session);
+    if (e === undefined) {
+      // Handed off (or left) since the gateway routed this: send it back to be routed again.
+      const off = this.reserveControl(FromZone.bounce, session, length);
+      if (off >= 0) copyInto(data, offset, this.outbound.data, off, length);
+      return;
+    }
+    const m = ClientMessage.getRootAsClientMessage(rebindByteBuffer(this.bb, data, offset), this.cm);
+    const t = this.now();
+    switch (m.bodyType()) {
+      case ClientBody.Move: {
+        const v = m.body(this.mv) as Move;
+        this.world.applyMove(e, m.seq(), v.x(), v.y(), t);
+        return;
+      }
+      case ClientBody.Attack: {
+        const r = this.world.applyAttack(e, (m.body(this.at) as Attack).target(), t);
+        if (r !== AttackResult.ok && r !== AttackResult.noPlayer) this.sendError(session, ATTACK_ERROR[r] ?? ErrorCode.invalidInput, m.seq());
+        return;
+      }
+      case ClientBody.Interact: {
+        const ia = m.body(this.ia) as Interact;
+        const r = this.world.applyInteract(e, ia.target(), ia.action(), t);
+        if (r !== InteractResult.ok && r !== InteractResult.noPlayer) this.sendError(session, INTERACT_ERROR[r] ?? ErrorCode.invalidInput, m.seq());
+        return;
+      }
+      case ClientBody.Chat:
+        return this.onChat(session, e, m.body(this.ch) as Chat, m.seq());
+      case ClientBody.Ping: {
+        const p = m.body(this.pg) as Ping;
+        this.msg.pong(p.clientTime(), Date.now());
+        this.out(FromZone.outUnsequenced, session, this.msg.bytes, this.msg.start, this.msg.length);
+        return;
+      }
+    }
+  }
+
+  private onChat(session: number, e: number, c: Chat, seq: number): void {
+    const text = stringField(c, CHAT_TEXT);
+    if (!text) return this.sendError(session, ErrorCode.badText, seq);
+    const slot = this.world.playerSlot(e);
+    if (slot < 0) return;
+    const store = this.world.store;
+    const channel = c.channel();
+    let n: number;
+    if (channel === ChatChannel.Say) n = this.world.sayRecipients(e, this.recipients);
+    else if (channel === ChatChannel.Zone || channel === ChatChannel.Global) n = this.world.zoneRecipients(this.recipients);
+    else return this.sendError(session, ErrorCode.channelNotAllowed, seq);
+    this.msg.chatMessage(channel, store.id[slot]!, store.names[slot]!, text);
+    const bytes = this.msg.bytes;
+    const start = this.msg.start;
+    const len = this.msg.length;
+    for (let i = 0; i < n; i++) this.out(FromZone.out, this.recipients[i]!, bytes, start, len);
+    if (channel === ChatChannel.Global) {
+      for (const p of this.mailTo) {
+        const off = p.reserve(Mail.globalChat, 0, len);
+        if (off >= 0) {
+          copyInto(bytes, start, p.data, off, len);
+          p.commit();
+        }
+      }
+    }
+  }
+
+  private onMail(type: number, data: Uint8Array, offset: number, length: number): void {
+    if (type !== Mail.globalChat) return;
+    const n = this.world.zoneRecipients(this.recipients);
+    for (let i = 0; i < n; i++) this.out(FromZone.out, this.recipients[i]!, data, offset, length);
+  }
+
+  private onJoin(session: number, data: Uint8Array, offset: number, length: number): void {
+    const kind = data[offset]!;
+    const hint = new DataView(data.buffer, data.byteOffset + offset + 4, 4).getUint32(0, true);
+    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    if (readPlayerState(v, data.subarray(0, offset + length), offset + JOIN_HEADER, this.joinState) < 0) {
+      this.log.error({ session }, 'join with an unreadable player state');
+      this.control(FromZone.joinFailed, session, 4, -2);
+      return;
+    }
+    let e = this.bySession.get(session);
+    if (kind === JoinKind.rejoin && e !== undefined && (hint === 0 || hint === e)) {
+      // The restored world has this player already: keep it (its state is the checkpoint's).
+      this.rejoined?.add(session);
+    } else {
+      if (e !== undefined) this.world.removePlayer(e);
+      const r = this.world.addPlayer(session, this.joinState, this.now());
+      if (r < 0) {
+        this.bySession.delete(session);
+        this.control(FromZone.joinFailed, session, 4, r);
+        return;
+      }
+      e = r;
+      this.bySession.set(session, e);
+      this.rejoined?.add(session);
+    }
+    const off = this.reserveControl(FromZone.joined, session, 8);
+    if (off >= 0) {
+      this.outView.setUint32(off, e, true);
+      this.outView.setUint8(off + 4, kind);
+    }
+    this.world.snapshot(e, this);
+  }
+
+  private onLeave(session: number): void {
+    const e = this.bySession.get(session);
+    this.bySession.delete(session);
+    this.held.delete(session);
+    this.selfPending.delete(session);
+    this.resync.delete(session);
+    if (e === undefined || !this.world.removePlayer(e, this.state)) {
+      this.control(FromZone.left, session, 0);
+      return;
+    }
+    this.emitState(FromZone.left, session, this.state, 0, 0, true);
+  }
+
+  private onDurable(session: number, count: number): void {
+    const left = (this.held.get(session) ?? 0) - count;
+    if (left > 0) {
+      this.held.set(session, left);
+      return;
+    }
+    this.held.delete(session);
+    if (this.selfPending.delete(session)) {
+      const e = this.bySession.get(session);
+      const slot = e === undefined ? -1 : this.world.playerSlot(e);
+      if (slot >= 0) this.writeSelf(session, slot);
+    }
+  }
+
+  private reconcile(): void {
+    let removed = 0;
+    if (this.rejoined) {
+      for (const [session, e] of this.bySession) {
+        if (this.rejoined.has(session)) continue;
+        this.world.removePlayer(e);
+        this.bySession.delete(session);
+        removed++;
+      }
+    }
+    this.rejoined = null;
+    this.control(FromZone.reconciled, 0, 4, removed);
+  }
+
+  private fault(mode: number): void {
+    this.log.warn({ mode }, 'injected fault');
+    switch (mode) {
+      case FaultMode.throw:
+        throw new Error('injected fault: throw');
+      case FaultMode.exit:
+        process.exit(3);
+        break;
+      case FaultMode.oom: {
+        const hog: number[][] = [];
+        for (;;) hog.push(new Array<number>(1 << 20).fill(hog.length));
+      }
+      case FaultMode.hang:
+        for (;;) {
+          // A zone stuck in a loop: only the supervisor's heartbeat check ends this.
+        }
+    }
+  }
+
+  // ------------------------------------------------------------ the world's writers
+
+  begin(_observer: number, session: number): void {
+    this.curSession = session;
+    this.delta.begin(this.world.tickCount);
+  }
+
+  enter(s: number): void {
+    const st = this.world.store;
+    this.delta.addEnter(st.id[s]!, st.kind[s]!, st.qx[s]! / 16, st.qy[s]! / 16, st.pubHp[s]!, st.maxHp[s]!, st.level[s]!, st.names[s] ?? null, st.pubFlags[s]!);
+  }
+
+  update(s: number): void {
+    const st = this.world.store;
+    this.delta.addUpdate(st.id[s]!, st.qx[s]! / 16, st.qy[s]! / 16, st.pubHp[s]!, st.pubFlags[s]!, st.facing[s]!);
+  }
+
+  leave(id: number): void {
+    this.delta.addLeave(id);
+  }
+
+  damage(attackerId: number, targetId: number, amount: number, hpLeft: number): void {
+    this.delta.addDamage(attackerId, targetId, amount, hpLeft);
+  }
+
+  death(entityId: number, killerId: number): void {
+    this.delta.addDeath(entityId, killerId);
+  }
+
+  end(): void {
+    const len = this.delta.finishRaw();
+    this.out(FromZone.outDelta, this.curSession, this.delta.bytes, this.delta.start, len);
+  }
+
+  snapshotBegin(observer: number, session: number): void {
+    const st = this.world.store;
+    this.curSession = session;
+    this.snap.begin(this.world.tickCount, this.data.def.id, st.id[observer]!);
+    this.snap.setSelf(st.hp[observer]!, st.maxHp[observer]!, st.level[observer]!, st.xp[observer]!, st.x[observer]!, st.y[observer]!);
+    const base = observer * INVENTORY_SLOTS;
+    for (let i = base; i < base + INVENTORY_SLOTS; i++) if (st.invItem[i]! !== 0) this.snap.addItem(st.invItem[i]!, st.invCount[i]!);
+  }
+
+  snapshotEntity(s: number): void {
+    const st = this.world.store;
+    this.snap.addEntity(st.id[s]!, st.kind[s]!, st.qx[s]! / 16, st.qy[s]! / 16, st.pubHp[s]!, st.maxHp[s]!, st.level[s]!, st.names[s] ?? null, st.pubFlags[s]!);
+  }
+
+  snapshotEnd(): void {
+    const len = this.snap.finishRaw();
+    this.out(FromZone.out, this.curSession, this.snap.bytes, this.snap.start, len);
+    this.resync.delete(this.curSession);
+  }
+
+  // ------------------------------------------------------------ the world's events
+
+  moveRejected(session: number, seq: number, x: number, y: number, reason: MoveRejectReason): void {
+    this.msg.moveRejected(seq, x, y, WIRE_MOVE_REJECT[reason] ?? WireMoveReject.invalid);
+    this.out(FromZone.out, session, this.msg.bytes, this.msg.start, this.msg.length);
+  }
+
+  selfState(session: number, slot: number): void {
+    if (this.held.has(session)) {
+      this.selfPending.add(session);
+      return;
+    }
+    this.writeSelf(session, slot);
+  }
+
+  levelUp(session: number, slot: number, level: number, xp: number): void {
+    this.writeThrough(session, slot, WriteThroughKind.levelUp, level, xp, 0);
+  }
+
+  itemGained(session: number, slot: number, item: number, count: number, total: number): void {
+    this.writeThrough(session, slot, WriteThroughKind.itemGained, item, count, total);
+  }
+
+  respawn(session: number, _slot: number, x: number, y: number, hp: number): void {
+    this.msg.respawn(x, y, hp);
+    this.out(FromZone.out, session, this.msg.bytes, this.msg.start, this.msg.length);
+  }
+
+  handoff(session: number, state: PlayerState, targetZone: number, x: number, y: number): void {
+    this.bySession.delete(session);
+    this.held.delete(session);
+    this.selfPending.delete(session);
+    this.resync.delete(session);
+    state.x = x;
+    state.y = y;
+    this.emitState(FromZone.handoff, session, state, HANDOFF_HEADER, targetZone, true);
+  }
+
+  // ------------------------------------------------------------ output
+
+  private writeSelf(session: number, slot: number): void {
+    const st = this.world.store;
+    let n = 0;
+    for (let i = slot * INVENTORY_SLOTS; i < (slot + 1) * INVENTORY_SLOTS; i++) {
+      if (st.invItem[i]! === 0) continue;
+      this.inv[n++] = st.invItem[i]!;
+      this.inv[n++] = st.invCount[i]!;
+    }
+    this.msg.selfState(st.hp[slot]!, st.maxHp[slot]!, st.level[slot]!, st.xp[slot]!, st.x[slot]!, st.y[slot]!, this.inv, n >> 1);
+    this.out(FromZone.out, session, this.msg.bytes, this.msg.start, this.msg.length);
+  }
+
+  private writeThrough(session: number, slot: number, kind: number, a: number, b: number, c: number): void {
+    if (!this.world.playerState(this.world.store.id[slot]!, this.state)) return;
+    const size = WRITE_THROUGH_HEADER + playerStateBytes(this.state);
+    const off = this.reserveControl(FromZone.writeThrough, session, size);
+    if (off < 0) return;
+    const v = this.outView;
+    v.setUint8(off, kind);
+    v.setUint8(off + 1, 0);
+    v.setUint16(off + 2, 0, true);
+    v.setUint32(off + 4, a, true);
+    v.setUint32(off + 8, b, true);
+    v.setUint32(off + 12, c, true);
+    writePlayerState(v, this.outbound.data, off + WRITE_THROUGH_HEADER, this.state);
+    this.held.set(session, (this.held.get(session) ?? 0) + 1);
+  }
+
+  /** A record carrying a player state after `header` bytes (handoff: u16 target zone first). */
+  private emitState(type: number, session: number, s: PlayerState, header: number, targetZone: number, mustDeliver: boolean): void {
+    const size = header + playerStateBytes(s);
+    const off = mustDeliver ? this.reserveControl(type, session, size) : this.outbound.reserve(type, session, size);
+    if (off < 0) {
+      if (!mustDeliver) this.stats[ZoneStat.outDropped]!++;
+      return;
+    }
+    if (header > 0) {
+      this.outView.setUint16(off, targetZone, true);
+      this.outView.setUint16(off + 2, 0, true);
+    }
+    writePlayerState(this.outView, this.outbound.data, off + header, s);
+  }
+
+  private sendError(session: number, code: number, refSeq: number): void {
+    this.msg.error(code, null, refSeq);
+    this.out(FromZone.out, session, this.msg.bytes, this.msg.start, this.msg.length);
+  }
+
+  /** A message for a player: dropped (and the player resynced) when the ring is full. */
+  private out(type: number, session: number, bytes: Uint8Array, start: number, len: number): void {
+    const off = this.outbound.reserve(type, session, len);
+    if (off < 0) {
+      this.stats[ZoneStat.outDropped]!++;
+      if (type !== FromZone.outUnsequenced) this.resync.add(session);
+      return;
+    }
+    copyInto(bytes, start, this.outbound.data, off, len);
+  }
+
+  /** A control record with an optional u32 value. */
+  private control(type: number, session: number, size: number, value = 0): void {
+    const off = this.reserveControl(type, session, size);
+    if (off >= 0 && size >= 4) this.outView.setInt32(off, value, true);
+  }
+
+  /**
+   * Reserves space for a record that must not be lost (joins, leaves,
+   * handoffs, write-through): when the ring is full it publishes what it has
+   * and waits for the gateway to drain, up to CONTROL_WAIT_MS.
+   */
+  private reserveControl(type: number, session: number, size: number): number {
+    let off = this.outbound.reserve(type, session, size);
+    if (off >= 0) return off;
+    const deadline = this.now() + CONTROL_WAIT_MS;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    while (off < 0 && this.now() < deadline) {
+      this.outbound.commit();
+      Atomics.wait(nap, 0, 0, 1);
+      off = this.outbound.reserve(type, session, size);
+    }
+    if (off < 0) this.log.error({ type, session, size }, 'outbound ring stayed full; a control record was lost');
+    return off;
+  }
+}
+
+/** Copies bytes between arrays without allocating for small messages (set() with a view above 256 bytes is faster). */
+export function copyInto(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
+  if (len > 256) {
+    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
+    return;
+  }
+  for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]!;
+}
+
+
+/** WorldStat indices exported per zone (for the gateway's metrics). */
+export { WorldStat };

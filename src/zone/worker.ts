@@ -1,0 +1,20 @@
+// Zone worker entry (worker_threads). Imports only the ring, protocol, world
+// and log layers (through runtime.ts), and the thread helper that names and
+// places it (zone-N in top -H and /proc).
+
+import { workerData } from 'node:worker_threads';
+import { setupThread, type ThreadsShared } from '../../native-bindings/threads.js';
+import { createWorkerLogger } from '../log/logger.js';
+import { ZoneRuntime, type ZoneWorkerData } from './runtime.js';
+
+export interface WorkerInit extends ZoneWorkerData {
+  logLevel: string;
+  threads: ThreadsShared | null;
+}
+
+const data = workerData as WorkerInit;
+const thread = data.threads ? setupThread({ role: 'zone', index: data.index, shared: data.threads }) : null;
+const log = createWorkerLogger(data.logLevel, { zone: data.def.id, thread: `zone-${data.index}` });
+const runtime = new ZoneRuntime(data, log);
+if (thread) setInterval(() => thread.publish(), data.threads!.publishMs).unref();
+runtime.start();
