@@ -25,6 +25,7 @@ Server:
 Swarm:
   --ramp PER_SEC          new connections per second while ramping up (default ${DEFAULT_OPTIONS.rampPerSec})
   --workers N             bot worker threads (default ${DEFAULT_OPTIONS.workers})
+  --probe-bots N          bots on an extra lightly loaded thread whose RTT is reported (default ${DEFAULT_OPTIONS.probeBots}; 0: all bots')
   --addresses N           loopback source addresses 127.0.1.1... to spread bots over (default ${DEFAULT_OPTIONS.addresses}; 0: OS picks)
   --via-proxy             route bots through the netfault proxy
   --seed N                seed of the bots' choices (default 1)
@@ -80,6 +81,7 @@ export function parseCli(argv: string[]): { opts: Partial<LoadtestOptions>; json
         'server-arg': { type: 'string', multiple: true },
         ramp: { type: 'string' },
         workers: { type: 'string' },
+        'probe-bots': { type: 'string' },
         addresses: { type: 'string' },
         'via-proxy': { type: 'boolean' },
         seed: { type: 'string' },
@@ -137,6 +139,7 @@ export function parseCli(argv: string[]): { opts: Partial<LoadtestOptions>; json
     spawnServer,
     rampPerSec: num(v.ramp, 'ramp', DEFAULT_OPTIONS.rampPerSec, 1),
     workers: num(v.workers, 'workers', DEFAULT_OPTIONS.workers, 1),
+    probeBots: num(v['probe-bots'], 'probe-bots', DEFAULT_OPTIONS.probeBots, 0),
     addresses: num(v.addresses, 'addresses', DEFAULT_OPTIONS.addresses, 0),
     serverConfig,
     serverArgs: v['server-arg'] ?? [],

@@ -6,7 +6,7 @@
 import { DEFAULT_BEHAVIOUR } from './swarm/bot.js';
 import { errorCount, pMs, diffCounters, type Counters } from './swarm/counters.js';
 import { Swarm, isLoopbackUrl, loopbackAddresses } from './swarm/swarm.js';
-import { ServerProbe, threadBreakdown, round, type CpuSample } from './server/probe.js';
+import { ServerProbe, threadBreakdown, round, histogramQuantileBetween, type CpuSample } from './server/probe.js';
 import { spawnServer, type SpawnedServer } from './server/spawn.js';
 import { NetFaultProxy } from './netfault/proxy.js';
 import { getScenario } from './scenarios/index.js';
@@ -21,6 +21,7 @@ export const DEFAULT_OPTIONS: LoadtestOptions = {
   spawnServer: false,
   rampPerSec: 500,
   workers: 2,
+  probeBots: 10,
   addresses: 128,
   serverConfig: {},
   serverArgs: [],
@@ -63,6 +64,10 @@ export interface LoadtestResult {
 
 interface WindowMark {
   atSec: number;
+  /** This process's CPU (driver and bot threads), us. */
+  botCpuUs: number;
+  /** The server's event-loop delay histogram buckets (from /metrics). */
+  loop: Array<[number, number]>;
   counters: Counters;
   cpu: CpuSample;
 }
@@ -154,6 +159,7 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
       url,
       kind: opts.bots,
       workers: opts.workers,
+      probeBots: Math.min(opts.probeBots, Math.floor(opts.clients / 2)),
       addresses: loopback ? loopbackAddresses(opts.addresses) : [],
       behaviour: { ...DEFAULT_BEHAVIOUR, ...opts.behaviour },
       seed: opts.seed,
@@ -197,7 +203,9 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
     const extra: Record<string, unknown> = {};
     const mark = async (): Promise<WindowMark> => {
       await ctx.freshReports();
-      return { atSec: now(), counters: sw.totals(), cpu: await probe.sampleCpu() };
+      const u = process.cpuUsage();
+      const loop = (await probe.scrape())?.buckets('mmo_eventloop_delay_seconds') ?? [];
+      return { atSec: now(), botCpuUs: u.user + u.system, loop, counters: sw.totals(), cpu: await probe.sampleCpu() };
     };
     const ctx: ScenarioContext = {
       opts,
@@ -269,6 +277,8 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
 
     const totals = sw.totals();
     const d = diffCounters(w1.counters, w0.counters);
+    const botCpu = w1.botCpuUs - w0.botCpuUs;
+    const loopP99 = histogramQuantileBetween(w0.loop, w1.loop, 0.99);
     const secs = Math.max(0.001, w1.atSec - w0.atSec);
     const cpu = w0.cpu.cpuSeconds !== null && w1.cpu.cpuSeconds !== null ? w1.cpu.cpuSeconds - w0.cpu.cpuSeconds : null;
     const msgs = d.msgsIn + d.msgsOut;
@@ -287,16 +297,22 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
       rttP50Ms: nullRound(pMs(rtt, 50)),
       rttP99Ms: nullRound(pMs(rtt, 99)),
       rttP999Ms: nullRound(pMs(rtt, 99.9)),
+      rttSamples: rtt.totalCount,
+      rttAllBotsP50Ms: nullRound(pMs(sw.rttAllWindow, 50)),
+      rttAllBotsP99Ms: nullRound(pMs(sw.rttAllWindow, 99)),
       serverRssStartMb: nullRound(serverRssStartMb, 1),
       serverRssEndMb: nullRound(serverRssEndMb, 1),
       windowSec: round(secs, 1),
       serverCores: cpu === null ? null : round(cpu / secs, 3),
+      serverEventLoopP99Ms: loopP99 === null ? null : loopP99 === Infinity ? 'over the top bucket' : round(loopP99 * 1000, 2),
       bytesInPerSec: Math.round(d.bytesIn / secs),
       bytesOutPerSec: Math.round(d.bytesOut / secs),
       meanFrameBytesIn: d.msgsIn > 0 ? Math.round(d.bytesIn / d.msgsIn) : null,
       connectP50Ms: nullRound(pMs(sw.connectTime, 50)),
       connectP99Ms: nullRound(pMs(sw.connectTime, 99)),
       botLoopDelayP99Ms: round(sw.botLoopDelayP99Ms, 1),
+      probeLoopDelayP99Ms: round(sw.probeLoopDelayP99Ms, 1),
+      botCpuCores: round(botCpu / 1e6 / secs, 3),
       counters: totals,
       errorCodes: sw.errorCodes(),
       serverThreads: threadBreakdown(w0.cpu, w1.cpu),

@@ -24,7 +24,11 @@ export const soak: Scenario = {
     let left = 0;
     while (ctx.now() - start < durationSec) {
       await ctx.sleep(Math.min(everySec, durationSec - (ctx.now() - start)) * 1000);
-      if (warmRss === null && ctx.now() - start >= warmupSec) warmRss = await ctx.probe.sampleRssMb();
+      if (warmRss === null && ctx.now() - start >= warmupSec) {
+        warmRss = await ctx.probe.sampleRssMb();
+        // RTT, like RSS growth, is judged after warm-up (JIT, first snapshots, pools growing).
+        ctx.swarm.resetWindow();
+      }
       owed += perTurn;
       const n = Math.floor(owed);
       if (n > 0 && ctx.now() - start < durationSec - everySec) {
@@ -40,6 +44,7 @@ export const soak: Scenario = {
     const end = ctx.now();
     const rssEnd = await ctx.probe.sampleRssMb();
     ctx.extra.warmupSec = round(warmupSec, 1);
+    ctx.extra.rttAfterWarmup = warmRss !== null;
     ctx.extra.serverRssWarmMb = warmRss === null ? null : round(warmRss, 1);
     ctx.extra.rssGrowthPct = warmRss === null || rssEnd === null ? null : round(((rssEnd - warmRss) / warmRss) * 100, 2);
     ctx.extra.heapSlopeMbPerMin = nullRound(heapSlopeMbPerMin(ctx.samples, start + (end - start) / 2, end));

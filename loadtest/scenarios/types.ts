@@ -16,6 +16,8 @@ export interface LoadtestOptions {
   /** New connections per second while ramping up (all workers together). */
   rampPerSec: number;
   workers: number;
+  /** Bots on a lightly loaded thread of their own whose RTT is reported (0: every bot's RTT). */
+  probeBots: number;
   /** Loopback source addresses to spread the bots over (0: let the OS pick). Ignored for a non-loopback URL. */
   addresses: number;
   /** Server process to read /proc of, when not spawned. */

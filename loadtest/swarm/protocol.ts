@@ -8,6 +8,8 @@ export type BotKind = 'sdk' | 'raw' | 'colyseus';
 
 export interface WorkerInit {
   workerIndex: number;
+  /** The probe worker: a few bots on a thread of their own, whose RTT is the one reported. */
+  probe: boolean;
   url: string;
   kind: BotKind;
   behaviour: BotBehaviour;
@@ -33,6 +35,7 @@ export type ToWorker =
 export interface WorkerReport {
   t: 'report';
   worker: number;
+  probe: boolean;
   /** Cumulative since the worker started. */
   counters: Counters;
   errorCodes: Record<string, number>;

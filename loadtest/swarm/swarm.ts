@@ -14,6 +14,14 @@ export interface SwarmOptions {
   kind?: BotKind;
   /** Worker threads. Default 2. */
   workers?: number;
+  /**
+   * Bots on an extra, lightly loaded worker whose RTT is the RTT reported
+   * (default 0: none). A real player's device decodes one player's traffic;
+   * a bot sharing a thread with hundreds of others waits behind their
+   * decoding too, so the other bots' RTT (rttAll) includes the swarm's own
+   * queueing, and is reported separately.
+   */
+  probeBots?: number;
   /** Source addresses (see loopbackAddresses). */
   addresses?: string[];
   behaviour?: Partial<BotBehaviour>;
@@ -46,18 +54,24 @@ interface WorkerState {
 }
 
 export class Swarm extends EventEmitter {
-  /** Histograms since the run began (merged from every report), microseconds. */
+  /** Histograms since the run began (merged from every report), microseconds. rtt: the probe bots' (every bot's without a probe worker). */
   readonly rtt: Histogram = newHistogram();
+  /** RTT of every bot but the probes, since the last resetWindow(). */
+  readonly rttAllWindow: Histogram = newHistogram();
   readonly connectTime: Histogram = newHistogram();
   readonly backTime: Histogram = newHistogram();
   /** RTT since the last takeInterval(), for progress lines. */
   private rttInterval: Histogram = newHistogram();
   /** RTT since the last resetWindow() (the measured window). */
   readonly rttWindow: Histogram = newHistogram();
-  /** Worst bot event-loop delay p99 over recent reports, ms. */
+  /** Worst bot event-loop delay p99 over recent reports, ms (decaying): how loaded the bot threads are. */
   botLoopDelayP99Ms = 0;
+  probeLoopDelayP99Ms = 0;
 
   private readonly workers: WorkerState[] = [];
+  /** The probe worker, if any (not in `workers`' load share). */
+  private probe: WorkerState | null = null;
+  private probeSpawned = 0;
   private nextIndex = 0;
   private stopped = false;
 
@@ -69,6 +83,7 @@ export class Swarm extends EventEmitter {
     const opts = {
       kind: 'sdk' as BotKind,
       workers: 2,
+      probeBots: 0,
       addresses: [] as string[],
       seed: 1,
       stepMs: 50,
@@ -78,12 +93,16 @@ export class Swarm extends EventEmitter {
     };
     const s = new Swarm(opts);
     const ready: Promise<void>[] = [];
-    for (let i = 0; i < opts.workers; i++) {
+    const threads = opts.workers + (opts.probeBots > 0 ? 1 : 0);
+    for (let i = 0; i < threads; i++) {
+      const probe = i === opts.workers;
       const init: WorkerInit = {
         workerIndex: i,
+        probe,
         url: opts.url,
         kind: opts.kind,
-        behaviour: opts.behaviour,
+        // Probes ping 4 times a second so a short run still yields a usable p99.
+        behaviour: probe ? { ...opts.behaviour, pingIntervalMs: Math.min(opts.behaviour.pingIntervalMs, 250) } : opts.behaviour,
         addresses: opts.addresses,
         seed: opts.seed,
         stepMs: opts.stepMs,
@@ -92,7 +111,8 @@ export class Swarm extends EventEmitter {
       };
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
       const st: WorkerState = { worker, last: null, exited: false };
-      s.workers.push(st);
+      if (probe) s.probe = st;
+      else s.workers.push(st);
       worker.on('message', (m: FromWorker) => s.onMessage(st, m));
       worker.on('error', (e) => s.emit('workerError', e));
       worker.on('exit', () => (st.exited = true));
@@ -102,20 +122,25 @@ export class Swarm extends EventEmitter {
     return s;
   }
 
+  /** Threads that report (the probe worker included). */
   get workerCount(): number {
-    return this.workers.length;
+    return this.workers.length + (this.probe ? 1 : 0);
+  }
+
+  private all(): WorkerState[] {
+    return this.probe ? [...this.workers, this.probe] : this.workers;
   }
 
   /** Cumulative counters of every worker (as of their last reports). */
   totals(): Counters {
     const c = zeroCounters();
-    for (const w of this.workers) if (w.last) addCounters(c, w.last.counters);
+    for (const w of this.all()) if (w.last) addCounters(c, w.last.counters);
     return c;
   }
 
   errorCodes(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const w of this.workers) {
+    for (const w of this.all()) {
       if (!w.last) continue;
       for (const [k, v] of Object.entries(w.last.errorCodes)) out[k] = (out[k] ?? 0) + v;
     }
@@ -125,14 +150,14 @@ export class Swarm extends EventEmitter {
   /** Bots with a live session (as of the last reports). */
   connected(): number {
     let n = 0;
-    for (const w of this.workers) n += w.last?.connected ?? 0;
+    for (const w of this.all()) n += w.last?.connected ?? 0;
     return n;
   }
 
   /** Bots not closed for good. */
   live(): number {
     let n = 0;
-    for (const w of this.workers) n += w.last?.live ?? 0;
+    for (const w of this.all()) n += w.last?.live ?? 0;
     return n;
   }
 
@@ -145,12 +170,23 @@ export class Swarm extends EventEmitter {
 
   resetWindow(): void {
     this.rttWindow.reset();
+    this.rttAllWindow.reset();
   }
 
   /** Starts `count` more bots at `perSec` in total (0: all at once); resolves once all are started (not yet connected). */
   async spawn(count: number, perSec: number, timeoutMs = 600_000): Promise<void> {
-    const n = this.workers.length;
     const jobs: Promise<void>[] = [];
+    if (this.probe && this.probeSpawned < this.opts.probeBots && count > 0) {
+      // The probe worker fills up first (it keeps its bots: leaves go to the others).
+      const share = Math.min(count, this.opts.probeBots - this.probeSpawned);
+      this.probeSpawned += share;
+      const first = this.nextIndex;
+      this.nextIndex += share;
+      count -= share;
+      jobs.push(this.waitFor(this.probe, (m) => m.t === 'spawned', timeoutMs, 'spawn'));
+      this.send(this.probe, { t: 'spawn', first, count: share, perSec: Math.min(perSec, 50) });
+    }
+    const n = this.workers.length;
     for (let i = 0; i < n; i++) {
       const share = Math.floor(count / n) + (i < count % n ? 1 : 0);
       if (share === 0) continue;
@@ -179,7 +215,7 @@ export class Swarm extends EventEmitter {
    */
   async drop(kill = true): Promise<number> {
     const counts = await Promise.all(
-      this.workers.map((st) => {
+      this.all().map((st) => {
         const p = this.waitFor(st, (m) => m.t === 'dropped', 10_000, 'drop');
         this.send(st, { t: 'drop', kill });
         return p.then(() => (st as WorkerState & { dropped?: number }).dropped ?? 0);
@@ -191,7 +227,7 @@ export class Swarm extends EventEmitter {
   /** Every bot checks its view for a second player with its own name (counted in duplicateSelf). */
   async audit(): Promise<void> {
     await Promise.all(
-      this.workers.map((st) => {
+      this.all().map((st) => {
         const p = this.waitFor(st, (m) => m.t === 'audited', 10_000, 'audit');
         this.send(st, { t: 'audit' });
         return p;
@@ -204,7 +240,7 @@ export class Swarm extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all(
-      this.workers.map(async (st) => {
+      this.all().map(async (st) => {
         if (st.exited) return;
         const done = this.waitFor(st, (m) => m.t === 'stopped', timeoutMs, 'stop').catch(() => undefined);
         this.send(st, { t: 'stop' });
@@ -224,12 +260,16 @@ export class Swarm extends EventEmitter {
   private onMessage(st: WorkerState, m: FromWorker): void {
     if (m.t === 'report') {
       st.last = m;
-      addEncoded(this.rtt, m.rtt);
-      addEncoded(this.rttInterval, m.rtt);
-      addEncoded(this.rttWindow, m.rtt);
+      if (m.probe || !this.probe) {
+        addEncoded(this.rtt, m.rtt);
+        addEncoded(this.rttInterval, m.rtt);
+        addEncoded(this.rttWindow, m.rtt);
+      }
+      if (!m.probe) addEncoded(this.rttAllWindow, m.rtt);
       addEncoded(this.connectTime, m.connect);
       addEncoded(this.backTime, m.back);
-      this.botLoopDelayP99Ms = Math.max(m.loopDelayP99Ms, this.botLoopDelayP99Ms * 0.8);
+      if (!m.probe) this.botLoopDelayP99Ms = Math.max(m.loopDelayP99Ms, this.botLoopDelayP99Ms * 0.8);
+      else this.probeLoopDelayP99Ms = Math.max(m.loopDelayP99Ms, this.probeLoopDelayP99Ms * 0.8);
       this.emit('report', m);
     } else if (m.t === 'dropped') {
       (st as WorkerState & { dropped?: number }).dropped = m.count;

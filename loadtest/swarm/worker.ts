@@ -77,6 +77,7 @@ class Host implements BotHost {
     const msg: FromWorker = {
       t: 'report',
       worker: init.workerIndex,
+      probe: init.probe,
       counters: this.counters,
       errorCodes: this.errorCodes,
       connected,
