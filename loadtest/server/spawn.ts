@@ -48,6 +48,18 @@ const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
+// A signal ends a Node process without 'exit' handlers: take the servers down with us.
+let signalsHooked = false;
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(sig, () => {
+      for (const c of live) c.kill('SIGKILL');
+      process.exit(code);
+    });
+  }
+}
 
 /** Sets a dotted key ('net.host') in a nested object. */
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
@@ -87,6 +99,7 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServe
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
+  hookSignals();
   const keep = opts.tailLines ?? 200;
   const lines: string[] = [];
   let onLine: ((l: string) => void) | null = null;

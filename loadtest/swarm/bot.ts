@@ -351,6 +351,10 @@ export class Bot {
 
   private bindSocket(ws: WsWebSocket): void {
     this.socket = ws;
+    // The SDK clears its onerror before closing; ws reports a close() during the handshake as an
+    // 'error' event a tick later, which with no listener left is an uncaught exception (SDK issue,
+    // reported). Errors reach the bot as close codes anyway.
+    ws.on('error', () => undefined);
     const k = this.host.counters;
     const send = ws.send.bind(ws);
     ws.send = ((data: Uint8Array, ...rest: unknown[]) => {

@@ -62,6 +62,8 @@ export const COUNTER_KEYS = [
   'snapshots',
   /** Other entities carrying the bot's own name (a duplicate player), found by an audit. */
   'duplicateSelf',
+  /** Exceptions thrown out of bot or SDK code in a worker (the worker carries on; an error). */
+  'botExceptions',
 ] as const;
 
 export type CounterKey = (typeof COUNTER_KEYS)[number];
@@ -86,7 +88,7 @@ export function diffCounters(later: Counters, earlier: Counters): Counters {
 /** Everything counted as an error of the run (each kind is also reported on its own). */
 export function errorCount(c: Counters, errorCodes: Record<string, number> = {}): number {
   void errorCodes;
-  return c.connectFailures + c.serverErrors + c.kicked + c.malformedFrames + c.moveRejectedIllegal + c.lostSessions + c.gaveUp + c.duplicateSelf;
+  return c.connectFailures + c.serverErrors + c.kicked + c.malformedFrames + c.moveRejectedIllegal + c.lostSessions + c.gaveUp + c.duplicateSelf + c.botExceptions;
 }
 
 export type Histogram = hdr.Histogram;

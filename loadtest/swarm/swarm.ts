@@ -115,7 +115,12 @@ export class Swarm extends EventEmitter {
       else s.workers.push(st);
       worker.on('message', (m: FromWorker) => s.onMessage(st, m));
       worker.on('error', (e) => s.emit('workerError', e));
-      worker.on('exit', () => (st.exited = true));
+      worker.on('exit', (code) => {
+        st.exited = true;
+        // Every wait on this worker fails now rather than at its timeout.
+        s.emit(`exit:${st.worker.threadId}`, code);
+        if (!s.stopped) s.emit('workerError', new Error(`bot worker ${st.worker.threadId} exited with ${code}`));
+      });
       ready.push(s.waitFor(st, (m) => m.t === 'ready', 20_000, 'worker start'));
     }
     await Promise.all(ready);
@@ -284,13 +289,23 @@ export class Swarm extends EventEmitter {
         if (!pred(m)) return;
         clearTimeout(timer);
         this.off(ev, fn);
+        this.off(`exit:${st.worker.threadId}`, onExit);
         resolve();
+      };
+      const exitEv = `exit:${st.worker.threadId}`;
+      const onExit = () => {
+        clearTimeout(timer);
+        this.off(ev, fn);
+        reject(Object.assign(new Error(`bot worker ${st.worker.threadId} exited before answering ${what}`), { code: 'MMO_ERR_LOADTEST_WORKER' }));
       };
       const timer = setTimeout(() => {
         this.off(ev, fn);
+        this.off(exitEv, onExit);
         reject(Object.assign(new Error(`bot worker ${st.worker.threadId}: ${what} not answered within ${timeoutMs} ms`), { code: 'MMO_ERR_LOADTEST_WORKER' }));
       }, timeoutMs);
       this.on(ev, fn);
+      if (st.exited) return onExit();
+      this.once(exitEv, onExit);
     });
   }
 }

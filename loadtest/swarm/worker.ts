@@ -96,6 +96,12 @@ class Host implements BotHost {
 }
 
 const host = new Host();
+// A bug in one bot (or in the SDK under it) must not take the thread's other bots down: count it, carry on.
+process.on('uncaughtException', (e) => {
+  host.counters.botExceptions++;
+  const key = `exception:${(e as Error).message?.slice(0, 60) ?? String(e)}`;
+  host.errorCodes[key] = (host.errorCodes[key] ?? 0) + 1;
+});
 const wheel = setInterval(() => host.turnWheel(), init.stepMs);
 const reporter = setInterval(() => host.report(), init.reportMs);
 
