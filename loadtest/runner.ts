@@ -161,7 +161,7 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
       workers: opts.workers,
       probeBots: Math.min(opts.probeBots, Math.floor(opts.clients / 2)),
       addresses: loopback ? loopbackAddresses(opts.addresses) : [],
-      behaviour: { ...DEFAULT_BEHAVIOUR, ...opts.behaviour },
+      behaviour: scaledBehaviour(opts),
       seed: opts.seed,
     });
     const sw = swarm;
@@ -333,6 +333,15 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
       if (code !== 0) log(`server exited with ${code}; last output:\n${server.tail().slice(-15).join('\n')}`);
     }
   }
+}
+
+/** The bots' behaviour, with the zone and global chat shares scaled to the swarm unless given. */
+export function scaledBehaviour(opts: LoadtestOptions): typeof DEFAULT_BEHAVIOUR {
+  const b = { ...DEFAULT_BEHAVIOUR, ...opts.behaviour };
+  const chatsPerSec = (opts.clients * 1000) / b.chatIntervalMs;
+  if (opts.behaviour.zoneChatShare === undefined) b.zoneChatShare = Math.min(0.15, 2 / Math.max(1e-9, chatsPerSec));
+  if (opts.behaviour.globalChatShare === undefined) b.globalChatShare = Math.min(0.05, 1 / Math.max(1e-9, chatsPerSec));
+  return b;
 }
 
 function nullRound(v: number | null, digits = 2): number | null {

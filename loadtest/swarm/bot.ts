@@ -29,6 +29,15 @@ export interface BotBehaviour {
   pingIntervalMs: number;
   /** Mean ms between chat lines. */
   chatIntervalMs: number;
+  /**
+   * Shares of chat lines on the zone and global channels (the rest: whisper
+   * 10 %, say). Each such line reaches every player of the zone or server, so
+   * the runner scales them to the swarm: about 2 zone and 1 global lines per
+   * second in all, whatever the number of bots (a 10,000-player zone channel
+   * with 15 % of all chat would be a million messages per second).
+   */
+  zoneChatShare: number;
+  globalChatShare: number;
   /** Mean ms between looks for something to attack. */
   attackIntervalMs: number;
   /** Share of attacks aimed at players rather than NPCs. */
@@ -54,6 +63,8 @@ export const DEFAULT_BEHAVIOUR: BotBehaviour = {
   zoneSize: 1024,
   pingIntervalMs: 2000,
   chatIntervalMs: 20_000,
+  zoneChatShare: 0.15,
+  globalChatShare: 0.05,
   attackIntervalMs: 2000,
   pvpShare: 0.2,
   reach: 2.5,
@@ -293,9 +304,10 @@ export class Bot {
   private talk(c: MmoClient): void {
     const r = this.host.random();
     const text = CHAT_LINES[Math.floor(this.host.random() * CHAT_LINES.length)]!;
-    if (r < 0.7) c.chat(ChatChannel.Say, text);
-    else if (r < 0.85) c.chat(ChatChannel.Zone, text);
-    else if (r < 0.9) c.chat(ChatChannel.Global, text);
+    const b = this.host.behaviour;
+    if (r < b.zoneChatShare) c.chat(ChatChannel.Zone, text);
+    else if (r < b.zoneChatShare + b.globalChatShare) c.chat(ChatChannel.Global, text);
+    else if (r < 0.9) c.chat(ChatChannel.Say, text);
     else {
       // Whisper someone in sight, or else a bot by its (predictable) name.
       let to: string | null = null;
