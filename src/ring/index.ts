@@ -4,4 +4,5 @@ export { SpscRing, type RecordHandler, type SpscStats } from './spsc.js';
 export { MpscRing, MpscProducer, type MpscOptions, type MpscStats, type MpscProducerStats } from './mpsc.js';
 export { Doorbell, MainThreadWaker, watch, type MainThreadWakerOptions } from './doorbell.js';
 export { RingError, RingErrorCode } from './errors.js';
+export { copyBytes } from './copy.js';
 export { BELL_ARMED, BELL_RUNG, recordBytes, REC_HEADER, MIN_CAPACITY, MAX_CAPACITY } from './layout.js';

@@ -12,6 +12,8 @@
 // Gateway thread only. Grows by doubling (cold); nothing allocated per message
 // in steady state.
 
+import { copyBytes } from '../ring/copy.js';
+
 export interface StagedList {
   /** First and last link of the sequenced list, -1 when empty. */
   seqHead: number;
@@ -50,9 +52,7 @@ export class Staging {
     const at = this.used;
     const end = at + ((length + 7) & ~7);
     if (end > this.arena.length) this.growArena(end);
-    const a = this.arena;
-    if (length > 256) a.set(src.subarray(offset, offset + length), at);
-    else for (let i = 0; i < length; i++) a[at + i] = src[offset + i]!;
+    copyBytes(src, offset, this.arena, at, length);
     this.used = end;
     const e = this.entries++;
     if (e === this.entOff.length) {

@@ -12,6 +12,7 @@
 // small typed arrays, grown by doubling up to maxFrames (cold path).
 
 import type { BufferPool } from '../pool/index.js';
+import { copyBytes } from '../ring/copy.js';
 
 export interface ReplayLimits {
   /** Bytes of frames held per session. */
@@ -69,10 +70,7 @@ export class ReplayBuffer {
     if (this.count === this.handles.length && !this.grow()) this.dropOldest();
     const h = this.pool.alloc(length);
     if (h < 0) return this.fail(seq);
-    const page = this.pool.bytes(h);
-    const at = this.pool.offset(h);
-    if (length > 256) page.set(src.subarray(offset, offset + length), at);
-    else for (let i = 0; i < length; i++) page[at + i] = src[offset + i]!;
+    copyBytes(src, offset, this.pool.bytes(h), this.pool.offset(h), length);
     const i = (this.head + this.count) & this.mask;
     this.handles[i] = h;
     this.lengths[i] = length;

@@ -116,6 +116,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   private readonly dirty: Session[] = [];
   private readonly frames = new FrameWriter();
   private frameBuf = new Uint8Array(64 * 1024);
+  /**
+   * Views of frameBuf by length: uWS needs a view with the frame's exact
+   * length, and frame lengths repeat (a tick's Delta is much the same size
+   * each time), so a view made once per length is reused instead of a
+   * subarray per send. Reset when frameBuf grows.
+   */
+  private frameViews: Uint8Array[] = [];
   private readonly msg = new ServerMessageBuilder();
   private readonly bb: ByteBuffer = reusableByteBuffer();
   private readonly cm = new ClientMessage();
@@ -128,6 +135,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   /** Sessions with accepted inputs not yet acknowledged in any frame (see flushAcks). */
   private readonly ackQueue: Session[] = [];
   private ackTimer: ReturnType<typeof setInterval> | null = null;
+  /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
+  private readonly zoneLoad: Int32Array;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private flushScheduled = false;
   private shuttingDown = false;
@@ -164,6 +173,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     const c = d.cfg;
     this.registry = new SessionRegistry({ zombieTtlMs: c.zombieTtlMs, limits: { chatPerSec: c.chatPerSec, chatBurst: c.chatBurst, inputsPerSec: c.inputsPerSec, inputBurst: c.inputBurst } });
     this.admission = new Admission(d.admission, performance.now());
+    this.zoneLoad = new Int32Array(d.zones.count);
     const reg = d.registry;
     const reasons = ['text_frame', 'malformed', 'version', 'unexpected', 'flood'].map((reason) => ({ reason }));
     this.m = {
@@ -274,12 +284,22 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 
   drain(ws: Socket): void {
-    const conn = ws.getUserData().attachment as Conn;
-    const s = conn.session;
-    if (s && s.lagging && s.socket === ws && ws.getBufferedAmount() < this.d.cfg.lagBytes / 2) {
-      s.lagging = false;
-      this.zoneSend(s, ToZone.resync, null);
-    }
+    const s = (ws.getUserData().attachment as Conn).session;
+    if (s && s.lagging && s.socket === ws) this.unlag(s);
+  }
+
+  /**
+   * A lagging socket that has drained below half the threshold gets its
+   * deltas back, starting from a snapshot. Checked on uWS's drain event and on
+   * every delta that would otherwise be dropped, so recovery never depends on
+   * the event alone (uWS may flush a backlog without one).
+   */
+  private unlag(s: Session): boolean {
+    const ws = s.socket;
+    if (ws && s.state === SessionState.connected && ws.getBufferedAmount() >= this.d.cfg.lagBytes / 2) return false;
+    s.lagging = false;
+    this.zoneSend(s, ToZone.resync, null);
+    return true;
   }
 
   close(ws: Socket, code: number, reason: CloseReasonIndex): void {
@@ -347,10 +367,11 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     conn.phase = PHASE_NEW;
     const live = this.registry.findByIdentity(identity);
     if (live) return this.takeOver(live, ws, conn);
-    let zone = record.zone === NO_ZONE ? 0 : this.d.zones.indexOf(record.zone);
-    let atSpawn = record.zone === NO_ZONE;
+    // A returning character goes back where it was; a new one (and every guest) to the emptiest zone that is up.
+    let zone = record.zone === NO_ZONE ? -1 : this.d.zones.indexOf(record.zone);
+    let atSpawn = false;
     if (zone < 0 || !this.d.zones.isUp(zone)) {
-      zone = this.d.zones.fallbackZone();
+      zone = this.emptiestZone();
       atSpawn = true;
     }
     if (zone < 0) {
@@ -358,6 +379,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       return this.kick(ws, CloseCode.zoneDown, 'no zone is up; retry later', CloseReason.kicked);
     }
     const s = this.registry.create(identity, ws, zone, performance.now());
+    this.zoneLoad[zone]!++;
+    s.inZoneLoad = true;
     s.playerId = record.id;
     s.replay = new ReplayBuffer(this.d.pool, this.d.cfg.replay);
     s.lastStateLen = encodeRecord(record, s.lastState, atSpawn);
@@ -502,7 +525,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     switch (type) {
       case FromZone.outDelta:
         if (!s) return;
-        if (s.lagging) {
+        if (s.lagging && !this.unlag(s)) {
           this.m.coalesced.inc();
           return;
         }
@@ -578,6 +601,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       to = from;
     }
     this.m.handoffs.inc();
+    this.zoneLoad[from]!--;
+    this.zoneLoad[to]!++;
     s.zone = to;
     s.inTransit = true;
     s.fenceZone = from;
@@ -760,18 +785,27 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       fw.begin(seq, s.inSeq);
       while (link >= 0 && fw.add(st.arena, st.offsetOf(link), st.lengthOf(link))) link = st.next(link);
       const need = fw.measure();
-      if (need > this.frameBuf.length) this.frameBuf = new Uint8Array(Math.max(need, this.frameBuf.length * 2));
+      if (need > this.frameBuf.length) {
+        this.frameBuf = new Uint8Array(Math.max(need, this.frameBuf.length * 2));
+        this.frameViews = [];
+      }
       const n = fw.finishInto(this.frameBuf, 0);
       if (sequenced) s.replay!.push(seq, this.frameBuf, 0, n, now);
       if (ws) {
-        this.sendFrame(s, ws, this.frameBuf, 0, n, fw.count);
+        this.sendView(s, ws, (this.frameViews[n] ??= this.frameBuf.subarray(0, n)), fw.count);
         s.ackSent = s.inSeq;
       }
     }
   }
 
-  /** One frame to one socket, corked, with backpressure handling. */
+  /** One frame to one socket (a view made for it). Cold-ish paths: replay, bare acks. */
   private sendFrame(s: Session, ws: Socket, bytes: Uint8Array, offset: number, length: number, messages: number): void {
+    this.sendView(s, ws, bytes.subarray(offset, offset + length), messages);
+  }
+
+  /** One frame to one socket, corked, with backpressure handling. */
+  private sendView(s: Session, ws: Socket, view: Uint8Array, messages: number): void {
+    const length = view.byteLength;
     const buffered = ws.getBufferedAmount();
     if (buffered > this.d.cfg.closeBytes) {
       this.d.stats.backpressureDrops.inc();
@@ -780,7 +814,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
     if (buffered > this.d.cfg.lagBytes) s.lagging = true;
     this.corkWs = ws;
-    this.corkBytes = bytes.subarray(offset, offset + length);
+    this.corkBytes = view;
     ws.cork(this.corkedSend);
     this.corkWs = null;
     this.corkBytes = null;
@@ -891,6 +925,10 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   /** Ends a session: out of the registry now; out of its zone (and saved) when the zone answers. */
   private endSession(s: Session): void {
     if (s.state !== SessionState.closed) this.registry.end(s);
+    if (s.inZoneLoad) {
+      this.zoneLoad[s.zone]!--;
+      s.inZoneLoad = false;
+    }
     const host = this.d.zones.hosts[s.zone];
     const l: Leaving = {
       playerId: s.playerId,
@@ -903,6 +941,16 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.leaving.set(s.id, l);
     s.replay?.clear();
     if (!host || !host.send(ToZone.leave, s.id, null)) this.onLeft(s.id, EMPTY, 0, 0);
+  }
+
+  /** The zone that is up with the fewest players (ties: the first). -1 when none is up. */
+  private emptiestZone(): number {
+    let best = -1;
+    for (let i = 0; i < this.zoneLoad.length; i++) {
+      if (!this.d.zones.isUp(i)) continue;
+      if (best < 0 || this.zoneLoad[i]! < this.zoneLoad[best]!) best = i;
+    }
+    return best;
   }
 
   private sweep(): void {

@@ -61,6 +61,8 @@ export class Session {
   readonly held: Uint8Array[] = [];
   /** The zone the player left, whose fence answer releases the held inputs. */
   fenceZone = -1;
+  /** Counted in the service's per-zone load. */
+  inZoneLoad = false;
   /** The player's id in the persistence layer. */
   playerId = 0;
   /** Messages staged for the current flush. */

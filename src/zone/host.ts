@@ -13,7 +13,7 @@
 // alternatives).
 
 import { Worker } from 'node:worker_threads';
-import { SpscRing, MpscRing, Doorbell, MainThreadWaker, type RecordHandler } from '../ring/index.js';
+import { SpscRing, MpscRing, Doorbell, MainThreadWaker, copyBytes, type RecordHandler } from '../ring/index.js';
 import type { Logger } from '../log/logger.js';
 import type { ThreadRegistry } from '../../native-bindings/threads.js';
 import { maxCheckpointBytes, type ZoneDef } from '../world/index.js';
@@ -24,6 +24,8 @@ import type { WorkerInit } from './worker.js';
 import { FromZone, ToZone } from './records.js';
 
 const WORKER = new URL('./worker.js', import.meta.url);
+/** A worker spawned this long ago without a tick yet is still starting, not hung. */
+const STARTUP_GRACE_MS = 2000;
 
 export const ZoneState = { starting: 0, up: 1, restarting: 2, down: 3, stopped: 4 } as const;
 export type ZoneStateValue = (typeof ZoneState)[keyof typeof ZoneState];
@@ -71,6 +73,8 @@ export class ZoneHost {
   inboundDropped = 0;
   private stopping = false;
   private startedAt = 0;
+  /** When the last crash was noticed (0: none pending). */
+  crashedAt = 0;
   private lastCrash: string | null = null;
 
   constructor(
@@ -130,7 +134,14 @@ export class ZoneHost {
   /** The first tick after a (re)start, or a reconcile answer, makes the zone up. */
   markUp(): void {
     if (this.state === ZoneState.down || this.state === ZoneState.stopped) return;
-    if (this.state !== ZoneState.up) this.set.log.info({ zone: this.def.id, ms: Date.now() - this.startedAt, restarts: this.restarts }, 'zone up');
+    if (this.state !== ZoneState.up) {
+      const now = Date.now();
+      this.set.log.info(
+        { zone: this.def.id, ms: now - this.startedAt, restarts: this.restarts, recoveryMs: this.crashedAt ? now - this.crashedAt : undefined },
+        this.crashedAt ? 'zone recovered' : 'zone up',
+      );
+      this.crashedAt = 0;
+    }
     this.state = ZoneState.up;
     this.lastCrash = null;
   }
@@ -144,11 +155,7 @@ export class ZoneHost {
       this.inboundDropped++;
       return false;
     }
-    if (src) {
-      const d = r.data;
-      if (length > 256) d.set(src.subarray(offset, offset + length), off);
-      else for (let i = 0; i < length; i++) d[off + i] = src[offset + i]!;
-    }
+    if (src) copyBytes(src, offset, r.data, off, length);
     r.commit();
     return true;
   }
@@ -173,14 +180,22 @@ export class ZoneHost {
     if (w) await w.terminate();
   }
 
-  /** Kills a worker that stopped ticking; its exit then goes through the crash path. */
+  /**
+   * Kills a worker that stopped ticking; its exit then goes through the crash
+   * path. The last sign of life is its last tick, or its spawn plus a start-up
+   * grace (loading modules and restoring a checkpoint take a few hundred ms),
+   * so a worker that hangs before its first tick is caught too.
+   */
   checkHeartbeat(nowMs: number): void {
-    if (this.state !== ZoneState.up || !this.worker) return;
-    const hb = this.stats[ZoneStat.heartbeatMs]!;
-    if (hb > 0 && nowMs - hb > this.set.opts.heartbeatTimeoutMs) {
-      this.lastCrash = `no tick for ${Math.round(nowMs - hb)} ms`;
-      this.set.log.error({ zone: this.def.id, silentMs: nowMs - hb }, 'zone stopped ticking; terminating it');
-      void this.worker.terminate();
+    if (!this.worker || this.state === ZoneState.down || this.state === ZoneState.stopped) return;
+    const timeout = this.set.opts.heartbeatTimeoutMs;
+    const last = Math.max(this.stats[ZoneStat.heartbeatMs]!, this.startedAt + STARTUP_GRACE_MS);
+    if (nowMs - last > timeout) {
+      this.lastCrash = `no tick for ${Math.round(nowMs - last)} ms`;
+      this.set.log.error({ zone: this.def.id, silentMs: nowMs - last }, 'zone stopped ticking; terminating it');
+      const w = this.worker;
+      this.worker = null;
+      void w.terminate();
     }
   }
 
@@ -240,13 +255,6 @@ export class ZoneSet {
     return this.hosts[index]?.state === ZoneState.up;
   }
 
-  /** First zone that is up (or not down), for players whose zone is gone. */
-  fallbackZone(): number {
-    const up = this.hosts.findIndex((h) => h.state === ZoneState.up);
-    if (up >= 0) return up;
-    return this.hosts.findIndex((h) => h.state !== ZoneState.down && h.state !== ZoneState.stopped);
-  }
-
   /** Starts every worker and resolves when all have ticked once. */
   async start(events: ZoneEvents, timeoutMs = 15_000): Promise<void> {
     this.events = events;
@@ -287,6 +295,7 @@ export class ZoneSet {
   /** Supervisor: a worker exited without being asked to. */
   crashed(h: ZoneHost, code: number): void {
     h.restarts++;
+    h.crashedAt = Date.now();
     this.log.error({ zone: h.def.id, code, restarts: h.restarts }, 'zone worker exited; recovering');
     // What it published before dying is valid: deliver it.
     this.drainOne(h.index);

@@ -14,7 +14,7 @@
 // preallocated.
 
 import { ByteBuffer } from 'flatbuffers';
-import { SpscRing, MpscRing, Doorbell, type MpscProducer } from '../ring/index.js';
+import { SpscRing, MpscRing, Doorbell, copyBytes, type MpscProducer } from '../ring/index.js';
 import { DeltaBuilder, SnapshotBuilder, ServerMessageBuilder, NameCache } from '../protocol/build.js';
 import { rebindByteBuffer, reusableByteBuffer, stringField, fieldSlot } from '../protocol/read.js';
 import { ErrorCode, MoveReject as WireMoveReject } from '../protocol/codes.js';
@@ -322,7 +322,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     if (e === undefined) {
       // Handed off (or left) since the gateway routed this: send it back to be routed again.
       const off = this.reserveControl(FromZone.bounce, session, length);
-      if (off >= 0) copyInto(data, offset, this.outbound.data, off, length);
+      if (off >= 0) copyBytes(data, offset, this.outbound.data, off, length);
       return;
     }
     const m = ClientMessage.getRootAsClientMessage(rebindByteBuffer(this.bb, data, offset), this.cm);
@@ -375,7 +375,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       for (const p of this.mailTo) {
         const off = p.reserve(Mail.globalChat, 0, len);
         if (off >= 0) {
-          copyInto(bytes, start, p.data, off, len);
+          copyBytes(bytes, start, p.data, off, len);
           p.commit();
         }
       }
@@ -631,7 +631,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       if (type !== FromZone.outUnsequenced) this.resync.add(session);
       return;
     }
-    copyInto(bytes, start, this.outbound.data, off, len);
+    copyBytes(bytes, start, this.outbound.data, off, len);
   }
 
   /** A control record with an optional u32 value. */
@@ -658,15 +658,6 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     if (off < 0) this.log.error({ type, session, size }, 'outbound ring stayed full; a control record was lost');
     return off;
   }
-}
-
-/** Copies bytes between arrays without allocating for small messages (set() with a view above 256 bytes is faster). */
-export function copyInto(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
-  if (len > 256) {
-    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
-    return;
-  }
-  for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]!;
 }
 
 
