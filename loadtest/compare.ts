@@ -1,0 +1,105 @@
+// `npm run bench:compare [-- --json] [--clients 500] [--duration 20] [--servers ours,uws-bare,colyseus-ws,colyseus-uws]`
+//
+// Runs the steady scenario against our server and each peer, one after the
+// other in the same run (same machine, same load, same bot behaviour and
+// message sizes), and prints one JSON line per server:
+//   { server, msgsPerServerCpuSecond, rttP99Ms, rssPerClientKb, ... }
+// then one line of ratios: { vsUwsBare, vsColyseus, vsColyseusUws }.
+// The bare uWebSockets.js peer sends frames of the mean size our server sent
+// (measured first); Colyseus runs the same game loop (peers/sim.ts).
+// Targets (reported, not asserted): ours >= 0.5x bare uWS and >= 5x Colyseus
+// in messages per server CPU-second; server RSS at 10,000 clients under 1 GB.
+
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { runLoadtest, type LoadtestResult } from './runner.js';
+import { round } from './server/probe.js';
+import type { BotKind } from './swarm/protocol.js';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    clients: { type: 'string', default: '500' },
+    duration: { type: 'string', default: '20' },
+    ramp: { type: 'string', default: '250' },
+    workers: { type: 'string', default: '2' },
+    servers: { type: 'string', default: 'ours,uws-bare,colyseus-ws,colyseus-uws' },
+    'server-config': { type: 'string', multiple: true },
+  },
+});
+
+const clients = Number(values.clients);
+const durationSec = Number(values.duration);
+const peerDir = (f: string) => fileURLToPath(new URL(`./peers/${f}`, import.meta.url));
+const log = (l: string) => process.stderr.write(`${l}\n`);
+
+interface Line {
+  server: string;
+  msgsPerServerCpuSecond: number | null;
+  rttP99Ms: number | null;
+  rssPerClientKb: number | null;
+  [k: string]: unknown;
+}
+
+function line(server: string, r: LoadtestResult): Line {
+  const rss = r.serverRssStartMb !== null && r.serverRssEndMb !== null ? round(((r.serverRssEndMb - r.serverRssStartMb) * 1024) / r.clients, 1) : null;
+  return {
+    server,
+    msgsPerServerCpuSecond: r.msgsPerServerCpuSecond,
+    rttP99Ms: r.rttP99Ms,
+    rssPerClientKb: rss,
+    rttP50Ms: r.rttP50Ms,
+    msgsInPerSec: r.msgsInPerSec,
+    msgsOutPerSec: r.msgsOutPerSec,
+    serverCpuSeconds: r.serverCpuSeconds,
+    serverCores: r.serverCores,
+    meanFrameBytesIn: r.meanFrameBytesIn,
+    serverRssEndMb: r.serverRssEndMb,
+    clients: r.clients,
+    connected: r.connected,
+    errors: r.errors,
+    windowSec: r.windowSec,
+  };
+}
+
+async function run(server: string, frameBytes: number): Promise<Line> {
+  const common = { scenario: 'steady', clients, durationSec, spawnServer: true, rampPerSec: Number(values.ramp), workers: Number(values.workers), progressMs: values.json ? 0 : 5000, log };
+  let peer: { bots: BotKind; peerScript: string; peerArgs: string[] } | null = null;
+  if (server === 'uws-bare') peer = { bots: 'raw', peerScript: peerDir('uws-bare.js'), peerArgs: ['--frame-bytes', String(frameBytes)] };
+  else if (server === 'colyseus-ws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'ws'] };
+  else if (server === 'colyseus-uws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'uws'] };
+  else if (server !== 'ours') throw new Error(`unknown server ${server}`);
+  const serverConfig: Record<string, unknown> = {};
+  for (const kv of values['server-config'] ?? []) {
+    const i = kv.indexOf('=');
+    serverConfig[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  log(`bench:compare: ${server}, ${clients} clients, ${durationSec} s`);
+  const r = await runLoadtest(peer ? { ...common, ...peer } : { ...common, serverConfig });
+  if (!r.pass) log(`bench:compare: ${server} did not pass steady: ${r.failures.join('; ')}`);
+  return line(server, r);
+}
+
+const servers = values.servers.split(',').map((s) => s.trim());
+const lines: Line[] = [];
+let frameBytes = 400;
+for (const s of servers) {
+  const l = await run(s, frameBytes);
+  if (s === 'ours' && typeof l.meanFrameBytesIn === 'number' && l.meanFrameBytesIn > 0) frameBytes = l.meanFrameBytesIn;
+  lines.push(l);
+  process.stdout.write(values.json ? `${JSON.stringify(l)}\n` : `${l.server.padEnd(14)} ${JSON.stringify(l)}\n`);
+}
+const by = (n: string) => lines.find((l) => l.server === n)?.msgsPerServerCpuSecond ?? null;
+const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? round(a / b, 3) : null);
+const ours = by('ours');
+const ratios = {
+  ratios: 'msgsPerServerCpuSecond of ours divided by each peer',
+  vsUwsBare: ratio(ours, by('uws-bare')),
+  vsColyseus: ratio(ours, by('colyseus-ws')),
+  vsColyseusUws: ratio(ours, by('colyseus-uws')),
+  targets: { vsUwsBare: '>= 0.5', vsColyseus: '>= 5' },
+  clients,
+  durationSec,
+  frameBytesForBareUws: frameBytes,
+};
+process.stdout.write(`${JSON.stringify(ratios)}\n`);

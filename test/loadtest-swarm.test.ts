@@ -1,0 +1,112 @@
+// The load-test machinery against the SDK's protocol-speaking test double
+// (test/helpers/fake-server.ts): the swarm connects and plays, spreads over
+// source addresses, the result line carries every promised key, a storm
+// brings every bot back on its own session (bots killing their sockets, or
+// the netfault proxy resetting every link), and a server that refuses resumes
+// makes the storm fail its criteria. Small and short: 40 bots, a few seconds.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeServer } from './helpers/fake-server.js';
+import { runLoadtest, heapSlopeMbPerMin, slope } from '../loadtest/runner.js';
+import { MetricsText, histogramQuantileBetween } from '../loadtest/server/probe.js';
+import { parseCli } from '../loadtest/run.js';
+
+const servers: FakeServer[] = [];
+after(async () => {
+  for (const s of servers) await s.stop();
+});
+
+async function fake(): Promise<FakeServer> {
+  const s = await FakeServer.start();
+  servers.push(s);
+  return s;
+}
+
+// One bot thread and no probe thread: these runs share the machine with other test files, some of them timing-sensitive.
+const quiet = { progressMs: 0, log: () => undefined, workers: 1, probeBots: 0, sampleMs: 500 };
+
+test('steady: every bot connects, plays and is counted; the result line has every key', async () => {
+  const srv = await fake();
+  const r = await runLoadtest({ ...quiet, scenario: 'steady', clients: 40, durationSec: 2, url: srv.url, addresses: 8, behaviour: { pingIntervalMs: 300 } });
+  for (const k of ['scenario', 'clients', 'connected', 'unexpectedDisconnects', 'errors', 'msgsInPerSec', 'msgsOutPerSec', 'serverCpuSeconds', 'msgsPerServerCpuSecond', 'rttP50Ms', 'rttP99Ms', 'rttP999Ms', 'serverRssStartMb', 'serverRssEndMb', 'serverThreads']) {
+    assert.ok(k in r, `result has ${k}`);
+  }
+  assert.equal(r.pass, true, r.failures.join('; '));
+  assert.equal(r.connected, 40);
+  assert.equal(r.errors, 0);
+  assert.equal(srv.sessions.size, 40, 'one session per bot');
+  // Every input the fake accepted was sent by a bot, and the bots walk (moves dominate).
+  const moves = srv.inputs.filter((i) => i.type === 'move').length;
+  assert.ok(moves > 40 * 2, `bots moved ${moves} times`);
+  assert.ok(r.msgsOutPerSec > 0 && r.msgsInPerSec > 0);
+  assert.ok(r.rttP50Ms !== null && r.rttP99Ms !== null && r.rttP99Ms >= r.rttP50Ms);
+  // Spread over the 8 source addresses 127.0.1.1 .. 127.0.1.8.
+  const addrs = new Set(srv.remoteAddresses.map((a) => a.replace(/^::ffff:/, '')));
+  assert.deepEqual([...addrs].sort(), ['127.0.1.1', '127.0.1.2', '127.0.1.3', '127.0.1.4', '127.0.1.5', '127.0.1.6', '127.0.1.7', '127.0.1.8']);
+  // The fake server speaks no /metrics and has no pid: server figures are honestly absent.
+  assert.equal(r.serverCpuSeconds, null);
+  assert.equal(r.msgsPerServerCpuSecond, null);
+});
+
+test('reconnect-storm: bots that kill their sockets all resume their own sessions', async () => {
+  const srv = await fake();
+  const r = await runLoadtest({ ...quiet, scenario: 'reconnect-storm', clients: 40, durationSec: 2, url: srv.url, behaviour: { backoffBaseMs: 50 } });
+  assert.equal(r.pass, true, r.failures.join('; '));
+  assert.equal(r.dropped, 40);
+  assert.equal(r.backOwn, 40);
+  assert.equal(r.lostSessions, 0);
+  assert.equal(srv.sessions.size, 40, 'no bot opened a second session');
+  assert.equal(srv.upgrades, 80, 'each bot connected twice: login and resume');
+  assert.ok(typeof r.lastBackMs === 'number' && r.lastBackMs > 0);
+});
+
+test('reconnect-storm through the netfault proxy: every link reset, every bot back', async () => {
+  const srv = await fake();
+  const r = await runLoadtest({ ...quiet, scenario: 'reconnect-storm', clients: 30, durationSec: 2, url: srv.url, dropVia: 'proxy', addresses: 4, behaviour: { backoffBaseMs: 50 } });
+  assert.equal(r.pass, true, r.failures.join('; '));
+  assert.equal(r.backOwn, 30);
+  // The proxy mirrors each client's source address upstream.
+  const addrs = new Set(srv.remoteAddresses.map((a) => a.replace(/^::ffff:/, '')));
+  assert.deepEqual([...addrs].sort(), ['127.0.1.1', '127.0.1.2', '127.0.1.3', '127.0.1.4']);
+});
+
+test('reconnect-storm fails its criteria when the server refuses resumes', async () => {
+  const srv = await fake();
+  srv.refuseResume = true;
+  const r = await runLoadtest({ ...quiet, scenario: 'reconnect-storm', clients: 20, durationSec: 2, url: srv.url, behaviour: { backoffBaseMs: 50 } });
+  assert.equal(r.pass, false);
+  assert.equal(r.backOwn, 0);
+  assert.equal(r.gaveUp, 20, 'a refused resume (4101) ends the client');
+  assert.ok(r.failures.some((f) => /0 of 20 back on their own session/.test(f)), r.failures.join('; '));
+});
+
+test('heap slope follows the floor of the saw-tooth; histogram quantiles between scrapes', () => {
+  // 10 MB saw-tooth on a floor rising 2 MB/min, sampled every second for 2 minutes.
+  const samples = Array.from({ length: 121 }, (_, t) => ({ t, heapUsedMb: 100 + (2 * t) / 60 + (t % 10), rssMb: null }));
+  const s = heapSlopeMbPerMin(samples, 0, 120)!;
+  assert.ok(Math.abs(s - 2) < 0.5, `slope ${s}`);
+  const flat = samples.map((x) => ({ ...x, heapUsedMb: 100 + (x.t % 10) }));
+  assert.ok(Math.abs(heapSlopeMbPerMin(flat, 0, 120)!) < 0.5);
+  assert.equal(slope([[0, 1]]), null);
+
+  const m0 = MetricsText.parse('x_bucket{le="0.001"} 10\nx_bucket{le="0.01"} 10\nx_bucket{le="+Inf"} 10\n');
+  const m1 = MetricsText.parse('# HELP x\nx_bucket{le="0.001"} 108\nx_bucket{le="0.01"} 110\nx_bucket{le="+Inf"} 110\nmmo_y{a="1"} 2\nmmo_y{a="2"} 3\n');
+  assert.equal(histogramQuantileBetween(m0.buckets('x'), m1.buckets('x'), 0.5), 0.001);
+  assert.equal(histogramQuantileBetween(m0.buckets('x'), m1.buckets('x'), 0.99), 0.01);
+  assert.equal(histogramQuantileBetween(m0.buckets('x'), m0.buckets('x'), 0.99), null);
+  assert.equal(m1.value('mmo_y'), 5);
+});
+
+test('the CLI parses scenario options and server config keys', () => {
+  const { opts, json } = parseCli(['--scenario', 'soak', '--clients', '500', '--duration', '30', '--spawn-server', '--ramp', '250', '--json', '--server-config', 'net.idleTimeout=30', '--drop-via', 'proxy']);
+  assert.equal(json, true);
+  assert.equal(opts.scenario, 'soak');
+  assert.equal(opts.clients, 500);
+  assert.equal(opts.durationSec, 30);
+  assert.equal(opts.spawnServer, true);
+  assert.equal(opts.url, undefined);
+  assert.equal(opts.rampPerSec, 250);
+  assert.deepEqual(opts.serverConfig, { 'net.idleTimeout': 30 });
+  assert.equal(opts.dropVia, 'proxy');
+});
