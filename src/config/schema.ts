@@ -374,6 +374,8 @@ export const WorldSection = Type.Object(
         pvp: Type.Boolean({ default: true, description: 'Players may attack players.' }),
         playerRespawnMs: Type.Integer({ default: 5000, minimum: 0, maximum: 600_000, description: 'A dead player comes back after this long.' }),
         maxLevel: Type.Integer({ default: 60, minimum: 1, maximum: 255, description: 'Level cap.' }),
+        playerDamageBase: Type.Integer({ default: 12, minimum: 0, maximum: 65_535, description: 'Damage of a player\'s hit, plus 3 per level.' }),
+        npcDamageBase: Type.Integer({ default: 5, minimum: 0, maximum: 65_535, description: 'Damage of an NPC\'s hit, plus 2 per level.' }),
         xpPerKillBase: Type.Integer({ default: 10, minimum: 0, maximum: 1_000_000, description: 'XP for a kill, plus 10 per level of the victim.' }),
         levelXpBase: Type.Integer({ default: 100, minimum: 1, maximum: 1_000_000_000, description: 'XP to reach level 2; each next level costs levelXpBase x level^1.5.' }),
       },
