@@ -85,6 +85,8 @@ async function defaultWebSocket(): Promise<WebSocketConstructor> {
  * inputs. Create with connect(). Single-threaded; all events are emitted from
  * the socket's callbacks.
  */
+function ignoreError(): void {}
+
 export class MmoClient extends Emitter<ClientEvents> {
   /** Visible entities by id, maintained from snapshots and deltas. */
   readonly entities = new Map<number, EntityView>();
@@ -333,8 +335,11 @@ export class MmoClient extends Emitter<ClientEvents> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (ws) {
-      ws.onopen = ws.onmessage = ws.onerror = null;
+      ws.onopen = ws.onmessage = null;
       ws.onclose = null;
+      // Not null: Node's ws reports a handshake aborted by close() as an 'error'
+      // event a tick later, and an EventEmitter with no listener throws it.
+      ws.onerror = ignoreError;
     }
     for (const p of this.pings.values()) p.reject(sdkError('MMO_ERR_CONNECTION_LOST', 'connection lost before pong'));
     this.pings.clear();

@@ -397,3 +397,26 @@ test('processed frames are acknowledged about once per ackIntervalMs, never beyo
   const qs = [...srv.sessions.values()].find((x) => x.name === 'quiet')!;
   assert.equal(qs.clientAck, 0, 'ackIntervalMs 0 disables acks');
 });
+
+test('close() while the upgrade is still pending does not crash the process later', async () => {
+  // A server that accepts TCP and never answers the upgrade.
+  const net = await import('node:net');
+  const srv = net.createServer(() => {});
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown) => uncaught.push(err);
+  process.on('uncaughtException', onUncaught);
+  try {
+    const c = connect(`ws://127.0.0.1:${port}/ws`, { guestName: 'x' });
+    const closed = c.once('close');
+    await new Promise((r) => setTimeout(r, 100));
+    c.close();
+    await closed;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(uncaught, []);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    srv.close();
+  }
+});
