@@ -17,7 +17,11 @@ export interface RunSpec {
   intervalMs: number;
   runId: string;
   seed: number;
-  /** How long the load runs after "ready" before the signal. */
+  /**
+   * How long the load runs after its first committed batch before the signal:
+   * measured from the first batch, not from start, so a busy machine cannot
+   * end a run before it wrote anything.
+   */
   runMs: number;
   signal: 'SIGKILL' | 'SIGTERM';
 }
@@ -42,11 +46,18 @@ export async function runProducer(spec: RunSpec): Promise<RunResult> {
   const log = emptyLog();
   let ready: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
+  let batched: () => void;
+  const batchedP = new Promise<void>((r) => (batched = r));
+  let sawBatch = false;
   child.stdout.setEncoding('utf8').on('data', (c: string) => {
     text += c;
     if (!log.ready && /^R /m.test(text)) {
       log.ready = true;
       ready();
+    }
+    if (!sawBatch && /^B /m.test(text)) {
+      sawBatch = true;
+      batched();
     }
   });
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
@@ -55,6 +66,10 @@ export async function runProducer(spec: RunSpec): Promise<RunResult> {
   const first = await Promise.race([readyP.then(() => 'ready' as const), exited.then(() => 'exited' as const)]);
   clearTimeout(startTimeout);
   if (first === 'exited') throw new Error(`producer exited before it was ready: ${stderr.slice(-2000)}`);
+  const batchTimeout = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const firstBatch = await Promise.race([batchedP.then(() => 'batched' as const), exited.then(() => 'exited' as const)]);
+  clearTimeout(batchTimeout);
+  if (firstBatch === 'exited') throw new Error(`producer exited before its first batch: ${stderr.slice(-2000)}`);
   await new Promise((r) => setTimeout(r, spec.runMs));
   child.kill(spec.signal);
   const stopTimeout = setTimeout(() => child.kill('SIGKILL'), 15_000);
