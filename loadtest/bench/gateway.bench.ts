@@ -121,7 +121,10 @@ const moves = sessions.map((_, j) => {
 let k = 0;
 function inboundOnce(): void {
   const i = k++ % SESSIONS;
-  if (i === 0) zoneSide.drain(drainNoop);
+  if (i === 0) {
+    zones.commitPending(); // what the end of an event-loop turn does
+    zoneSide.drain(drainNoop);
+  }
   const { s, ws } = sessions[i]!;
   s.inSeq = 0;
   service.message(ws, moves[i]!, true);

@@ -12,7 +12,6 @@
 // small typed arrays, grown by doubling up to maxFrames (cold path).
 
 import type { BufferPool } from '../pool/index.js';
-import { copyBytes } from '../ring/copy.js';
 
 export interface ReplayLimits {
   /** Bytes of frames held per session. */
@@ -59,9 +58,11 @@ export class ReplayBuffer {
   /**
    * Stores frame `seq` (which must be the one after the newest held, or the
    * first after a reset). Returns false when it could not be kept; the buffer
-   * is then empty and starts after `seq`.
+   * is then empty and starts after `seq`. `frame` is exactly the frame's bytes
+   * (the caller keeps such views, so the copy is one native memcpy).
    */
-  push(seq: number, src: Uint8Array, offset: number, length: number, nowMs: number): boolean {
+  push(seq: number, frame: Uint8Array, nowMs: number): boolean {
+    const length = frame.length;
     if (this.count > 0 && seq !== this.first + this.count) this.reset(seq);
     if (this.count === 0) this.first = seq;
     this.expire(nowMs);
@@ -70,7 +71,7 @@ export class ReplayBuffer {
     if (this.count === this.handles.length && !this.grow()) this.dropOldest();
     const h = this.pool.alloc(length);
     if (h < 0) return this.fail(seq);
-    copyBytes(src, offset, this.pool.bytes(h), this.pool.offset(h), length);
+    this.pool.bytes(h).set(frame, this.pool.offset(h));
     const i = (this.head + this.count) & this.mask;
     this.handles[i] = h;
     this.lengths[i] = length;

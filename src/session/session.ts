@@ -52,6 +52,8 @@ export class Session {
   ackSent = 0;
   /** In the service's ack queue. */
   ackQueued = false;
+  /** When an ack is owed on its own if no frame has carried it by then (ms, performance.now()). */
+  ackDueAt = 0;
   /** When the zombie state ends (ms, monotonic clock of the registry). */
   zombieUntil = 0;
   /** Bumped on every state change so a stale expiry entry can be recognised. */
