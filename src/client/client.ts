@@ -113,6 +113,11 @@ export class MmoClient extends Emitter<ClientEvents> {
 
   private attempt = 0;
   private hintMs = 0;
+  /** performance.now() of the last bytes from the server on the current socket. */
+  private heardAt = 0;
+  private probedAt = 0;
+  private checkedAt = performance.now();
+  private liveness: ReturnType<typeof setInterval> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Set when the current attempt's upgrade was refused with an HTTP status (Node). */
   private refused: string | null = null;
@@ -146,10 +151,18 @@ export class MmoClient extends Emitter<ClientEvents> {
       handshakeTimeoutMs: 10_000,
       maxPendingInputs: 256,
       ackIntervalMs: 1000,
+      silenceTimeoutMs: 10_000,
       random: Math.random,
       ...options,
     };
     this.limits = serverVerifyLimits(options.verify);
+    const silence = this.opts.silenceTimeoutMs;
+    if (!(silence >= 0)) throw sdkError('MMO_ERR_OPTIONS', `silenceTimeoutMs must be >= 0, got ${silence}`);
+    if (silence > 0) {
+      this.liveness = setInterval(() => this.checkLiveness(), Math.max(50, Math.floor(silence / 4)));
+      // The socket keeps a Node process alive, not this timer.
+      (this.liveness as { unref?: () => void }).unref?.();
+    }
     if (options.WebSocket) {
       this.Impl = options.WebSocket;
       this.open();
@@ -373,6 +386,8 @@ export class MmoClient extends Emitter<ClientEvents> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.detach();
+    if (this.liveness) clearInterval(this.liveness);
+    this.liveness = null;
     this.emit('close', { code, reason });
   }
 
@@ -419,6 +434,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     const bytes = new Uint8Array(data);
     this.stats.framesReceived++;
     this.stats.bytesReceived += bytes.length;
+    this.heardAt = performance.now();
     const code = verifyServerFrame(bytes, 0, bytes.length, this.limits);
     if (code !== 0) {
       this.malformed(`malformed frame: ${describeVerifyError(code)}`);
@@ -448,6 +464,42 @@ export class MmoClient extends Emitter<ClientEvents> {
     this.ackedAt = now;
     this.ackedOut = this.seqIn;
     this.send(this.builder.ack(this.seqIn).slice());
+  }
+
+  /**
+   * Dead-link detection. TCP can take minutes to notice a peer that vanished
+   * without a FIN or RST; a game cannot. Half the silence budget in, a Ping
+   * asks a quiet server to speak; at the full budget the socket is dropped
+   * (terminated, not closed: a closing handshake would wait on the dead link)
+   * and the session resumes on a new one.
+   */
+  private checkLiveness(): void {
+    const now = performance.now();
+    const late = now - this.checkedAt > 2 * Math.max(50, Math.floor(this.opts.silenceTimeoutMs / 4));
+    this.checkedAt = now;
+    if (this.state !== 'ready' || !this.ws) return;
+    // This process itself stalled (a long GC, a blocked loop): timers run before
+    // the socket's queued data is read, so the silence may be ours. Start over.
+    if (late) this.heardAt = now;
+    const limit = this.opts.silenceTimeoutMs;
+    const quiet = now - this.heardAt;
+    if (quiet >= limit) {
+      const ws = this.ws;
+      this.detach();
+      const nodeWs = ws as unknown as { terminate?: () => void };
+      try {
+        if (typeof nodeWs.terminate === 'function') nodeWs.terminate();
+        else ws.close();
+      } catch {
+        // already closing
+      }
+      this.lost(1006, `no data from the server for ${Math.round(quiet)} ms`);
+      return;
+    }
+    if (quiet >= limit / 2 && now - this.probedAt >= limit / 2) {
+      this.probedAt = now;
+      this.send(this.builder.ping(now).slice());
+    }
   }
 
   /** The server sent something unreadable: drop this connection and resume on a new one. */

@@ -43,6 +43,13 @@ export interface ConnectOptions {
    * can free them from the session's replay buffer. Default 1000; 0 disables.
    */
   ackIntervalMs?: number;
+  /**
+   * A link that carries nothing for this long, ms, is taken for dead (a
+   * half-open TCP connection, a NAT that forgot us, a black hole) and the
+   * client resumes on a new one. Past half of it the client sends a Ping, so
+   * a quiet but live server answers. Default 10000; 0 disables.
+   */
+  silenceTimeoutMs?: number;
   /** Node only (ws): source address to bind, e.g. '127.0.0.5' for load tests past per-IP caps. */
   localAddress?: string;
   /** WebSocket implementation. Default: `ws` in Node, the global WebSocket in browsers. */
