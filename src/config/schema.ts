@@ -362,7 +362,7 @@ export const WorldSection = Type.Object(
       {
         maxSpeed: Type.Number({ default: 8, minimum: 0.1, maximum: 1000, description: 'Units per second a player may move.' }),
         speedTolerance: Type.Number({ default: 0.1, minimum: 0, maximum: 1, description: 'Extra speed tolerated (clock skew).' }),
-        burstMs: Type.Number({ default: 500, minimum: 0, maximum: 10_000, description: 'Movement that may arrive at once after network jitter.' }),
+        burstMs: Type.Number({ default: 1000, minimum: 0, maximum: 10_000, description: 'Movement (ms of walking at maxSpeed) that may arrive at once: packets bunched by network jitter or a stalled event loop (1 s during a 5,000-client reconnect storm) must not be refused as speeding. Average speed stays bounded whatever this is.' }),
         teleportDistance: Type.Number({ default: 24, minimum: 1, maximum: 4096, description: 'One jump longer than this is refused as a teleport.' }),
       },
       { ...strict, description: 'Server-authoritative movement.' },

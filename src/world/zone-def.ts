@@ -161,7 +161,7 @@ export const DEFAULT_AOI: Readonly<AoiParams> = { radius: 64, hysteresis: 8, vis
 export const DEFAULT_MOVEMENT: Readonly<MovementParams> = {
   maxSpeed: 8,
   speedTolerance: 0.1,
-  burstMs: 500,
+  burstMs: 1000,
   teleportDistance: 24,
 };
 
