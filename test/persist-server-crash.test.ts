@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { startServer, tempDir, type TestServer } from './helpers/server.js';
 import { enter, huntStep, sleep, type Me } from './helpers/player.js';
 import { SqliteStore } from '../src/persist/sqlite-store.js';
+import { mulberry32 as rng } from '../loadtest/netfault/index.js';
 
 const KILLS = 20;
 const PLAYERS = 5;
@@ -44,17 +45,6 @@ interface Account {
   items: Map<number, number>;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function join2(s: TestServer, accounts: Account[]): Promise<Me[]> {
   const players = await Promise.all(accounts.map((a, i) => enter(s.wsUrl, { token: a.token, reconnect: false, localAddress: `127.0.6.${i + 1}` }, SPEED)));

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, metricValue, type TestServer } from './helpers/server.js';
 import { connect, ChatChannel, type MmoClient } from '../src/client/index.js';
+import { mulberry32 as rng } from '../loadtest/netfault/index.js';
 
 const CLIENTS = 500;
 const WANDER_MS = 60_000;
@@ -39,17 +40,6 @@ after(async () => {
   await s.stop();
 });
 
-/** Deterministic pseudo-random numbers (mulberry32): the same run every time. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('500 clients in 2 zones for 60 s: mutual visibility in range, converged positions, exact chat reach, zero protocol errors', { timeout: 180_000 }, async () => {
   const rand = rng(7);

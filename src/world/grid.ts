@@ -35,6 +35,8 @@ export class SpatialGrid {
 
   /** Operands of queryQ() and queryPackedQ(): centre x, centre y, radius. */
   readonly q = new Float64Array(3);
+  /** Scratch for cellRange(): [c0, c1, r0, r1]. */
+  private readonly range = new Int32Array(4);
 
   constructor(
     width: number,
@@ -99,15 +101,11 @@ export class SpatialGrid {
     const y = this.q[1]!;
     const r = this.q[2]!;
     const r2 = r * r;
-    let c0 = Math.floor((x - r) * this.inv);
-    let c1 = Math.floor((x + r) * this.inv);
-    let r0 = Math.floor((y - r) * this.inv);
-    let r1 = Math.floor((y + r) * this.inv);
-    // Clamp both ends: entities outside the zone are filed in edge cells.
-    c0 = c0 < 0 ? 0 : c0 >= this.cols ? this.cols - 1 : c0;
-    c1 = c1 < 0 ? 0 : c1 >= this.cols ? this.cols - 1 : c1;
-    r0 = r0 < 0 ? 0 : r0 >= this.rows ? this.rows - 1 : r0;
-    r1 = r1 < 0 ? 0 : r1 >= this.rows ? this.rows - 1 : r1;
+    const cr = this.cellRange(x, y, r);
+    const c0 = cr[0]!;
+    const c1 = cr[1]!;
+    const r0 = cr[2]!;
+    const r1 = cr[3]!;
     const px = this.packX;
     const py = this.packY;
     const ps = this.packSlot;
@@ -178,21 +176,38 @@ export class SpatialGrid {
     return this.queryQ(out, outD2);
   }
 
+  /**
+   * The cells a query of radius r around (x, y) touches, as [c0, c1, r0, r1]
+   * (inclusive) in a reused array: both ends clamped, since entities outside
+   * the zone are filed in edge cells.
+   */
+  private cellRange(x: number, y: number, r: number): Int32Array {
+    const inv = this.inv;
+    const cols = this.cols;
+    const rows = this.rows;
+    const c0 = Math.floor((x - r) * inv);
+    const c1 = Math.floor((x + r) * inv);
+    const r0 = Math.floor((y - r) * inv);
+    const r1 = Math.floor((y + r) * inv);
+    const out = this.range;
+    out[0] = c0 < 0 ? 0 : c0 >= cols ? cols - 1 : c0;
+    out[1] = c1 < 0 ? 0 : c1 >= cols ? cols - 1 : c1;
+    out[2] = r0 < 0 ? 0 : r0 >= rows ? rows - 1 : r0;
+    out[3] = r1 < 0 ? 0 : r1 >= rows ? rows - 1 : r1;
+    return out;
+  }
+
   /** query() around (q[0], q[1]) with radius q[2]. */
   queryQ(out: Int32Array, outD2: Float64Array): number {
     const x = this.q[0]!;
     const y = this.q[1]!;
     const r = this.q[2]!;
     const r2 = r * r;
-    let c0 = Math.floor((x - r) * this.inv);
-    let c1 = Math.floor((x + r) * this.inv);
-    let r0 = Math.floor((y - r) * this.inv);
-    let r1 = Math.floor((y + r) * this.inv);
-    // Clamp both ends: entities outside the zone are filed in edge cells.
-    c0 = c0 < 0 ? 0 : c0 >= this.cols ? this.cols - 1 : c0;
-    c1 = c1 < 0 ? 0 : c1 >= this.cols ? this.cols - 1 : c1;
-    r0 = r0 < 0 ? 0 : r0 >= this.rows ? this.rows - 1 : r0;
-    r1 = r1 < 0 ? 0 : r1 >= this.rows ? this.rows - 1 : r1;
+    const cr = this.cellRange(x, y, r);
+    const c0 = cr[0]!;
+    const c1 = cr[1]!;
+    const r0 = cr[2]!;
+    const r1 = cr[3]!;
     const xs = this.xs;
     const ys = this.ys;
     const head = this.head;
