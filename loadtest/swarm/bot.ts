@@ -383,7 +383,12 @@ export class Bot {
       try {
         const f = ServerFrame.getRootAsServerFrame(rebindByteBuffer(this.bb, new Uint8Array(data), 0), this.frame);
         const seq = f.seq();
-        const last = this.client?.lastSeq ?? 0;
+        const c = this.client;
+        // Only frames the SDK will process: after close() (a bot leaving) the
+        // socket still receives until the closing handshake ends, and the SDK,
+        // rightly, no longer reads them; counting those was the soak's "gaps".
+        if (!c || !c.connected) return;
+        const last = c.lastSeq;
         if (seq !== 0 && last !== 0 && seq > last + 1) k.seqGaps++;
       } catch {
         // malformed: the SDK counts and handles it
@@ -448,7 +453,9 @@ export class Bot {
       if (this.droppedAt !== 0) return; // the planned drop: counted when made
       if (this.phase === 'playing' && first) {
         k.unexpectedDisconnects++;
-        this.host.errorCodes[`close:${r.code}`] = (this.host.errorCodes[`close:${r.code}`] ?? 0) + 1;
+        // The SDK's dead-link detection closes with 1006 too: tell it apart from a lost socket.
+        const key = r.reason.startsWith('no data from the server') ? `close:${r.code}:silence` : `close:${r.code}`;
+        this.host.errorCodes[key] = (this.host.errorCodes[key] ?? 0) + 1;
       }
     });
     c.on('close', (e) => {

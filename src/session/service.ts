@@ -777,7 +777,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 
   /** Composes frames from a staged list (more than one only past FrameWriter.maxMessages) and sends or stores them. */
-  private composeAndSend(s: Session, ws: Socket | null, head: number, sequenced: number, now: number): void {
+  private composeAndSend(s: Session, socket: Socket | null, head: number, sequenced: number, now: number): void {
+    let ws = socket;
     const st = this.staging;
     const fw = this.frames;
     let link = head;
@@ -796,6 +797,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       if (ws) {
         this.sendView(s, ws, frame, fw.count);
         s.ackSent = s.inSeq;
+        // A send past the backpressure limit closes the socket: the rest of this flush goes to the replay buffer only.
+        if (s.socket !== ws) ws = null;
       }
     }
   }
