@@ -227,7 +227,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   await zones.start(sessions);
   for (const h of zones.hosts) readiness.register(`zone-${h.def.id}`, () => h.readiness());
   if (config.debug.faultInjection) {
-    log.warn('debug.faultInjection is on: POST /debug/zones/<id>/fault crashes zones on request');
+    log.warn('debug.faultInjection is on: POST /debug/zones/<id>/fault crashes zones and POST /debug/gateway/stall blocks the gateway on request');
     routes.push({
       method: 'post',
       path: '/debug/zones/:id/fault',
@@ -236,6 +236,21 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
         const index = zones.indexOf(Number(req.getParameter(0)));
         if (mode === undefined || index < 0) return sendJson(res, 400, { error: 'need a zone id and mode=throw|exit|oom|hang' });
         sendJson(res, zones.injectFault(index, mode) ? 202 : 409, { zone: Number(req.getParameter(0)), mode: req.getQuery('mode') });
+      },
+    });
+    routes.push({
+      method: 'post',
+      path: '/debug/gateway/stall',
+      // Blocks the gateway's event loop for ?ms= (1-10000): what a long GC or a
+      // starved CPU does. Inputs queue in the kernel meanwhile and arrive bunched.
+      handler: (res, req) => {
+        const ms = Number(req.getQuery('ms'));
+        if (!(Number.isInteger(ms) && ms >= 1 && ms <= 10_000)) return sendJson(res, 400, { error: 'need ms=1..10000' });
+        const end = performance.now() + ms;
+        while (performance.now() < end) {
+          // busy: a stall, on purpose
+        }
+        sendJson(res, 200, { stalledMs: ms });
       },
     });
   }

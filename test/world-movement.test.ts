@@ -100,6 +100,49 @@ describe('movement', () => {
     assert.equal(rec.eventsOf('moveRejected').length, 0);
   });
 
+  test('a server stall: the moves it bunched pass while the stall is reported, are refused without it, and the allowance is bounded', () => {
+    // The client walks at max speed (10 u/s) sending every 50 ms; the server
+    // reads nothing for 2 s, then gets all 40 moves at once (20 units, past
+    // the 5.5-unit burst capacity).
+    const run = (stallMs: number, graceMs: number) => {
+      const rec = new Recorder();
+      const w = new World(testZone({ movement: { ...MOVEMENT, stallGraceMs: graceMs }, spawnPoints: [{ x: 20, y: 20 }] }), rec, 0);
+      rec.attach(w);
+      const id = w.addPlayer(1, playerAt('p', 10, 128), 0);
+      let x = 10;
+      for (let i = 1; i <= 20; i++) {
+        x += 0.5;
+        assert.equal(w.applyMove(id, i, x, 128, i * 50), MoveResult.accepted);
+      }
+      w.movement.setStall(stallMs);
+      let refused = 0;
+      for (let i = 21; i <= 60; i++) {
+        x += 0.5;
+        if (w.applyMove(id, i, x, 128, 1000 + 2000) !== MoveResult.accepted) refused++;
+        x = w.store.x[w.store.slotOf(id)]!;
+      }
+      return refused;
+    };
+    assert.ok(run(0, 5000) > 0, 'no stall reported: the bunch is over the burst budget');
+    assert.equal(run(2000, 5000), 0, 'a reported 2 s stall excuses 2 s of walking');
+    assert.ok(run(2000, 500) > 0, 'stallGraceMs caps the allowance');
+
+    // A cheater who stood still gains at most capacity + rate * min(stall, grace) in one bunch.
+    const w2 = new World(testZone({ movement: { ...MOVEMENT, stallGraceMs: 1000 }, spawnPoints: [{ x: 20, y: 20 }] }), new Recorder(), 0);
+    const id = w2.addPlayer(2, playerAt('c', 10, 128), 0);
+    const slot = w2.store.slotOf(id);
+    w2.movement.setStall(60_000);
+    let moved = 0;
+    for (let i = 1; i <= 100; i++) {
+      const x0 = w2.store.x[slot]!;
+      if (w2.applyMove(id, i, x0 + 1, 128, 10_000) === MoveResult.accepted) moved += 1;
+    }
+    assert.ok(moved <= CAPACITY + RATE * 1000 + 1e-6, `moved ${moved} units in one bunch`);
+    assert.ok(moved >= CAPACITY + RATE * 1000 - 1, `moved ${moved}: the allowance is given`);
+    w2.movement.setStall(0);
+    assert.notEqual(w2.applyMove(id, 101, w2.store.x[slot]! + 1, 128, 10_000), MoveResult.accepted, 'no stall, no budget left');
+  });
+
   test('a speed hack is rejected and counted; each rejection sends the authoritative position', () => {
     const { w, rec } = setup();
     const id = w.addPlayer(7, playerAt('cheat', 10, 128), 0);

@@ -364,6 +364,13 @@ export const WorldSection = Type.Object(
         speedTolerance: Type.Number({ default: 0.1, minimum: 0, maximum: 1, description: 'Extra speed tolerated (clock skew).' }),
         burstMs: Type.Number({ default: 1000, minimum: 0, maximum: 10_000, description: 'Movement (ms of walking at maxSpeed) that may arrive at once: packets bunched by network jitter or a stalled event loop (1 s during a 5,000-client reconnect storm) must not be refused as speeding. Average speed stays bounded whatever this is.' }),
         teleportDistance: Type.Number({ default: 24, minimum: 1, maximum: 4096, description: 'One jump longer than this is refused as a teleport.' }),
+        stallGraceMs: Type.Integer({
+          default: 5000,
+          minimum: 0,
+          maximum: 60_000,
+          description:
+            "Longest server stall (the gateway's event loop or a zone thread starved of CPU) whose bunched moves are still accepted: while a stall is recent, the movement budget grows by its length. 0 refuses them as speeding.",
+        }),
       },
       { ...strict, description: 'Server-authoritative movement.' },
     ),
@@ -468,7 +475,7 @@ export const DebugSection = Type.Object(
   {
     faultInjection: Type.Boolean({
       default: false,
-      description: 'Serve POST /debug/zones/<id>/fault?mode=throw|exit|oom|hang to crash a zone on purpose (supervision tests, game days). Never in production.',
+      description: 'Serve POST /debug/zones/<id>/fault?mode=throw|exit|oom|hang to crash a zone, and POST /debug/gateway/stall?ms=N to block the gateway, on purpose (supervision tests, game days). Never in production.',
     }),
   },
   { ...strict, description: 'Testing aids.' },

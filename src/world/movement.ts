@@ -11,6 +11,15 @@
 //   rate * elapsed + capacity
 //
 // (the property test in test/world-movement.test.ts checks exactly this).
+//
+// Server stalls: when the server itself stops reading for a while (the
+// gateway's event loop or the zone's thread starved of CPU, a long GC), an
+// honest client's moves queue in the kernel and arrive together, covering
+// the whole stall. The caller reports the longest recent stall with
+// setStall(); for as long as it does, the capacity grows by the stall's
+// length (at most stallGraceMs), so those moves pass. A cheater gains the
+// same allowance only while the server is stalled, never more than
+// rate * stallGraceMs, and the teleport check still bounds every jump.
 // Checks, in order: dead, bounds (also NaN/Infinity), teleport (one jump
 // longer than teleportDistance), speed (longer than the budget), obstacle
 // (the straight segment crosses a solid rectangle).
@@ -31,12 +40,28 @@ export class MovementRules {
   /** Budget capacity in units. */
   readonly capacity: number;
   readonly teleport: number;
+  /** Longest stall whose bunched moves are forgiven, ms. */
+  readonly stallGraceMs: number;
+  /** Capacity in force: capacity plus the allowance for a recent server stall. */
+  private cap: number;
 
   /** Cold path. */
   constructor(p: MovementParams) {
     this.ratePerMs = (p.maxSpeed * (1 + p.speedTolerance)) / 1000;
     this.capacity = this.ratePerMs * p.burstMs;
     this.teleport = p.teleportDistance;
+    this.stallGraceMs = p.stallGraceMs ?? 0;
+    this.cap = this.capacity;
+  }
+
+  /**
+   * The longest server stall (ms) that ended recently, or 0. Moves judged
+   * from now on may spend up to rate * min(stallMs, stallGraceMs) more than
+   * the usual capacity. Cheap: call it before each batch of moves.
+   */
+  setStall(stallMs: number): void {
+    const ms = stallMs > this.stallGraceMs ? this.stallGraceMs : stallMs > 0 ? stallMs : 0;
+    this.cap = this.capacity + ms * this.ratePerMs;
   }
 
   /** A fresh player (join, respawn, arrival) starts with a full budget at reg[now]. */
@@ -66,7 +91,7 @@ export class MovementRules {
     // Refill for the time since the last refill; a clock that steps back refills nothing.
     const elapsed = nowMs - store.budgetMs[slot]!;
     let budget = store.budget[slot]! + (elapsed > 0 ? elapsed * this.ratePerMs : 0);
-    if (budget > this.capacity) budget = this.capacity;
+    if (budget > this.cap) budget = this.cap;
     store.budget[slot] = budget;
     if (elapsed > 0) store.budgetMs[slot] = nowMs;
     if (d > budget + EPS) return MoveReject.speed;

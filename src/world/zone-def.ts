@@ -95,6 +95,8 @@ export interface MovementParams {
   burstMs: number;
   /** A single move longer than this is a teleport, whatever the budget. */
   teleportDistance: number;
+  /** Longest server stall (ms) whose bunched moves are still accepted (see movement.ts). Default 0. */
+  stallGraceMs?: number;
 }
 
 export interface CombatParams {
@@ -396,6 +398,7 @@ export function validateZoneDef(def: ZoneDef): void {
     num(m.speedTolerance, 0, 1, 'movement.speedTolerance');
     num(m.burstMs, 0, 10_000, 'movement.burstMs');
     num(m.teleportDistance, 0, MAX_ZONE_SIZE, 'movement.teleportDistance', true);
+    if (m.stallGraceMs !== undefined) num(m.stallGraceMs, 0, 60_000, 'movement.stallGraceMs');
   }
   const c = def.combat;
   if (!c) issues.push(`${z} combat missing`);

@@ -48,7 +48,7 @@ import {
 } from '../world/index.js';
 import type { Logger } from '../log/logger.js';
 import { ToZone, FromZone, JoinKind, Mail, FaultMode, WriteThroughKind, JOIN_HEADER, HANDOFF_HEADER, WRITE_THROUGH_HEADER } from './records.js';
-import { CheckpointBuffer, ZoneStat, TICK_BUCKETS, MOVE_REJECT_SLOTS, WORLD_STAT_SLOTS, type ZoneMemoryHandles } from './shared.js';
+import { CheckpointBuffer, StallTracker, ZoneStat, TICK_BUCKETS, MOVE_REJECT_SLOTS, WORLD_STAT_SLOTS, type ZoneMemoryHandles } from './shared.js';
 
 export interface ZoneWorkerData {
   /** Index of this zone among the server's zones (0-based): its producer id in the other zones' mailboxes. */
@@ -141,6 +141,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
 
   private readonly period: number;
   private nextTick = 0;
+  private readonly stalls = new StallTracker();
   private nextCheckpoint = 0;
   private nextStates = 0;
   private curSession = 0;
@@ -220,6 +221,14 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
 
   /** Handles every pending record, then publishes what it produced. */
   drain(): number {
+    // Past the tick's due time means this thread was held up (starved of CPU,
+    // a long GC): inputs queued meanwhile arrive together, as after a gateway
+    // stall. Either excuses their speed for a while.
+    const now = this.now();
+    if (this.nextTick > 0 && now > this.nextTick) this.stalls.note(now - this.nextTick, now);
+    const gw = this.stats[ZoneStat.gatewayStallMs]!;
+    const own = this.stalls.current(now);
+    this.world.movement.setStall(gw > own ? gw : own);
     const n = this.inbound.drain(this.drainIn) + this.mailbox.drain(this.drainMail);
     this.outbound.commit();
     return n;

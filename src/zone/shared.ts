@@ -16,7 +16,7 @@ import { SpscRing, MpscRing, Doorbell } from '../ring/index.js';
 
 // ---------------------------------------------------------------- stats
 
-/** Slots of a zone's stats block (Float64Array). Written only by the zone worker. */
+/** Slots of a zone's stats block (Float64Array). Written only by the zone worker, except gatewayStallMs. */
 export const ZoneStat = {
   /** Date.now() at the end of the last tick: the supervisor's liveness check. */
   heartbeatMs: 0,
@@ -37,13 +37,25 @@ export const ZoneStat = {
   worldStats: 16, // 16..31
   /** Tick duration histogram counts, one per TICK_BUCKETS bound plus +Inf. */
   tickBuckets: 32,
+  /**
+   * Written by the gateway (one aligned 8-byte store), read by the zone: the
+   * longest stall of the gateway's event loop that ended within the last
+   * STALL_WINDOW_MS, in ms, else 0. Inputs read after a stall arrive bunched.
+   */
+  gatewayStallMs: 45,
 } as const;
+
+/** How long a stall keeps excusing bunched inputs after it ended, ms. */
+export const STALL_WINDOW_MS = 2000;
+/** A loop running this late or later counts as stalled, ms (below it, jitter the burst budget covers). */
+export const STALL_MIN_MS = 50;
 
 /** Upper bounds of the tick-duration histogram, seconds (the 20 Hz budget is 0.05). */
 export const TICK_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1] as const;
 export const MOVE_REJECT_SLOTS = 6;
 export const WORLD_STAT_SLOTS = 16;
-const STATS_SLOTS = ZoneStat.tickBuckets + TICK_BUCKETS.length + 1;
+const STATS_SLOTS = ZoneStat.gatewayStallMs + 1;
+if (ZoneStat.tickBuckets + TICK_BUCKETS.length + 1 > ZoneStat.gatewayStallMs) throw new Error('ZoneStat: tick buckets overlap gatewayStallMs');
 
 // ---------------------------------------------------------------- checkpoint
 
@@ -156,4 +168,25 @@ export function statsView(h: ZoneMemoryHandles): Float64Array {
 
 function align8(n: number): number {
   return (n + 7) & ~7;
+}
+
+/**
+ * The longest recent stall of one event loop: a loop that ran `lateMs` late
+ * at `now` notes it; current() is that stall for STALL_WINDOW_MS after it
+ * ended (a longer one replaces it), then 0. Owned by one thread.
+ */
+export class StallTracker {
+  private stall = 0;
+  private endedAt = -Infinity;
+
+  note(lateMs: number, now: number): void {
+    if (lateMs >= STALL_MIN_MS && lateMs >= this.current(now)) {
+      this.stall = lateMs;
+      this.endedAt = now;
+    }
+  }
+
+  current(now: number): number {
+    return now - this.endedAt <= STALL_WINDOW_MS ? this.stall : 0;
+  }
 }
