@@ -9,10 +9,9 @@
 import pg from 'pg';
 import { classify, PersistError, PersistErrorCode } from './errors.js';
 import { checkMigrationList, MIGRATIONS, type Migration } from './migrations.js';
+import { PLAYER_COLUMNS, accountFromRow, checkPlayers, playerFromRow, toBuf, type AccountRow, type PlayerRow } from './rows.js';
 import {
-  decodeInventory,
   encodeInventory,
-  playerProblem,
   type AccountRecord,
   type CreateAccountResult,
   type EventRecord,
@@ -42,24 +41,6 @@ const MIGRATION_LOCK = 0x6d6d6f31; // "mmo1"
 // int8 columns (version, times, xp) as JS numbers: every value we store is below 2^53.
 const types = new pg.TypeOverrides();
 types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
-
-const PLAYER_COLUMNS = 'id, account_id, name, zone, x, y, hp, max_hp, xp, level, inventory, version, updated_at';
-
-interface PlayerRow {
-  id: number;
-  account_id: number;
-  name: string;
-  zone: number;
-  x: number;
-  y: number;
-  hp: number;
-  max_hp: number;
-  xp: number;
-  level: number;
-  inventory: unknown;
-  version: number;
-  updated_at: number;
-}
 
 export class PgStore implements Store {
   readonly kind = 'postgres' as const;
@@ -185,18 +166,8 @@ export class PgStore implements Store {
 
   async findAccountByName(name: string): Promise<AccountRecord | null> {
     this.ready();
-    const rows = await this.query<{ id: number; name: string; pw_hash: Buffer; pw_salt: Buffer; scrypt_logn: number; scrypt_r: number; scrypt_p: number; created_at: number }>(
-      'SELECT * FROM accounts WHERE lower(name) = lower($1)',
-      [name],
-    );
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      id: r.id,
-      name: r.name,
-      password: { hash: new Uint8Array(r.pw_hash), salt: new Uint8Array(r.pw_salt), logN: r.scrypt_logn, r: r.scrypt_r, p: r.scrypt_p },
-      createdAt: r.created_at,
-    };
+    const rows = await this.query<AccountRow>('SELECT * FROM accounts WHERE lower(name) = lower($1)', [name]);
+    return rows[0] ? accountFromRow(rows[0]) : null;
   }
 
   async loadPlayer(playerId: number): Promise<PlayerRecord | null> {
@@ -303,31 +274,3 @@ async function updatePlayers(c: pg.PoolClient, players: readonly PlayerRecord[])
   return { written: done.size, skipped };
 }
 
-function checkPlayers(players: readonly PlayerRecord[]): void {
-  for (const p of players) {
-    const problem = playerProblem(p);
-    if (problem) throw new PersistError(PersistErrorCode.invalid, `player ${p.id}: ${problem}`);
-  }
-}
-
-function toBuf(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-}
-
-function playerFromRow(r: PlayerRow): PlayerRecord {
-  return {
-    id: r.id,
-    accountId: r.account_id,
-    name: r.name,
-    zone: r.zone,
-    x: r.x,
-    y: r.y,
-    hp: r.hp,
-    maxHp: r.max_hp,
-    xp: r.xp,
-    level: r.level,
-    inventory: decodeInventory(r.inventory),
-    version: r.version,
-    updatedAt: r.updated_at,
-  };
-}

@@ -16,10 +16,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { classify, PersistError, PersistErrorCode } from './errors.js';
 import { checkMigrationList, MIGRATIONS, type Migration } from './migrations.js';
+import { PLAYER_COLUMNS, accountFromRow, checkPlayers, playerFromRow, toBuf, type AccountRow, type PlayerRow } from './rows.js';
 import {
-  decodeInventory,
   encodeInventory,
-  playerProblem,
   type AccountRecord,
   type CreateAccountResult,
   type EventRecord,
@@ -44,33 +43,6 @@ export interface SqliteStoreOptions {
   migrations?: readonly Migration[];
 }
 
-interface PlayerRow {
-  id: number;
-  account_id: number;
-  name: string;
-  zone: number;
-  x: number;
-  y: number;
-  hp: number;
-  max_hp: number;
-  xp: number;
-  level: number;
-  inventory: string;
-  version: number;
-  updated_at: number;
-}
-
-interface AccountRow {
-  id: number;
-  name: string;
-  pw_hash: Buffer;
-  pw_salt: Buffer;
-  scrypt_logn: number;
-  scrypt_r: number;
-  scrypt_p: number;
-  created_at: number;
-}
-
 interface EventRow {
   id: string;
   player_id: number;
@@ -79,8 +51,6 @@ interface EventRow {
   player_version: number;
   at: number;
 }
-
-const PLAYER_COLUMNS = 'id, account_id, name, zone, x, y, hp, max_hp, xp, level, inventory, version, updated_at';
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -292,40 +262,3 @@ function updatePlayer(stmt: Database.Statement<[number, number, number, number, 
   return stmt.run(p.zone, p.x, p.y, p.hp, p.maxHp, p.xp, p.level, encodeInventory(p.inventory), p.version, p.updatedAt, p.id, p.version).changes === 1;
 }
 
-function checkPlayers(players: readonly PlayerRecord[]): void {
-  for (const p of players) {
-    const problem = playerProblem(p);
-    if (problem) throw new PersistError(PersistErrorCode.invalid, `player ${p.id}: ${problem}`);
-  }
-}
-
-function toBuf(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-}
-
-function accountFromRow(r: AccountRow): AccountRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    password: { hash: new Uint8Array(r.pw_hash), salt: new Uint8Array(r.pw_salt), logN: r.scrypt_logn, r: r.scrypt_r, p: r.scrypt_p },
-    createdAt: r.created_at,
-  };
-}
-
-function playerFromRow(r: PlayerRow): PlayerRecord {
-  return {
-    id: r.id,
-    accountId: r.account_id,
-    name: r.name,
-    zone: r.zone,
-    x: r.x,
-    y: r.y,
-    hp: r.hp,
-    maxHp: r.max_hp,
-    xp: r.xp,
-    level: r.level,
-    inventory: decodeInventory(r.inventory),
-    version: r.version,
-    updatedAt: r.updated_at,
-  };
-}
