@@ -93,6 +93,23 @@ abstract class ReusableBuilder {
   }
 }
 
+/** A builder that gathers a message's parts with add*() calls, then writes it once. */
+abstract class AccumulatingBuilder extends ReusableBuilder {
+  /** Writes the message from what was gathered; returns its root offset. */
+  protected abstract build(): number;
+
+  /** Writes the message; returns a view valid until the next finish(). */
+  finish(): Uint8Array {
+    return this.done(this.build());
+  }
+
+  /** As finish(), without the view: the message is at bytes[start, start + length). Returns length. */
+  finishRaw(): number {
+    this.b.finish(this.build());
+    return this.length;
+  }
+}
+
 /** Builds ClientMessages (the SDK, tests, bots). */
 export class ClientMessageBuilder extends ReusableBuilder {
   constructor(initialBytes = 256) {
@@ -459,7 +476,7 @@ export interface DeltaBuilderOptions {
  *
  * Positions are world units, quantized to the wire's 1/16 unit.
  */
-export class DeltaBuilder extends ReusableBuilder {
+export class DeltaBuilder extends AccumulatingBuilder {
   private tick = 0;
   private readonly enters: EnterList;
   private upId: Uint32Array;
@@ -547,18 +564,8 @@ export class DeltaBuilder extends ReusableBuilder {
     this.deaths[i + 1] = killer;
   }
 
-  /** Writes the ServerMessage{Delta}; returns a view valid until the next finish(). */
-  finish(): Uint8Array {
-    return this.done(this.build());
-  }
-
-  /** As finish(), without the view: the message is at bytes[start, start + length). Returns length. */
-  finishRaw(): number {
-    this.b.finish(this.build());
-    return this.length;
-  }
-
-  private build(): number {
+  /** Writes the ServerMessage{Delta}; returns its root offset. */
+  protected build(): number {
     const b = this.b;
     b.clear();
     const enters = this.enters.write(b);
@@ -606,7 +613,7 @@ export class DeltaBuilder extends ReusableBuilder {
  * contract as DeltaBuilder. Positions of entities are world units (quantized);
  * SelfState x/y are floats on the wire.
  */
-export class SnapshotBuilder extends ReusableBuilder {
+export class SnapshotBuilder extends AccumulatingBuilder {
   private tick = 0;
   private zone = 0;
   private selfId = 0;
@@ -655,17 +662,8 @@ export class SnapshotBuilder extends ReusableBuilder {
     this.items[i + 1] = count;
   }
 
-  finish(): Uint8Array {
-    return this.done(this.build());
-  }
-
-  /** As finish(), without the view: the message is at bytes[start, start + length). Returns length. */
-  finishRaw(): number {
-    this.b.finish(this.build());
-    return this.length;
-  }
-
-  private build(): number {
+  /** Writes the ServerMessage{Snapshot}; returns its root offset. */
+  protected build(): number {
     const b = this.b;
     b.clear();
     const entities = this.entities.write(b);
