@@ -15,6 +15,7 @@ import { captureLogger } from './helpers/fake-store.js';
 import { startServer, metricValue } from './helpers/server.js';
 import { postJson } from './helpers/http.js';
 import { stateAt } from './fixtures/synthetic-state.js';
+import { waitFor } from './helpers/wait.js';
 
 let cluster: PgCluster;
 before(async () => {
@@ -24,15 +25,6 @@ before(async () => {
 after(async () => {
   await cluster?.destroy();
 });
-
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 describe('PostgreSQL stopped mid-run', () => {
   test('persistence retries, alarms, keeps promises pending, and loses nothing once the server is back', async () => {

@@ -14,6 +14,7 @@ import { CloseCode } from '../src/protocol/close-codes.js';
 import { connect, ChatChannel, InteractAction, type MmoClient } from '../src/client/index.js';
 import { ClientMessageBuilder } from '../src/protocol/build.js';
 import { PROTOCOL_VERSION } from '../src/protocol/version.js';
+import { waitFor } from './helpers/wait.js';
 
 let s: TestServer;
 before(async () => {
@@ -186,10 +187,3 @@ describe('the SDK against the real server', () => {
   });
 });
 
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -8,6 +8,7 @@ import { loadUws, UwsLoadError } from '../src/net/uws.js';
 import { CloseCode } from '../src/protocol/close-codes.js';
 import { ClientMessageBuilder } from '../src/protocol/build.js';
 import { PROTOCOL_VERSION } from '../src/protocol/version.js';
+import { waitFor } from './helpers/wait.js';
 
 function connect(url: string): Promise<WebSocket> {
   const ws = new WebSocket(url);
@@ -178,15 +179,6 @@ describe('uWebSockets.js native binary', () => {
     assert.equal(native.native, true);
   });
 });
-
-async function waitFor(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail('condition not met in time');
-}
 
 describe('logging', () => {
   test('a closed stdout costs the logs, not the process: SIGTERM still exits 0', async () => {

@@ -11,6 +11,7 @@ import { startServer, metricValue, type TestServer } from './helpers/server.js';
 import { RawClient } from './helpers/raw-client.js';
 import { connect, ChatChannel } from '../src/client/index.js';
 import { CloseCode } from '../src/protocol/close-codes.js';
+import { waitFor } from './helpers/wait.js';
 
 const LIMITS = [
   '--zones.count=1',
@@ -53,14 +54,6 @@ function model(c: RawClient): Map<number, { x: number; y: number }> {
     }
   }
   return m;
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(25);
-  }
 }
 
 describe('past lagBytes: deltas are coalesced, everything else arrives, a snapshot brings the view back', () => {

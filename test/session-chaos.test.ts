@@ -11,16 +11,9 @@ import assert from 'node:assert/strict';
 import { startServer, metricValue, type TestServer } from './helpers/server.js';
 import { NetFaultProxy } from '../loadtest/netfault/index.js';
 import { connect, ChatChannel, type MmoClient, type ChatEvent } from '../src/client/index.js';
+import { waitFor as until } from './helpers/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(pred: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!pred()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what()}`);
-    await sleep(25);
-  }
-}
 
 interface Player {
   name: string;

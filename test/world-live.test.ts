@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { startServer, metricValue, type TestServer } from './helpers/server.js';
 import { connect, ChatChannel, type MmoClient } from '../src/client/index.js';
 import { mulberry32 as rng } from '../loadtest/netfault/index.js';
+import { waitFor } from './helpers/wait.js';
 
 const CLIENTS = 500;
 const WANDER_MS = 60_000;
@@ -39,7 +40,6 @@ after(async () => {
   for (const b of bots) b.c.close();
   await s.stop();
 });
-
 
 test('500 clients in 2 zones for 60 s: mutual visibility in range, converged positions, exact chat reach, zero protocol errors', { timeout: 180_000 }, async () => {
   const rand = rng(7);
@@ -167,10 +167,3 @@ test('500 clients in 2 zones for 60 s: mutual visibility in range, converged pos
 
 });
 
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(50);
-  }
-}

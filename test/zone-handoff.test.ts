@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, metricValue, type TestServer } from './helpers/server.js';
 import { connect, ChatChannel, type MmoClient } from '../src/client/index.js';
+import { waitFor } from './helpers/wait.js';
 
 const SIZE = 128;
 let s: TestServer;
@@ -109,10 +110,3 @@ test('a player walks through a portal while chatting and being whispered to: not
   assert.equal(walker.zone, target);
 });
 
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { startServer, metricValue, type TestServer, type LogLine } from './helpers/server.js';
 import { connect, ChatChannel, type MmoClient } from '../src/client/index.js';
 import { CloseCode } from '../src/protocol/close-codes.js';
+import { waitFor } from './helpers/wait.js';
 
 const ARGS = ['--zones.count=2', '--zones.npcsPerZone=20', '--debug.faultInjection=true', '--zones.checkpointIntervalMs=200', '--zones.heartbeatTimeoutMs=1000', '--zones.heapLimitMb=64', '--sessions.chatPerSec=100', '--sessions.chatBurst=100'];
 
@@ -23,14 +24,6 @@ async function ticks(s: TestServer, zone: number): Promise<number> {
 /** A promise that rejects after `ms`: no wait in these tests can hang the suite. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))]);
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('a crashed zone is restarted and its players play on', () => {
