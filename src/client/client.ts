@@ -118,6 +118,8 @@ export class MmoClient extends Emitter<ClientEvents> {
   private probedAt = 0;
   private checkedAt = performance.now();
   private liveness: ReturnType<typeof setInterval> | null = null;
+  /** Period of the liveness check, ms (a quarter of silenceTimeoutMs, at least 50). */
+  private livenessEveryMs = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Set when the current attempt's upgrade was refused with an HTTP status (Node). */
   private refused: string | null = null;
@@ -159,7 +161,8 @@ export class MmoClient extends Emitter<ClientEvents> {
     const silence = this.opts.silenceTimeoutMs;
     if (!(silence >= 0)) throw sdkError('MMO_ERR_OPTIONS', `silenceTimeoutMs must be >= 0, got ${silence}`);
     if (silence > 0) {
-      this.liveness = setInterval(() => this.checkLiveness(), Math.max(50, Math.floor(silence / 4)));
+      this.livenessEveryMs = Math.max(50, Math.floor(silence / 4));
+      this.liveness = setInterval(() => this.checkLiveness(), this.livenessEveryMs);
       // The socket keeps a Node process alive, not this timer.
       (this.liveness as { unref?: () => void }).unref?.();
     }
@@ -475,7 +478,7 @@ export class MmoClient extends Emitter<ClientEvents> {
    */
   private checkLiveness(): void {
     const now = performance.now();
-    const late = now - this.checkedAt > 2 * Math.max(50, Math.floor(this.opts.silenceTimeoutMs / 4));
+    const late = now - this.checkedAt > 2 * this.livenessEveryMs;
     this.checkedAt = now;
     if (this.state !== 'ready' || !this.ws) return;
     // This process itself stalled (a long GC, a blocked loop): timers run before
