@@ -188,6 +188,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     },
     log.child({ component: 'zones' }),
   );
+  metrics.onLoopSample((lateMs, now) => zones.noteGatewayLateness(lateMs, now));
   registerZoneMetrics(metrics.registry, zones);
   const pool = new BufferPool({ pageSize: config.pool.pageSize, pagesPerSet: config.pool.pagesPerSet, minPages: config.pool.minPages, maxPages: config.pool.maxPages });
   const s = config.sessions;

@@ -108,7 +108,7 @@ export const MetricsSection = Type.Object(
       default: 10,
       minimum: 1,
       maximum: 1000,
-      description: 'Sampling period of the event-loop delay histogram (mmo_eventloop_delay_seconds).',
+      description: 'Sampling period of the gateway event-loop delay: the histogram mmo_eventloop_delay_seconds, and the stalls the zones excuse in movement (world.movement.stallGraceMs).',
     }),
   },
   { ...strict, description: 'Prometheus metrics.' },

@@ -7,9 +7,14 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricsConfig } from '../config/schema.js';
 import { HotHistogram, exponentialBuckets } from './hot.js';
 
+/** Told of every sample: the gateway's loop ran `lateMs` late at `nowMs` (performance.now()). */
+export type LoopSampleListener = (lateMs: number, nowMs: number) => void;
+
 export interface MetricsRuntime {
   registry: Registry;
   eventLoopDelay: HotHistogram;
+  /** Adds a listener to the event-loop sampler (the zones' stall allowance uses it). */
+  onLoopSample(fn: LoopSampleListener): void;
   /** Stops the sampler timer (shutdown, tests). */
   stop(): void;
 }
@@ -26,17 +31,21 @@ export function createMetrics(cfg: MetricsConfig): MetricsRuntime {
     exponentialBuckets(0.0005, 2, 12),
   );
   const period = cfg.eventLoopSampleMs;
+  const listeners: LoopSampleListener[] = [];
   let expected = performance.now() + period;
   const timer = setInterval(() => {
     const now = performance.now();
-    eventLoopDelay.observe(Math.max(0, now - expected) / 1000);
+    const late = Math.max(0, now - expected);
+    eventLoopDelay.observe(late / 1000);
     expected = now + period;
+    for (let i = 0; i < listeners.length; i++) listeners[i]!(late, now);
   }, period);
   timer.unref();
 
   return {
     registry,
     eventLoopDelay,
+    onLoopSample: (fn) => void listeners.push(fn),
     stop: () => clearInterval(timer),
   };
 }

@@ -228,14 +228,8 @@ export class ZoneSet {
    * players when done per input) once for all of them.
    */
   private readonly commitAll = (): void => this.commitPending();
-  /**
-   * How late this (the gateway's) event loop runs: a timer every
-   * STALL_PROBE_MS. Timers run before the poll phase, so a stall is published
-   * to the zones before the inputs it bunched are read and forwarded; the
-   * zones then excuse those inputs' speed (world.movement.stallGraceMs).
-   */
+  /** The gateway's recent event-loop stalls (see noteGatewayLateness). */
   private readonly stalls = new StallTracker();
-  private stallProbe: NodeJS.Timeout | null = null;
   private readonly onRecord: RecordHandler = (type, session, data, offset, length) => {
     const zone = this.drainZone;
     if (type === FromZone.reconciled) this.hosts[zone]!.markUp();
@@ -282,15 +276,6 @@ export class ZoneSet {
     for (const h of this.hosts) h.spawn(false);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), 250);
     this.heartbeat.unref();
-    let expected = performance.now() + STALL_PROBE_MS;
-    this.stallProbe = setInterval(() => {
-      const now = performance.now();
-      this.stalls.note(now - expected, now);
-      expected = now + STALL_PROBE_MS;
-      const v = this.stalls.current(now);
-      for (let i = 0; i < this.hosts.length; i++) this.hosts[i]!.stats[ZoneStat.gatewayStallMs] = v;
-    }, STALL_PROBE_MS);
-    this.stallProbe.unref();
     const deadline = Date.now() + timeoutMs;
     while (this.hosts.some((h) => h.state !== ZoneState.up)) {
       if (Date.now() > deadline) {
@@ -299,6 +284,19 @@ export class ZoneSet {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  /**
+   * The gateway's event loop ran a timer `lateMs` late at `now` (fed by the
+   * metrics' event-loop sampler). Timers run before the poll phase, so a
+   * stall is published to the zones before the inputs it bunched are read
+   * and forwarded; the zones then excuse those inputs' speed
+   * (world.movement.stallGraceMs).
+   */
+  noteGatewayLateness(lateMs: number, now: number): void {
+    this.stalls.note(lateMs, now);
+    const v = this.stalls.current(now);
+    for (let i = 0; i < this.hosts.length; i++) this.hosts[i]!.stats[ZoneStat.gatewayStallMs] = v;
   }
 
   /** Publishes every zone's records written since the last commit (normally run once per turn). */
@@ -384,11 +382,7 @@ export class ZoneSet {
 
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.stallProbe) clearInterval(this.stallProbe);
     this.waker.stop();
     await Promise.all(this.hosts.map((h) => h.stop()));
   }
 }
-
-/** Period of the gateway's stall probe, ms. */
-const STALL_PROBE_MS = 20;
