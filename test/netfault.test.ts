@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { NetFaultProxy, NetFaultError, type FaultEvent } from '../loadtest/netfault/index.js';
+import { waitFor } from './helpers/wait.js';
 
 interface Upstream {
   server: net.Server;
@@ -75,13 +76,8 @@ async function client(p: NetFaultProxy, localAddress?: string): Promise<Client> 
   return { sock, received: () => Buffer.concat(chunks), error: () => error, ended: () => ended, closed };
 }
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** The proxy's timings are tight: poll every 5 ms. */
+const until = (cond: () => boolean, what: string, ms = 5000): Promise<void> => waitFor(cond, ms, what, 5);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

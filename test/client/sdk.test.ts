@@ -11,6 +11,7 @@ import { CloseCode } from '../../src/protocol/close-codes.js';
 import { FakeServer } from '../helpers/fake-server.js';
 import { DeltaBuilder, ServerMessageBuilder } from '../../src/protocol/build.js';
 import { ErrorCode, MoveReject } from '../../src/protocol/codes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const clients: MmoClient[] = [];
 const servers: FakeServer[] = [];
@@ -48,13 +49,8 @@ function next<K extends keyof ClientEvents>(c: MmoClient, event: K, pred: (p: Cl
   });
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Against the in-process fake server: poll every 5 ms. */
+const until = (cond: () => boolean, ms = 5000): Promise<void> => waitFor(cond, ms, 'the condition', 5);
 
 test('connect, welcome and snapshot, a round of every command, ping, clean close', async () => {
   const srv = await server();
