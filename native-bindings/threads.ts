@@ -376,13 +376,20 @@ export class ThreadCpuTable {
 
   /**
    * True when the slot's owner is known to be gone: its tid no longer exists
-   * in this process or now carries another name. Unknown tids (fallback in a
-   * worker) are never stale: without the kernel's tid we cannot tell.
+   * in this process, or it named itself (FLAG_NAMED) and the tid now carries
+   * another name (reused by another thread). An owner between its claim and
+   * its nameThread() still has the name it was born with: that is not stale
+   * (two pool workers starting together used to take the same name). Unknown
+   * tids (fallback in a worker) are never stale: without the kernel's tid we
+   * cannot tell.
    */
   isStale(slot: number): boolean {
     const tid = this.tid(slot);
     if (tid <= 0) return false;
-    return liveThreadName(tid) !== this.nameOf(slot);
+    const live = liveThreadName(tid);
+    if (live === null) return true;
+    if (live === this.nameOf(slot)) return false;
+    return (this.flags(slot) & ThreadCpuTable.FLAG_NAMED) !== 0;
   }
 
   /** kBase += kCpu; kCpu = 0. Under the lock, so no owner publishes concurrently... except a stale one, which gen stops. */

@@ -12,7 +12,9 @@ import {
   ThreadsError,
   PINNING_KEY_PATTERN,
   CPU_LIST_PATTERN,
+  liveThreadName,
 } from '../native-bindings/threads.js';
+import { threadTid } from '../native-bindings/index.js';
 import { parseCpuList, formatCpuList } from '../native-bindings/proc.js';
 import { ThreadsSection } from '../src/config/schema.js';
 import { loadConfig, ConfigError } from '../src/config/index.js';
@@ -130,6 +132,18 @@ describe('ThreadCpuTable', () => {
     const other = new ThreadCpuTable(t.buffer);
     assert.deepEqual([other.nameOf(0), other.nameOf(1)], ['gateway', 'zone-0']);
     assert.equal(other.find('zone-0'), 1);
+  });
+
+  test('an owner that has not named itself yet is not stale; once named, another name on its tid means the tid was reused', () => {
+    const t = ThreadCpuTable.create(2);
+    const tid = threadTid(); // this (main) thread: alive, and not called pool-0
+    assert.notEqual(liveThreadName(tid), 'pool-0');
+    const a = t.claim('pool-0', { tid, flags: 0 }, true);
+    assert.ok(a.slot >= 0);
+    assert.equal(t.isStale(a.slot), false, 'claimed, not yet named: live');
+    assert.equal(t.claim('pool-0', { tid: tid + 1, flags: 0 }, true).slot, -1, "a second 'any' claimer moves on to the next index");
+    Atomics.store(t.i32, t.i32Base(a.slot) + ThreadCpuTable.kFlags, ThreadCpuTable.FLAG_NAMED);
+    assert.equal(t.isStale(a.slot), true, 'named pool-0, now called otherwise: its tid belongs to another thread');
   });
 
   test('a restarted thread keeps its name\'s total: earlier owners fold into the base; the old owner can no longer write', () => {
