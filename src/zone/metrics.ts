@@ -46,7 +46,7 @@ export function registerZoneMetrics(registry: Registry, zones: ZoneSet): void {
   register(registry, 'mmo_zone_players', 'Players in each zone.', 'gauge', each(ZoneStat.players));
   register(registry, 'mmo_zone_npcs', 'NPCs in each zone.', 'gauge', each(ZoneStat.npcs));
   register(registry, 'mmo_zone_inputs_total', 'Inputs a zone applied.', 'counter', each(ZoneStat.inputs));
-  register(registry, 'mmo_zone_out_dropped_total', 'Messages a zone could not write because its outbound ring was full (the player got a snapshot).', 'counter', each(ZoneStat.outDropped));
+  register(registry, 'mmo_zone_out_dropped_total', 'Messages a zone could not write because its outbound ring was full: Deltas (the player gets a Snapshot instead), Pongs, and anything still not written after waiting 5 s for the gateway.', 'counter', each(ZoneStat.outDropped));
   register(registry, 'mmo_zone_checkpoints_total', 'Checkpoints written to shared memory.', 'counter', each(ZoneStat.checkpoints));
   register(registry, 'mmo_zone_checkpoint_bytes', 'Size of the last checkpoint.', 'gauge', each(ZoneStat.checkpointBytes));
   register(registry, 'mmo_zone_moves_rejected_total', 'Moves the server refused (speed and teleport hacks, obstacles, bounds, dead).', 'counter', () =>

@@ -96,8 +96,20 @@ const INTERACT_ERROR: Record<number, number> = {
 };
 
 const CHAT_TEXT = fieldSlot('Chat.text');
-/** A control record that must not be lost waits this long for ring space before the zone gives up on it. */
+/**
+ * A record that must not be lost (a control record, or a message such as
+ * chat, a move correction or a snapshot) waits this long for ring space
+ * before the zone gives up on it.
+ */
 const CONTROL_WAIT_MS = 5000;
+
+/** Sleeps up to `ms` while the outbound ring is full (the gateway drains it meanwhile). */
+export type RingNap = (ms: number) => void;
+
+function atomicsNap(): RingNap {
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  return (ms) => void Atomics.wait(word, 0, 0, ms);
+}
 
 export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
   world: World;
@@ -112,8 +124,15 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
 
   /** session → entity id. */
   private readonly bySession = new Map<number, number>();
-  /** Sessions whose last OUT was dropped (ring full): they get a Snapshot at the next tick. */
-  private readonly resync = new Set<number>();
+  /**
+   * Sessions owed a Snapshot at the next tick: a Delta of theirs was dropped
+   * (ring full) or the gateway asked (a backed-up socket drained, a resume).
+   * Two sets, swapped at each tick, so a snapshot that fails while the tick
+   * walks the list is owed again at the next tick, not lost and not retried
+   * in a loop.
+   */
+  private resync = new Set<number>();
+  private resyncSpare = new Set<number>();
   /** Write-through events not yet durable, per session: their SelfState waits. */
   private readonly held = new Map<number, number>();
   private readonly selfPending = new Set<number>();
@@ -156,6 +175,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     readonly data: ZoneWorkerData,
     private readonly log: Logger,
     private readonly now: () => number = () => performance.now(),
+    private readonly nap: RingNap = atomicsNap(),
   ) {
     const m = data.memory;
     this.bell = new Doorbell(m.bell);
@@ -236,11 +256,16 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
 
   tick(t: number): void {
     const w = this.world;
-    for (const s of this.resync) {
-      const e = this.bySession.get(s);
-      if (e !== undefined) w.snapshot(e, this);
+    if (this.resync.size > 0) {
+      const owed = this.resync;
+      this.resync = this.resyncSpare;
+      this.resyncSpare = owed;
+      for (const s of owed) {
+        const e = this.bySession.get(s);
+        if (e !== undefined) w.snapshot(e, this);
+      }
+      owed.clear();
     }
-    this.resync.clear();
     w.tick(t, this);
     if (t >= this.nextStates) {
       this.nextStates = t + this.data.stateIntervalMs;
@@ -540,8 +565,9 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
 
   snapshotEnd(): void {
     const len = this.snap.finishRaw();
-    this.out(FromZone.out, this.curSession, this.snap.bytes, this.snap.start, len);
+    // Owed no more, unless this one cannot be written either (out() owes it again).
     this.resync.delete(this.curSession);
+    this.out(FromZone.out, this.curSession, this.snap.bytes, this.snap.start, len, false);
   }
 
   // ------------------------------------------------------------ the world's events
@@ -632,9 +658,16 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     this.out(FromZone.out, session, this.msg.bytes, this.msg.start, this.msg.length);
   }
 
-  /** A message for a player: dropped (and the player resynced) when the ring is full. */
-  private out(type: number, session: number, bytes: Uint8Array, start: number, len: number): void {
-    const off = this.outbound.reserve(type, session, len);
+  /**
+   * A message for a player. When the ring is full: a Delta or a Snapshot is
+   * dropped and the player owed a Snapshot at the next tick (newer state
+   * supersedes it); a Pong is dropped (the client pings again); anything
+   * else (chat, a move correction, an error, a respawn) waits for the gateway
+   * to make room, as control records do, because nothing later replaces it.
+   */
+  private out(type: number, session: number, bytes: Uint8Array, start: number, len: number, wait = type === FromZone.out): void {
+    let off = this.outbound.reserve(type, session, len);
+    if (off < 0 && wait) off = this.waitForRoom(type, session, len);
     if (off < 0) {
       this.stats[ZoneStat.outDropped]!++;
       if (type !== FromZone.outUnsequenced) this.resync.add(session);
@@ -655,16 +688,31 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
    * and waits for the gateway to drain, up to CONTROL_WAIT_MS.
    */
   private reserveControl(type: number, session: number, size: number): number {
-    let off = this.outbound.reserve(type, session, size);
+    const off = this.outbound.reserve(type, session, size);
     if (off >= 0) return off;
+    return this.waitForRoom(type, session, size);
+  }
+
+  /**
+   * The ring is full: publishes what it holds and waits for the gateway to
+   * drain, up to CONTROL_WAIT_MS. Waiting is a sign of life, not a hang, so
+   * the heartbeat keeps beating (a gateway back from a long stall must not
+   * kill a zone that was only waiting for it). Returns the reservation or -1.
+   */
+  private waitForRoom(type: number, session: number, size: number): number {
+    if (size > this.outbound.maxPayload) {
+      this.log.error({ type, session, size, maxPayload: this.outbound.maxPayload }, 'record larger than the outbound ring allows; raise zones.outboundRingBytes');
+      return -1;
+    }
     const deadline = this.now() + CONTROL_WAIT_MS;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
+    let off = -1;
     while (off < 0 && this.now() < deadline) {
       this.outbound.commit();
-      Atomics.wait(nap, 0, 0, 1);
+      this.stats[ZoneStat.heartbeatMs] = Date.now();
+      this.nap(1);
       off = this.outbound.reserve(type, session, size);
     }
-    if (off < 0) this.log.error({ type, session, size }, 'outbound ring stayed full; a control record was lost');
+    if (off < 0) this.log.error({ type, session, size }, 'outbound ring stayed full for 5 s; a record was lost');
     return off;
   }
 }
