@@ -27,9 +27,12 @@ interface Bot {
   tx: number;
   ty: number;
   heard: string[];
+  /** What this client was told about other entities: [ms since start, id, 1 enter / 0 leave / 2 respawned here / 3 died]. Read on failure. */
+  log: number[];
 }
 
 let s: TestServer;
+let t0 = 0;
 const bots: Bot[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,6 +46,7 @@ after(async () => {
 
 test('500 clients in 2 zones for 60 s: mutual visibility in range, converged positions, exact chat reach, zero protocol errors', { timeout: 180_000 }, async () => {
   const rand = rng(7);
+  t0 = performance.now();
   const unexpectedCloses: string[] = [];
   // Ramp up in waves, from many loopback addresses.
   for (let wave = 0; wave < CLIENTS / 50; wave++) {
@@ -53,7 +57,10 @@ test('500 clients in 2 zones for 60 s: mutual visibility in range, converged pos
       c.on('close', (e) => {
         if (e.code !== 1000) unexpectedCloses.push(`${n}: ${e.code} ${e.reason}`);
       });
-      const b: Bot = { c, x: 0, y: 0, tx: 0, ty: 0, heard: [] };
+      const b: Bot = { c, x: 0, y: 0, tx: 0, ty: 0, heard: [], log: [] };
+      c.on('enter', (v) => b.log.push(performance.now() - t0, v.id, 1));
+      c.on('leave', (v) => b.log.push(performance.now() - t0, v.id, 0));
+      c.on('death', (d) => b.log.push(performance.now() - t0, d.entity, 3));
       c.on('chat', (m) => {
         if (m.channel === ChatChannel.Say) b.heard.push(m.text ?? '');
       });
@@ -63,6 +70,7 @@ test('500 clients in 2 zones for 60 s: mutual visibility in range, converged pos
       });
       // NPCs kill wanderers; a respawn puts the player back at a spawn point.
       c.on('respawn', (r) => {
+        b.log.push(performance.now() - t0, c.playerId, 2);
         b.x = b.tx = r.x;
         b.y = b.ty = r.y;
       });
@@ -113,38 +121,21 @@ test('500 clients in 2 zones for 60 s: mutual visibility in range, converged pos
   // already shown ranks HYSTERESIS nearer, so a crowd does not flap): when a
   // view is full, an unseen player in range is allowed, but then nobody seen
   // may be farther than it by more than the hysteresis.
-  let pairsInRange = 0;
-  let fullViews = 0;
-  for (const a of bots) {
-    const full = a.c.entities.size >= CAP;
-    if (full) fullViews++;
-    const seenD: number[] = [];
-    const unseenD: number[] = [];
-    for (const b of bots) {
-      if (a === b || a.c.zone !== b.c.zone) continue;
-      const d = Math.hypot(a.x - b.x, a.y - b.y);
-      const seen = a.c.entities.get(b.c.playerId);
-      if (seen) {
-        seenD.push(d);
-        assert.ok(Math.abs(seen.x - b.x) <= 1 / 16 && Math.abs(seen.y - b.y) <= 1 / 16, `${a.c.playerId}'s view of ${b.c.playerId} is (${seen.x}, ${seen.y}), the truth (${b.x}, ${b.y})`);
-        assert.ok(d <= RADIUS + HYSTERESIS + 1, `${a.c.playerId} still sees ${b.c.playerId} ${d.toFixed(1)} away`);
-      }
-      if (d <= RADIUS - 1) {
-        pairsInRange++;
-        if (!seen) {
-          assert.ok(full, `${a.c.playerId} at (${a.x.toFixed(1)}, ${a.y.toFixed(1)}) does not see ${b.c.playerId} ${d.toFixed(1)} away, with only ${a.c.entities.size} entities in view`);
-          unseenD.push(d);
-        }
-      }
-    }
-    if (unseenD.length > 0) {
-      const nearestUnseen = Math.min(...unseenD);
-      const farthestSeen = Math.max(...seenD);
-      assert.ok(farthestSeen <= nearestUnseen + HYSTERESIS + 0.5, `${a.c.playerId}: sees a player ${farthestSeen.toFixed(1)} away but not one ${nearestUnseen.toFixed(1)} away`);
-    }
+  // The world does not stand still while we look: wolves keep killing idle
+  // players, who respawn at a spawn point 5 s later, and the 500 clients read
+  // the frame of that tick one socket at a time. So a view that disagrees is
+  // looked at again a second later: only what still disagrees is a failure.
+  const first = checkViews();
+  let pairsInRange = first.pairsInRange;
+  if (first.bad.size > 0) {
+    await sleep(1000);
+    const again = checkViews();
+    pairsInRange = again.pairsInRange;
+    const lasting = [...again.bad].filter(([key]) => first.bad.has(key)).map(([, v]) => v);
+    if (lasting.length > 0) assert.fail(await explainViews(lasting, first.bad.size));
   }
   assert.ok(pairsInRange > 500, `only ${pairsInRange} pairs in range: the test would prove little`);
-  console.log(`# ${pairsInRange} pairs in range, ${fullViews} full views, ${await metricValue(s.url, 'mmo_net_deltas_coalesced_total')} deltas coalesced`);
+  console.log(`# ${pairsInRange} pairs in range, ${first.fullViews} full views, ${first.bad.size} passing disagreements, ${await metricValue(s.url, 'mmo_net_deltas_coalesced_total')} deltas coalesced`);
 
   // Say chat: exactly the players within SAY of the speaker hear it (speakers with someone on the edge are skipped).
   let checked = 0;
@@ -167,3 +158,85 @@ test('500 clients in 2 zones for 60 s: mutual visibility in range, converged pos
 
 });
 
+
+type Disagreement =
+  | { kind: 'position'; a: Bot; b: Bot; x: number; y: number }
+  | { kind: 'too far'; a: Bot; b: Bot; d: number }
+  | { kind: 'missing'; a: Bot; b: Bot; d: number }
+  | { kind: 'crowded'; a: Bot; near: Bot; nearD: number; farD: number };
+
+/** Every disagreement between the clients' views and the ground truth, keyed by kind and players. */
+function checkViews(): { bad: Map<string, Disagreement>; pairsInRange: number; fullViews: number } {
+  const bad = new Map<string, Disagreement>();
+  let pairsInRange = 0;
+  let fullViews = 0;
+  for (const a of bots) {
+    const full = a.c.entities.size >= CAP;
+    if (full) fullViews++;
+    let farSeen = -1;
+    let nearUnseen: Bot | null = null;
+    let nearUnseenD = Infinity;
+    for (const b of bots) {
+      if (a === b || a.c.zone !== b.c.zone) continue;
+      const d = Math.hypot(a.x - b.x, a.y - b.y);
+      const seen = a.c.entities.get(b.c.playerId);
+      if (seen) {
+        if (d > farSeen) farSeen = d;
+        if (Math.abs(seen.x - b.x) > 1 / 16 || Math.abs(seen.y - b.y) > 1 / 16) bad.set(`position ${a.c.playerId} ${b.c.playerId}`, { kind: 'position', a, b, x: seen.x, y: seen.y });
+        if (d > RADIUS + HYSTERESIS + 1) bad.set(`far ${a.c.playerId} ${b.c.playerId}`, { kind: 'too far', a, b, d });
+      }
+      if (d <= RADIUS - 1) {
+        pairsInRange++;
+        if (!seen) {
+          if (!full) bad.set(`missing ${a.c.playerId} ${b.c.playerId}`, { kind: 'missing', a, b, d });
+          if (d < nearUnseenD) {
+            nearUnseenD = d;
+            nearUnseen = b;
+          }
+        }
+      }
+    }
+    if (nearUnseen && farSeen > nearUnseenD + HYSTERESIS + 0.5) bad.set(`crowded ${a.c.playerId}`, { kind: 'crowded', a, near: nearUnseen, nearD: nearUnseenD, farD: farSeen });
+  }
+  return { bad, pairsInRange, fullViews };
+}
+
+/**
+ * Why views disagree with the ground truth: the failure message carries what
+ * tells the suspects apart (the ground truth of either player, as others in
+ * its zone see it; what the observer was told about the other and when; the
+ * server's own drops).
+ */
+async function explainViews(lasting: Disagreement[], firstCount: number): Promise<string> {
+  const now = performance.now() - t0;
+  const pos = (b: Bot) => `(${b.x.toFixed(2)}, ${b.y.toFixed(2)})`;
+  const seenBy = (t: Bot) => {
+    const views = bots.filter((o) => o !== t && o.c.zone === t.c.zone && o.c.entities.has(t.c.playerId)).map((o) => o.c.entities.get(t.c.playerId)!);
+    return views.length === 0 ? 'seen by nobody' : `seen by ${views.length} at ${[...new Set(views.map((v) => `(${v.x}, ${v.y})`))].slice(0, 3).join(' ')}`;
+  };
+  const who = (b: Bot) => `${b.c.playerId} at ${pos(b)} [${seenBy(b)}, hp ${b.c.self?.hp}, ${b.c.entities.size} in view, ${b.c.stats.framesReceived} frames]`;
+  const history = (a: Bot, b: Bot) => {
+    const out: string[] = [];
+    for (let i = 0; i < a.log.length; i += 3) if (a.log[i + 1] === b.c.playerId) out.push(`${['leave', 'enter', '', 'death'][a.log[i + 2]!]} ${((a.log[i]! - now) / 1000).toFixed(2)}s`);
+    for (let i = 0; i < b.log.length; i += 3) if (b.log[i + 2] === 2) out.push(`(${b.c.playerId} respawned ${((b.log[i]! - now) / 1000).toFixed(2)}s)`);
+    return `told: ${out.slice(-8).join(' ') || 'nothing'}`;
+  };
+  const lines = lasting.slice(0, 6).map((v) => {
+    switch (v.kind) {
+      case 'position':
+        return `${who(v.a)} sees ${who(v.b)} at (${v.x}, ${v.y}); ${history(v.a, v.b)}`;
+      case 'too far':
+        return `${who(v.a)} still sees ${who(v.b)} ${v.d.toFixed(1)} away; ${history(v.a, v.b)}`;
+      case 'missing':
+        return `${who(v.a)} does not see ${who(v.b)} ${v.d.toFixed(1)} away (it sees the observer: ${v.b.c.entities.has(v.a.c.playerId)}); ${history(v.a, v.b)}`;
+      case 'crowded':
+        return `${who(v.a)}, view full, sees a player ${v.farD.toFixed(1)} away but not ${who(v.near)} ${v.nearD.toFixed(1)} away; ${history(v.a, v.near)}`;
+    }
+  });
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const counters = text
+    .split('\n')
+    .filter((l) => /^mmo_(net_deltas_coalesced|zone_out_dropped|session_inputs_dropped|zone_moves_rejected|net_backpressure)/.test(l) && !l.endsWith(' 0'))
+    .join('; ');
+  return `${lasting.length} disagreements between views and the truth still there a second after the first look (which found ${firstCount}); times relative to now:\n  ${lines.join('\n  ')}\n  server: ${counters || 'no drops counted'}`;
+}
