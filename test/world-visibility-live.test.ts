@@ -6,29 +6,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { World, Rng, Kind, defaultZoneDefs } from '../src/world/index.js';
-import { Recorder, playerAt } from './helpers/world.js';
-
-function expectedView(w: World, o: number, prev: ReadonlySet<number>): Set<number> {
-  const s = w.store;
-  const { radius: R, hysteresis: H, visibleCap: cap } = w.def.aoi;
-  const cands: Array<{ slot: number; id: number; key: number }> = [];
-  for (let e = 0; e < s.highWater; e++) {
-    if (e === o || s.kind[e] === Kind.free) continue;
-    const dx = s.x[e]! - s.x[o]!;
-    const dy = s.y[e]! - s.y[o]!;
-    const d2 = dx * dx + dy * dy;
-    const visible = prev.has(s.id[e]!);
-    if (visible ? d2 <= (R + H) * (R + H) : d2 <= R * R) cands.push({ slot: e, id: s.id[e]!, key: Math.sqrt(d2) - (visible ? H : 0) });
-  }
-  cands.sort((a, b) => a.key - b.key || a.slot - b.slot);
-  return new Set(cands.slice(0, cap).map((c) => c.id));
-}
-
-function worldView(w: World, o: number): Set<number> {
-  const base = o * w.vis.cap;
-  return new Set(Array.from(w.vis.sets.subarray(base, base + w.vis.counts[o]!)));
-}
+import { World, Rng, defaultZoneDefs } from '../src/world/index.js';
+import { Recorder, playerAt, expectedView, worldView } from './helpers/world.js';
 
 test('wanderers among NPCs, deaths and respawns: every refreshed view follows the rule; client models follow the views', () => {
   const SIZE = 512;

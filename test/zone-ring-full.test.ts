@@ -86,6 +86,26 @@ class Gateway {
   };
 }
 
+/** Logs in sessions 1..PLAYERS at random spots of the square [lo, lo + span)²; returns where each stands. */
+function joinCrowd(inbound: SpscRing, rand: () => number, lo: number, span: number): Map<number, { x: number; y: number }> {
+  const state = newPlayerState('');
+  const buf = new Uint8Array(256);
+  const at = new Map<number, { x: number; y: number }>();
+  for (let session = 1; session <= PLAYERS; session++) {
+    state.name = `p${session}`;
+    state.x = lo + rand() * span;
+    state.y = lo + rand() * span;
+    buf.fill(0, 0, JOIN_HEADER);
+    buf[0] = JoinKind.login;
+    const end = encodePlayerState(state, buf, JOIN_HEADER);
+    assert.equal(end, JOIN_HEADER + playerStateBytes(state));
+    assert.ok(inbound.push(ToZone.join, session, buf, 0, end));
+    at.set(session, { x: state.x, y: state.y });
+  }
+  inbound.commit();
+  return at;
+}
+
 function setup(outboundBytes: number) {
   const [def] = defaultZoneDefs(1, { size: 256, npcsPerZone: 24 });
   const memory = createZoneMemory({ inboundBytes: 1 << 20, outboundBytes, mailboxBytes: 1 << 14, mailboxProducers: 1, checkpointBytes: 1 << 20 }, Doorbell.create());
@@ -121,20 +141,7 @@ test('a full outbound ring: dropped Deltas and Snapshots are owed until a Snapsh
   const pos = new Map<number, { x: number; y: number; seq: number }>();
 
   // A crowd in the middle of the zone: everyone sees nearly everyone (view cap 64).
-  const state = newPlayerState('');
-  const buf = new Uint8Array(256);
-  for (let session = 1; session <= PLAYERS; session++) {
-    state.name = `p${session}`;
-    state.x = 100 + rand() * 56;
-    state.y = 100 + rand() * 56;
-    buf.fill(0, 0, JOIN_HEADER);
-    buf[0] = JoinKind.login;
-    const end = encodePlayerState(state, buf, JOIN_HEADER);
-    assert.equal(end, JOIN_HEADER + playerStateBytes(state));
-    assert.ok(inbound.push(ToZone.join, session, buf, 0, end));
-    pos.set(session, { x: state.x, y: state.y, seq: 0 });
-  }
-  inbound.commit();
+  for (const [session, p] of joinCrowd(inbound, rand, 100, 56)) pos.set(session, { ...p, seq: 0 });
 
   const step = () => {
     // Everyone walks a little (5 units/s, under the speed limit), as in a busy town.
@@ -203,18 +210,8 @@ test('a full outbound ring: dropped Deltas and Snapshots are owed until a Snapsh
 
 test('a Snapshot that does not fit is owed again at the next tick, not forgotten', () => {
   const { rt, gw, inbound, clock } = setup(1 << 16);
-  const rand = mulberry32(5);
-  const state = newPlayerState('');
-  const buf = new Uint8Array(256);
-  for (let session = 1; session <= PLAYERS; session++) {
-    state.name = `q${session}`;
-    state.x = 110 + rand() * 36;
-    state.y = 110 + rand() * 36;
-    buf.fill(0, 0, JOIN_HEADER);
-    buf[0] = JoinKind.login;
-    assert.ok(inbound.push(ToZone.join, session, buf, 0, encodePlayerState(state, buf, JOIN_HEADER)));
-  }
-  inbound.commit();
+  const buf = new Uint8Array(0);
+  joinCrowd(inbound, mulberry32(5), 110, 36);
   rt.drain();
   // 60 join Snapshots do not all fit in 64 KB at once: the rest follow at the next ticks.
   for (let i = 0; i < 3; i++) {

@@ -5,6 +5,7 @@
 // entity already shown, a leave or update of one not shown, begin without end.
 
 import {
+  Kind,
   defaultZoneDefs,
   type DeltaWriter,
   type MoveRejectReason,
@@ -197,4 +198,27 @@ export class Recorder implements DeltaWriter, SnapshotWriter, WorldEvents {
   eventsOf<T extends EventRecord['type']>(type: T): Array<Extract<EventRecord, { type: T }>> {
     return this.events.filter((e): e is Extract<EventRecord, { type: T }> => e.type === type);
   }
+}
+
+// Reference model of the visibility rule (see src/world/visibility.ts),
+// computed by scanning every entity.
+export function expectedView(w: World, o: number, prev: ReadonlySet<number>): Set<number> {
+  const s = w.store;
+  const { radius: R, hysteresis: H, visibleCap: cap } = w.def.aoi;
+  const cands: Array<{ slot: number; id: number; key: number }> = [];
+  for (let e = 0; e < s.highWater; e++) {
+    if (e === o || s.kind[e] === Kind.free) continue;
+    const dx = s.x[e]! - s.x[o]!;
+    const dy = s.y[e]! - s.y[o]!;
+    const d2 = dx * dx + dy * dy;
+    const visible = prev.has(s.id[e]!);
+    if (visible ? d2 <= (R + H) * (R + H) : d2 <= R * R) cands.push({ slot: e, id: s.id[e]!, key: Math.sqrt(d2) - (visible ? H : 0) });
+  }
+  cands.sort((a, b) => a.key - b.key || a.slot - b.slot);
+  return new Set(cands.slice(0, cap).map((c) => c.id));
+}
+
+export function worldView(w: World, o: number): Set<number> {
+  const base = o * w.vis.cap;
+  return new Set(Array.from(w.vis.sets.subarray(base, base + w.vis.counts[o]!)));
 }
