@@ -72,34 +72,42 @@ describe('sessions through a faulty network', () => {
 
   test('a black-holed link (no FIN, no RST) is noticed by the SDK within silenceTimeoutMs and the session resumes', async () => {
     const proxy = await NetFaultProxy.start({ target: { host: '127.0.0.1', port: s.port }, lifetimeMs: 60_000 });
+    let p: Player | null = null;
     try {
-      const p = player(`ws://127.0.0.1:${proxy.port}/ws`, 'hole', { silenceTimeoutMs: 1000 });
+      p = player(`ws://127.0.0.1:${proxy.port}/ws`, 'hole', { silenceTimeoutMs: 1000 });
       const w = await p.c.once('welcome');
       await sleep(200);
       assert.equal(proxy.blackhole('all'), 1);
       const t0 = performance.now();
       const r = await p.c.once('reconnecting');
       const noticedMs = performance.now() - t0;
-      assert.match(r.reason, /no data from the server/);
       // Half-way the SDK pings; a black hole answers nothing, so the full budget runs out.
-      assert.ok(noticedMs >= 900 && noticedMs < 2500, `noticed after ${noticedMs.toFixed(0)} ms`);
+      // The silence began with the last frame before the hole (up to 200 ms earlier, more
+      // on a loaded machine), so the SDK's own count is what must reach the budget.
+      const quiet = /no data from the server for (\d+) ms/.exec(r.reason);
+      assert.ok(quiet, r.reason);
+      assert.ok(Number(quiet[1]) >= 1000, `dropped after only ${quiet[1]} ms of silence`);
+      assert.ok(noticedMs < 2500, `noticed ${noticedMs.toFixed(0)} ms after the hole opened`);
       const again = await p.c.once('welcome');
       assert.equal(again.resumed, true, 'resumed, not a new session');
       assert.equal(again.sessionId, w.sessionId);
-      p.c.close();
     } finally {
+      p?.c.close();
       await proxy.close();
     }
   });
 
   test('a quiet but live link is not mistaken for a dead one: the half-way Ping keeps it', async () => {
     const p = player(s.wsUrl, 'quiet', { silenceTimeoutMs: 600 });
-    await p.c.once('welcome');
-    // Alone, with no NPCs, nothing changes: the server has nothing to send but Pongs.
-    await sleep(2500);
-    assert.equal(p.c.stats.reconnects, 0);
-    assert.equal(p.c.connected, true);
-    p.c.close();
+    try {
+      await p.c.once('welcome');
+      // Alone, with no NPCs, nothing changes: the server has nothing to send but Pongs.
+      await sleep(2500);
+      assert.equal(p.c.stats.reconnects, 0);
+      assert.equal(p.c.connected, true);
+    } finally {
+      p.c.close();
+    }
   });
 
   test('random resets, half-closes and black holes: every acknowledged chat is applied once and in order, and every player hears everything once and in order', async () => {
