@@ -194,10 +194,16 @@ test('delay holds every chunk at least the set time each way, in order', async (
   assert.equal(c.received().toString(), '01234');
   assert.ok(rtt >= 160, `round trip ${rtt} ms should be at least 2 x 80 ms`);
   p.delay('all', 0);
-  const t1 = performance.now();
-  c.sock.write('x');
-  await until(() => c.received().length === 6, 'the echo without delay');
-  assert.ok(performance.now() - t1 < rtt, 'lifting the delay speeds the round trip up');
+  // A delayed round trip can never take less than 160 ms; an undelayed one can
+  // still be slow on a loaded machine, so the fastest of five is what is judged.
+  let fastest = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t1 = performance.now();
+    c.sock.write('x');
+    await until(() => c.received().length === 6 + i, 'the echo without delay');
+    fastest = Math.min(fastest, performance.now() - t1);
+  }
+  assert.ok(fastest < 160, `lifting the delay speeds the round trip up: fastest of five ${fastest.toFixed(1)} ms`);
 });
 
 test('throttle limits the bandwidth of each direction', async () => {
