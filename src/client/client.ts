@@ -79,14 +79,15 @@ async function defaultWebSocket(): Promise<WebSocketConstructor> {
   return g;
 }
 
+/** The error listener left on a detached socket (see detach()). */
+function ignoreError(): void {}
+
 /**
  * A connection to the server that survives network failures: it reconnects
  * with full-jitter backoff and resumes its session, re-sending unacknowledged
  * inputs. Create with connect(). Single-threaded; all events are emitted from
  * the socket's callbacks.
  */
-function ignoreError(): void {}
-
 export class MmoClient extends Emitter<ClientEvents> {
   /** Visible entities by id, maintained from snapshots and deltas. */
   readonly entities = new Map<number, EntityView>();

@@ -98,8 +98,8 @@ const INTERACT_ERROR: Record<number, number> = {
 const CHAT_TEXT = fieldSlot('Chat.text');
 /**
  * A record that must not be lost (a control record, or a message such as
- * chat, a move correction or a snapshot) waits this long for ring space
- * before the zone gives up on it.
+ * chat or a move correction) waits this long for ring space before the zone
+ * gives up on it.
  */
 const CONTROL_WAIT_MS = 5000;
 
@@ -666,8 +666,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
    * to make room, as control records do, because nothing later replaces it.
    */
   private out(type: number, session: number, bytes: Uint8Array, start: number, len: number, wait = type === FromZone.out): void {
-    let off = this.outbound.reserve(type, session, len);
-    if (off < 0 && wait) off = this.waitForRoom(type, session, len);
+    const off = wait ? this.reserveControl(type, session, len) : this.outbound.reserve(type, session, len);
     if (off < 0) {
       this.stats[ZoneStat.outDropped]!++;
       if (type !== FromZone.outUnsequenced) this.resync.add(session);
@@ -684,8 +683,9 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
 
   /**
    * Reserves space for a record that must not be lost (joins, leaves,
-   * handoffs, write-through): when the ring is full it publishes what it has
-   * and waits for the gateway to drain, up to CONTROL_WAIT_MS.
+   * handoffs, write-through, and the messages out() makes wait): when the
+   * ring is full it publishes what it has and waits for the gateway to
+   * drain, up to CONTROL_WAIT_MS.
    */
   private reserveControl(type: number, session: number, size: number): number {
     const off = this.outbound.reserve(type, session, size);
@@ -712,7 +712,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       this.nap(1);
       off = this.outbound.reserve(type, session, size);
     }
-    if (off < 0) this.log.error({ type, session, size }, 'outbound ring stayed full for 5 s; a record was lost');
+    if (off < 0) this.log.error({ type, session, size }, `outbound ring stayed full for ${CONTROL_WAIT_MS} ms; a record was lost`);
     return off;
   }
 }
