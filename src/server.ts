@@ -256,6 +256,26 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     });
   }
 
+  if (config.debug.gcEndpoint) {
+    log.warn('debug.gcEndpoint is on: POST /debug/gc runs a full collection of the gateway thread on request');
+    routes.push({
+      method: 'post',
+      path: '/debug/gc',
+      // The heap's floor: what is still referenced after a full mark-sweep.
+      // Sampled heap use saw-tooths with promotion between mark-sweeps, so a
+      // short window without one reads as growth; this does not.
+      handler: (res) => {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (typeof gc !== 'function') return sendJson(res, 501, { error: 'start node with --expose-gc to serve /debug/gc' });
+        const t0 = performance.now();
+        gc();
+        const tookMs = performance.now() - t0;
+        const h = process.memoryUsage();
+        sendJson(res, 200, { heapUsedBytes: h.heapUsed, heapTotalBytes: h.heapTotal, tookMs: Math.round(tookMs * 100) / 100 });
+      },
+    });
+  }
+
   const gateway = new Gateway({ net: config.net, uws, log: log.child({ component: 'gateway' }), stats, routes, handler: sessions, gate: sessions });
   sessions.attach(gateway);
   const port = await gateway.listen();

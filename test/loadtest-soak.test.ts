@@ -10,11 +10,15 @@
 // of 256 ms in one run). Here it is reported (t.diagnostic); the soak run
 // from the CLI (npm run loadtest -- --scenario soak) enforces it.
 //
-// Heap slope: over a 15 s half the V8 saw-tooth (old-space promotion between
-// mark-sweeps) moves the floor by a few MB, so this variant's limit is
-// 20 MB/min: it still catches a leak of ~20 bytes per message at this
-// traffic (~15,000 messages/s). The 10-minute soak uses 1 MB/min
-// (npm run loadtest -- --scenario soak, see loadtest/README.md).
+// Heap slope: the driver spawns the server with /debug/gc and reads the
+// heap's floor after a forced full collection 8 times over the second half
+// (sampled heap use, without a mark-sweep in a 15 s window, rose with
+// old-space promotion and once read 27.9 MB/min). Floors over three runs:
+// 15.3 MB +- 0.05, slopes 0.10-0.22 MB/min. The limit, 5 MB/min, catches a
+// leak of ~5 bytes per message at this traffic (~15,000 messages/s) and
+// leaves room for a send backlog caught by one floor on a loaded machine.
+// The 10-minute soak uses 1 MB/min (npm run loadtest -- --scenario soak,
+// see loadtest/README.md).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +34,7 @@ test('soak: 500 clients for 30 s against the real server pass the soak criteria'
     rampPerSec: 250,
     sampleMs: 1000,
     progressMs: 5000,
-    maxHeapSlopeMbPerMin: 20,
+    maxHeapSlopeMbPerMin: 5,
     maxRttP99Ms: Number.POSITIVE_INFINITY, // reported, not asserted (above)
     log: (l) => lines.push(l),
   });
@@ -45,7 +49,8 @@ test('soak: 500 clients for 30 s against the real server pass the soak criteria'
   assert.ok(counters.leaves > 0 && counters.connects > 500, `players left and joined during the soak: ${why}`);
   assert.ok(r.msgsInPerSec > 500 * 10, `the world streamed to every bot (${r.msgsInPerSec} msgs/s in): ${why}`);
   assert.ok(typeof r.rssGrowthPct === 'number' && r.rssGrowthPct < 5, `RSS growth ${String(r.rssGrowthPct)} %: ${why}`);
-  assert.ok(typeof r.heapSlopeMbPerMin === 'number' && r.heapSlopeMbPerMin < 20, `heap slope ${String(r.heapSlopeMbPerMin)} MB/min: ${why}`);
+  assert.equal(r.heapSlopeFrom, 'floors after a full GC', why);
+  assert.ok(typeof r.heapSlopeMbPerMin === 'number' && r.heapSlopeMbPerMin < 5, `heap slope ${String(r.heapSlopeMbPerMin)} MB/min: ${why}`);
   assert.ok(r.rttP99Ms !== null && (r.rttSamples as number) > 100, `RTT was measured: ${why}`);
   assert.ok(serverThreads !== null && serverThreads.some((t) => t.name === 'gateway'), 'per-thread CPU of the server was read');
   assert.equal(r.pass, true, why);

@@ -89,6 +89,10 @@ describe('a running server', () => {
     assert.equal((await fetch(`${s.url}/ws`)).status, 426);
   });
 
+  test('POST /debug/gc is not served unless debug.gcEndpoint is on', async () => {
+    assert.equal((await fetch(`${s.url}/debug/gc`, { method: 'POST' })).status, 404);
+  });
+
   test('a WebSocket connects, is counted, and closes cleanly', async () => {
     const ws = await connect(s.wsUrl);
     assert.equal(await metricValue(s.url, 'mmo_ws_connections'), 1);
@@ -137,6 +141,24 @@ describe('shutdown', () => {
       assert.equal(c.reason, 'server shutting down');
     }
     assert.ok(s.logs.some((l) => l.msg === 'shutdown complete'));
+  });
+
+  test('debug.gcEndpoint: POST /debug/gc collects and answers the heap left, or 501 naming --expose-gc', async () => {
+    const withGc = await startServer({ args: ['--debug.gcEndpoint=true'], env: { NODE_OPTIONS: '--expose-gc' } });
+    const without = await startServer({ args: ['--debug.gcEndpoint=true'] });
+    try {
+      const r = await fetch(`${withGc.url}/debug/gc`, { method: 'POST' });
+      assert.equal(r.status, 200);
+      const body = (await r.json()) as { heapUsedBytes: number; heapTotalBytes: number; tookMs: number };
+      assert.ok(body.heapUsedBytes > 1e6 && body.heapUsedBytes <= body.heapTotalBytes, JSON.stringify(body));
+      assert.ok(body.tookMs > 0, JSON.stringify(body));
+      assert.equal((await fetch(`${withGc.url}/debug/gc`)).status, 405);
+      const no = await fetch(`${without.url}/debug/gc`, { method: 'POST' });
+      assert.equal(no.status, 501);
+      assert.match(((await no.json()) as { error: string }).error, /--expose-gc/);
+    } finally {
+      await Promise.all([withGc.stop(), without.stop()]);
+    }
   });
 
   test('SIGINT also exits 0', async () => {

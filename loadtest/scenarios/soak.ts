@@ -2,9 +2,9 @@
 // Passes with zero unexpected disconnects, server RSS growth under 5 % after
 // warm-up, heap slope near zero over the second half, RTT p99 under 50 ms.
 
-import { heapSlopeMbPerMin } from '../runner.js';
+import { heapSlopeMbPerMin, slope } from '../runner.js';
 import { round } from '../server/probe.js';
-import type { Scenario } from './types.js';
+import type { Scenario, ScenarioContext } from './types.js';
 import { commonChecks } from './checks.js';
 
 export const soak: Scenario = {
@@ -22,6 +22,7 @@ export const soak: Scenario = {
     let owed = 0;
     let warmRss: number | null = null;
     let left = 0;
+    const floors = heapFloors(ctx, start + durationSec / 2, Math.max(1, durationSec / 2 / 8));
     while (ctx.now() - start < durationSec) {
       await ctx.sleep(Math.min(everySec, durationSec - (ctx.now() - start)) * 1000);
       if (warmRss === null && ctx.now() - start >= warmupSec) {
@@ -42,12 +43,24 @@ export const soak: Scenario = {
     await ctx.waitConnected(clients, 15_000);
     await ctx.endWindow();
     const end = ctx.now();
+    const floor = await floors.stop();
     const rssEnd = await ctx.probe.sampleRssMb();
     ctx.extra.warmupSec = round(warmupSec, 1);
     ctx.extra.rttAfterWarmup = warmRss !== null;
     ctx.extra.serverRssWarmMb = warmRss === null ? null : round(warmRss, 1);
     ctx.extra.rssGrowthPct = warmRss === null || rssEnd === null ? null : round(((rssEnd - warmRss) / warmRss) * 100, 2);
-    ctx.extra.heapSlopeMbPerMin = nullRound(heapSlopeMbPerMin(ctx.samples, start + (end - start) / 2, end));
+    // Heap slope over the second half: from the floors after forced full
+    // collections when the server serves /debug/gc (a spawned server does),
+    // else from the lower envelope of the sampled heap use.
+    if (floor.length >= 3) {
+      const s = slope(floor);
+      ctx.extra.heapSlopeMbPerMin = s === null ? null : round(s * 60, 3);
+      ctx.extra.heapSlopeFrom = 'floors after a full GC';
+      ctx.extra.heapFloorsMb = floor.map(([, mb]) => round(mb, 2));
+    } else {
+      ctx.extra.heapSlopeMbPerMin = nullRound(heapSlopeMbPerMin(ctx.samples, start + (end - start) / 2, end));
+      ctx.extra.heapSlopeFrom = 'lower envelope of sampled heap use';
+    }
     ctx.extra.heapUsedEndMb = nullRound(ctx.samples.filter((s) => s.heapUsedMb !== null).at(-1)?.heapUsedMb ?? null);
     ctx.extra.replaced = left;
   },
@@ -68,4 +81,38 @@ export const soak: Scenario = {
 
 function nullRound(v: number | null): number | null {
   return v === null ? null : round(v, 3);
+}
+
+/**
+ * From `fromSec` on, every `everySec`, the server's heap after a forced full
+ * collection ([seconds, MB]); stop() takes a last one and returns them all.
+ * Empty when the server does not serve /debug/gc (not spawned by the driver).
+ */
+function heapFloors(ctx: ScenarioContext, fromSec: number, everySec: number): { stop(): Promise<Array<[number, number]>> } {
+  const floors: Array<[number, number]> = [];
+  let served = true;
+  let inFlight: Promise<void> = Promise.resolve();
+  const take = () => {
+    if (!served) return;
+    inFlight = inFlight.then(async () => {
+      const mb = await ctx.probe.gcHeapMb();
+      // Not served at all: stop asking. A later miss (a timeout on a loaded server) only skips a point.
+      if (mb === null) served = floors.length > 0;
+      else floors.push([ctx.now(), mb]);
+    });
+  };
+  let every: NodeJS.Timeout | undefined;
+  const first = setTimeout(() => {
+    take();
+    every = setInterval(take, everySec * 1000);
+  }, Math.max(0, (fromSec - ctx.now()) * 1000));
+  return {
+    async stop() {
+      clearTimeout(first);
+      clearInterval(every);
+      take();
+      await inFlight;
+      return floors;
+    },
+  };
 }

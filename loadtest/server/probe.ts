@@ -153,6 +153,23 @@ export class ServerProbe {
     return v === undefined ? null : v / (1024 * 1024);
   }
 
+  /**
+   * POST /debug/gc: a full collection in the server's gateway thread, then the
+   * heap still in use (MB). null when the server does not serve it
+   * (debug.gcEndpoint off, node without --expose-gc, not our server).
+   */
+  async gcHeapMb(): Promise<number | null> {
+    if (!this.opts.httpUrl) return null;
+    try {
+      const res = await fetch(`${this.opts.httpUrl}/debug/gc`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) return null;
+      const body = (await res.json()) as { heapUsedBytes?: unknown };
+      return typeof body.heapUsedBytes === 'number' ? body.heapUsedBytes / (1024 * 1024) : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** GET /metrics, parsed; null when there is no URL or the scrape fails (5 s timeout). */
   async scrape(): Promise<MetricsText | null> {
     if (!this.opts.httpUrl) return null;

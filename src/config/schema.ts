@@ -477,6 +477,10 @@ export const DebugSection = Type.Object(
       default: false,
       description: 'Serve POST /debug/zones/<id>/fault?mode=throw|exit|oom|hang to crash a zone, and POST /debug/gateway/stall?ms=N to block the gateway, on purpose (supervision tests, game days). Never in production.',
     }),
+    gcEndpoint: Type.Boolean({
+      default: false,
+      description: 'Serve POST /debug/gc: a full garbage collection of the gateway thread, answering the heap still in use after it (the soak load test judges heap growth by these floors). Needs node --expose-gc (answers 501 without it); each call pauses the gateway for the collection. Never in production.',
+    }),
   },
   { ...strict, description: 'Testing aids.' },
 );
