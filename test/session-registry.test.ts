@@ -27,7 +27,7 @@ describe('session registry', () => {
     assert.equal(r.count[SessionState.connected], 2000);
   });
 
-  test('resume with the right token rebinds and rotates the token; the old token is then "replayed"', () => {
+  test('resume with the right token rebinds and rotates the token; once confirmed, the old token is "replayed"', () => {
     const r = new SessionRegistry({ zombieTtlMs: 60_000, limits });
     const s = r.create(alice, sock(1), 0, 0);
     const first = Buffer.from(s.token);
@@ -39,8 +39,31 @@ describe('session registry', () => {
     assert.equal(s.state, SessionState.connected);
     assert.deepEqual(s.socket, sock(2));
     assert.notDeepEqual(s.token, first, 'token rotated');
+    assert.equal(s.tokenUnconfirmed, true);
+    s.confirmTokens(); // the client spoke on the resumed link
     r.toZombie(s, 3000);
     assert.equal(r.resume(s.id, first, sock(3), 3500).result, ResumeResult.replayedToken);
+  });
+
+  test('until the client confirms, the token a resume presented resumes again (its Welcome may be lost); a login token never does', () => {
+    const r = new SessionRegistry({ zombieTtlMs: 60_000, limits });
+    const s = r.create(alice, sock(1), 0, 0);
+    const first = Buffer.from(s.token);
+    r.toZombie(s, 1000);
+    assert.equal(r.resume(s.id, first, sock(2), 2000).result, ResumeResult.ok);
+    const lost = Buffer.from(s.token);
+    r.toZombie(s, 2500);
+    assert.equal(r.resume(s.id, first, sock(3), 3000).result, ResumeResult.ok, 'retry with the token the client still holds');
+    assert.equal(r.resume(s.id, first, sock(4), 3100).result, ResumeResult.ok, 'and again, while unconfirmed');
+    s.confirmTokens();
+    r.toZombie(s, 3500);
+    assert.equal(r.resume(s.id, first, sock(5), 4000).result, ResumeResult.replayedToken);
+    assert.equal(r.resume(s.id, lost, sock(5), 4000).result, ResumeResult.replayedToken);
+    // A take-over (a new login) rotates without a grace: the kicked client's token is spent at once.
+    const current = Buffer.from(s.token);
+    s.rotateToken();
+    assert.equal(s.tokenUnconfirmed, false);
+    assert.equal(r.resume(s.id, current, sock(6), 4100).result, ResumeResult.replayedToken);
   });
 
   test('a wrong or replayed token changes nothing: the zombie keeps its state, token and timer', () => {

@@ -119,6 +119,9 @@ describe('resume', () => {
     back.resume(w.sessionId, Uint8Array.from(w.resumeToken), d.lastSeq);
     const w2 = await back.welcome();
     assert.equal(w2.resumed, true);
+    // It speaks on the resumed link (a Ping, answered): it holds the new token.
+    back.send(back.b.ping(1));
+    await back.until(() => back.messages().some((m) => m.type === 'pong'), 5000, 'pong');
     back.drop();
     await sleep(100);
     // ...and the token it used is now spent: presenting it again is a replay.
@@ -132,6 +135,52 @@ describe('resume', () => {
     assert.equal(await metricValue(s.url, 'mmo_session_resumes_total{result="wrong_token"}'), 1);
     assert.equal(await metricValue(s.url, 'mmo_session_resumes_total{result="replayed_token"}'), 1);
     assert.equal(await metricValue(s.url, 'mmo_session_resumes_total{result="unknown_session"}'), 1);
+    fresh.close();
+  });
+
+  test('a resume whose Welcome was lost is retried with the same token until the client speaks on the new link', async () => {
+    const e = await RawClient.open(s.wsUrl);
+    e.hello('erin');
+    const w = await e.welcome();
+    await say(e, 1, 'e1');
+    const seen = e.lastSeq;
+    e.drop();
+    await sleep(100);
+    // The server resumes and rotates the token, but the link dies before the
+    // client reads the Welcome (its handshake timed out, the network went):
+    // the client still holds only the token it presented.
+    const lost = await RawClient.open(s.wsUrl);
+    lost.resume(w.sessionId, Uint8Array.from(w.resumeToken), seen);
+    const unread = await lost.welcome();
+    assert.equal(unread.resumed, true);
+    lost.drop();
+    await sleep(100);
+    const retry = await RawClient.open(s.wsUrl);
+    retry.resume(w.sessionId, Uint8Array.from(w.resumeToken), seen);
+    const w2 = await retry.welcome();
+    assert.equal(w2.resumed, true, 'the retry with the same token is accepted');
+    assert.equal(w2.sessionId, w.sessionId);
+    assert.equal(w2.playerId, w.playerId, 'the same character');
+    // Speaking on the link confirms the new token; the presented one is spent, and so is the lost Welcome's.
+    retry.send(retry.b.ping(1));
+    await retry.until(() => retry.messages().some((m) => m.type === 'pong'), 5000, 'pong');
+    await say(retry, 2, 'e2');
+    const seen2 = retry.lastSeq;
+    retry.drop();
+    await sleep(100);
+    for (const [token, why] of [
+      [w.resumeToken, 'the token the retry presented'],
+      [unread.resumeToken, 'the lost Welcome\'s token'],
+    ] as const) {
+      const old = await RawClient.open(s.wsUrl);
+      old.resume(w.sessionId, Uint8Array.from(token), 0);
+      await old.until(() => old.closed !== null);
+      assert.equal(old.closed!.code, CloseCode.resumeRefused, why);
+      assert.match(old.closed!.reason, /replayed_token/, why);
+    }
+    const fresh = await RawClient.open(s.wsUrl);
+    fresh.resume(w.sessionId, Uint8Array.from(w2.resumeToken), seen2);
+    assert.equal((await fresh.welcome()).resumed, true, 'the confirmed token works');
     fresh.close();
   });
 

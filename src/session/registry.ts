@@ -99,7 +99,7 @@ export class SessionRegistry {
     }
     this.resumes[result]!++;
     if (result !== ResumeResult.ok || !s) return { result };
-    s.rotateToken();
+    s.rotateToken(token);
     this.bind(s, socket);
     return { result, session: s };
   }

@@ -253,6 +253,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       if (type === ClientBody.Resume) return this.onResume(ws, conn, m);
       return this.refuse(ws, 3, CloseCode.unexpectedMessage, 'say Hello or Resume first', 'input before hello');
     }
+    // Anything a client sends after a resume's Welcome shows it holds the new token.
+    if (s.tokenUnconfirmed && s.socket === ws) s.confirmTokens();
     switch (type) {
       case ClientBody.Move:
       case ClientBody.Attack:

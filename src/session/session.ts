@@ -39,6 +39,15 @@ export class Session {
   /** Current resume token. */
   token: Buffer;
   private readonly oldTokens: Buffer[] = [];
+  /**
+   * The token the last successful resume presented, while the client has not
+   * yet shown it holds the rotated one (null once it has, and after a login or
+   * take-over). The Welcome that carries a new token can be lost with its
+   * connection (the client's handshake timed out, the link died), and the
+   * client then rightly presents the token it used last: refusing it as a
+   * replay would cost an honest player the session.
+   */
+  private presented: Buffer | null = null;
   /** Zone the character is in, and its entity id there (0 until the zone confirms the join). */
   zone: number;
   entity = 0;
@@ -106,20 +115,41 @@ export class Session {
     this.inputBucket = new TokenBucket(limits.inputsPerSec, limits.inputBurst, nowMs);
   }
 
-  /** Constant-time check of a presented token: 'ok', 'replayed' (an earlier, rotated-out token) or 'wrong'. */
+  /**
+   * Constant-time check of a presented token: 'ok' (the current one, or the
+   * one the last resume presented while its Welcome is unconfirmed),
+   * 'replayed' (an earlier, rotated-out token) or 'wrong'.
+   */
   checkToken(presented: Uint8Array): 'ok' | 'replayed' | 'wrong' {
     if (presented.length !== RESUME_TOKEN_BYTES) return 'wrong';
     if (timingSafeEqual(presented, this.token)) return 'ok';
+    if (this.presented !== null && timingSafeEqual(presented, this.presented)) return 'ok';
     for (const old of this.oldTokens) if (timingSafeEqual(presented, old)) return 'replayed';
     return 'wrong';
   }
 
-  /** Issues a new token; the old one becomes a recognised, refused "replayed" token. */
-  rotateToken(): Buffer {
+  /**
+   * Issues a new token; the old one becomes a recognised, refused "replayed"
+   * token. `presented`: the token a resume just presented, which stays valid
+   * until confirmTokens() (the client may never see the new one); omitted for
+   * a login or take-over, where no earlier token may come back.
+   */
+  rotateToken(presented?: Uint8Array): Buffer {
     this.oldTokens.unshift(this.token);
     if (this.oldTokens.length > REMEMBERED_TOKENS) this.oldTokens.pop();
     this.token = randomBytes(RESUME_TOKEN_BYTES);
+    this.presented = presented === undefined ? null : Buffer.from(presented);
     return this.token;
+  }
+
+  /** The client spoke after the Welcome on its resumed connection: it holds the new token, and the one it presented is spent. */
+  confirmTokens(): void {
+    this.presented = null;
+  }
+
+  /** A resume's token is still waiting for confirmTokens(). */
+  get tokenUnconfirmed(): boolean {
+    return this.presented !== null;
   }
 }
 
