@@ -81,6 +81,7 @@ export function zoneDefs(config: Config): ZoneDef[] {
     d.movement = { ...d.movement, ...w.movement };
     d.combat = { ...d.combat, ...w.combat };
     d.sayRadius = w.sayRadius;
+    d.sayMaxListeners = w.sayMaxListeners;
     d.linkDeadInvulnerable = w.linkDeadInvulnerable;
     d.maxLoot = w.maxLoot;
   }

@@ -389,6 +389,12 @@ export const WorldSection = Type.Object(
       { ...strict, description: 'Combat.' },
     ),
     sayRadius: Type.Number({ default: 32, minimum: 1, maximum: 4096, description: 'Say chat reaches players within this distance.' }),
+    sayMaxListeners: Type.Integer({
+      default: 64,
+      minimum: 1,
+      maximum: 60_000,
+      description: 'Most players one Say line reaches, nearest first: in a crowd of a thousand, everyone talking would otherwise be a million messages a second (64: as many as a player sees, world.aoi.visibleCap).',
+    }),
     linkDeadInvulnerable: Type.Boolean({
       default: true,
       description: 'Players whose socket dropped (zombie sessions) cannot be attacked and NPCs ignore them; false: they just stand there.',

@@ -16,7 +16,7 @@
 // use another time base (checkpoints store times relative to their nowMs).
 
 import type { ZoneDef } from './zone-def.js';
-import { validateZoneDef, zoneCapacity } from './zone-def.js';
+import { DEFAULT_SAY_MAX_LISTENERS, validateZoneDef, zoneCapacity } from './zone-def.js';
 import { EntityStore, Flag, Kind, INVENTORY_SLOTS, quantize } from './entity-store.js';
 import { SpatialGrid } from './grid.js';
 import { Visibility } from './visibility.js';
@@ -87,6 +87,8 @@ export class World {
   /** Scratch for radius queries (NPC aggro, say). Valid until the next query. */
   readonly qSlots: Int32Array;
   readonly qD2: Float64Array;
+  /** Say chat: distances of the nearest listeners so far (a max-heap), as long as the most listeners a line reaches. */
+  private readonly sayHeapD2: Float64Array;
 
   // Damage and death events of the current tick, linked per target slot.
   private readonly evCap: number;
@@ -142,6 +144,7 @@ export class World {
     this.lastTickMs = nowMs;
     this.qSlots = new Int32Array(cap);
     this.qD2 = new Float64Array(cap);
+    this.sayHeapD2 = new Float64Array(Math.min(def.sayMaxListeners ?? DEFAULT_SAY_MAX_LISTENERS, cap));
 
     this.evCap = Math.max(1024, cap);
     this.evKind = new Uint8Array(this.evCap);
@@ -397,10 +400,11 @@ export class World {
   }
 
   /**
-   * Say chat: writes the sessions of every player within def.sayRadius of the
-   * speaker (the speaker included, so its client can echo) into `out` and
-   * returns how many (at most out.length), or -1 if `entity` is not a live
-   * player. Recipients are in grid order.
+   * Say chat: writes the sessions of the players within def.sayRadius of the
+   * speaker, the nearest def.sayMaxListeners of them (the speaker always
+   * included, so its client can echo), into `out` and returns how many (at
+   * most out.length), or -1 if `entity` is not a live player. Recipients are
+   * in no particular order.
    */
   sayRecipients(entity: EntityId, out: Uint32Array): number {
     const s = this.playerSlot(entity);
@@ -411,10 +415,46 @@ export class World {
     q[1] = store.y[s]!;
     q[2] = this.def.sayRadius;
     const n = this.grid.queryQ(this.qSlots, this.qD2);
-    let c = 0;
-    for (let i = 0; i < n && c < out.length; i++) {
+    const hd = this.sayHeapD2; // min(sayMax, capacity) long
+    const max = out.length < hd.length ? out.length : hd.length;
+    // The `max` nearest players: a max-heap on distance over out[0..c) while
+    // it fills, then a nearer one replaces the root. No allocation.
+    if (max <= 0) return 0;
+    // The speaker first, nearer than anyone (-1): never displaced.
+    hd[0] = -1;
+    out[0] = store.session[s]!;
+    let c = 1;
+    for (let i = 0; i < n; i++) {
       const p = this.qSlots[i]!;
-      if (store.kind[p] === Kind.player) out[c++] = store.session[p]!;
+      if (p === s || store.kind[p] !== Kind.player) continue;
+      const d2 = this.qD2[i]!;
+      const session = store.session[p]!;
+      if (c < max) {
+        let k = c++;
+        while (k > 0) {
+          const up = (k - 1) >> 1;
+          if (hd[up]! >= d2) break;
+          hd[k] = hd[up]!;
+          out[k] = out[up]!;
+          k = up;
+        }
+        hd[k] = d2;
+        out[k] = session;
+      } else if (d2 < hd[0]!) {
+        let k = 0;
+        for (;;) {
+          const l = 2 * k + 1;
+          if (l >= c) break;
+          const r = l + 1;
+          const big = r < c && hd[r]! > hd[l]! ? r : l;
+          if (hd[big]! <= d2) break;
+          hd[k] = hd[big]!;
+          out[k] = out[big]!;
+          k = big;
+        }
+        hd[k] = d2;
+        out[k] = session;
+      }
     }
     return c;
   }

@@ -154,9 +154,18 @@ export interface ZoneDef {
   combat: CombatParams;
   /** Say chat reaches players within this distance of the speaker. */
   sayRadius: number;
+  /**
+   * Most players one Say line reaches, nearest first (default
+   * DEFAULT_SAY_MAX_LISTENERS): a line said in a crowd of a thousand would
+   * otherwise cost a thousand messages, and a crowd all talking, a million.
+   */
+  sayMaxListeners?: number;
   /** Link-dead (zombie session) players cannot be attacked and NPCs ignore them; otherwise they just stand there. */
   linkDeadInvulnerable: boolean;
 }
+
+/** Most players one Say line reaches unless a zone says otherwise: as many as a player sees at most (DEFAULT_AOI.visibleCap). */
+export const DEFAULT_SAY_MAX_LISTENERS = 64;
 
 export const DEFAULT_AOI: Readonly<AoiParams> = { radius: 64, hysteresis: 8, visibleCap: 64, cellSize: 32, refreshTicks: 2 };
 
@@ -286,6 +295,7 @@ export function defaultZoneDefs(count: number, opts: DefaultZoneOptions = {}): Z
       movement: { ...DEFAULT_MOVEMENT },
       combat: { ...DEFAULT_COMBAT },
       sayRadius: 32,
+      sayMaxListeners: DEFAULT_SAY_MAX_LISTENERS,
       linkDeadInvulnerable: true,
     };
     def.obstacles = scatterWalls(def, new Rng(seed), 8);
@@ -377,6 +387,7 @@ export function validateZoneDef(def: ZoneDef): void {
   int(def.maxPlayers, 1, MAX_ENTITIES, 'maxPlayers');
   int(def.maxLoot, 0, MAX_ENTITIES, 'maxLoot');
   num(def.sayRadius, 0, MAX_ZONE_SIZE, 'sayRadius', true);
+  if (def.sayMaxListeners !== undefined) int(def.sayMaxListeners, 1, MAX_ENTITIES, 'sayMaxListeners');
   if (typeof def.linkDeadInvulnerable !== 'boolean') issues.push(`${z} linkDeadInvulnerable must be a boolean`);
 
   const a = def.aoi;
