@@ -379,9 +379,12 @@ export class Bot {
       const n = data.byteLength;
       k.msgsIn++;
       k.bytesIn += n;
-      if (!this.host.behaviour.checkSeq || !(data instanceof ArrayBuffer) || n < 12) return;
+      // Binary frames arrive as the SDK asked: Buffers (ws's 'nodebuffer'), ArrayBuffers elsewhere.
+      if (!this.host.behaviour.checkSeq || n < 12) return;
+      const bytes = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : null;
+      if (bytes === null) return;
       try {
-        const f = ServerFrame.getRootAsServerFrame(rebindByteBuffer(this.bb, new Uint8Array(data), 0), this.frame);
+        const f = ServerFrame.getRootAsServerFrame(rebindByteBuffer(this.bb, bytes, 0), this.frame);
         const seq = f.seq();
         const c = this.client;
         // Only frames the SDK will process: after close() (a bot leaving) the

@@ -297,7 +297,10 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     this.ws = ws;
     this.refused = null;
-    ws.binaryType = 'arraybuffer';
+    // ws (Node) hands over its own Buffer with 'nodebuffer'; 'arraybuffer' costs
+    // it a copy of every frame. Implementations without it keep 'arraybuffer'.
+    ws.binaryType = 'nodebuffer';
+    if (ws.binaryType !== 'nodebuffer') ws.binaryType = 'arraybuffer';
     // ws (Node) only: read a refused upgrade's retry hint, then fail the attempt.
     const nodeWs = ws as unknown as { on?: (ev: string, fn: (...a: unknown[]) => void) => void; terminate?: () => void };
     if (typeof nodeWs.on === 'function') {
@@ -431,11 +434,13 @@ export class MmoClient extends Emitter<ClientEvents> {
   // ------------------------------------------------------------ receiving
 
   private onData(data: unknown): void {
-    if (!(data instanceof ArrayBuffer)) {
+    let bytes: Uint8Array;
+    if (data instanceof Uint8Array) bytes = data;
+    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+    else {
       this.malformed('text frame');
       return;
     }
-    const bytes = new Uint8Array(data);
     this.stats.framesReceived++;
     this.stats.bytesReceived += bytes.length;
     this.heardAt = performance.now();
