@@ -26,7 +26,7 @@ describe('visibility', () => {
         fc.integer({ min: 1, max: 3 }),
         (seed, nPlayers, cap, radius, hysteresis, refreshTicks) => {
           const def = testZone({
-            aoi: { radius, hysteresis, visibleCap: cap, cellSize: 16, refreshTicks },
+            aoi: { radius, hysteresis, visibleCap: cap, cellSize: 16, refreshTicks, updateTicks: 1 },
             movement: { maxSpeed: 400, speedTolerance: 0, burstMs: 100, teleportDistance: 200 },
           });
           const rec = new Recorder();
@@ -77,7 +77,7 @@ describe('visibility', () => {
   });
 
   test('after convergence, everyone within range sees everyone else and nobody beyond range + hysteresis is seen', () => {
-    const def = testZone({ aoi: { radius: 30, hysteresis: 6, visibleCap: 1024, cellSize: 16, refreshTicks: 1 } });
+    const def = testZone({ aoi: { radius: 30, hysteresis: 6, visibleCap: 1024, cellSize: 16, refreshTicks: 1, updateTicks: 1 } });
     const rec = new Recorder();
     const w = new World(def, rec, 0);
     rec.attach(w);
@@ -105,7 +105,7 @@ describe('visibility', () => {
   });
 
   test('hysteresis: an entity stays visible until beyond radius + hysteresis, and re-enters only within radius', () => {
-    const def = testZone({ aoi: { radius: 20, hysteresis: 5, visibleCap: 8, cellSize: 8, refreshTicks: 1 }, movement: FREE_MOVE });
+    const def = testZone({ aoi: { radius: 20, hysteresis: 5, visibleCap: 8, cellSize: 8, refreshTicks: 1, updateTicks: 1 }, movement: FREE_MOVE });
     const rec = new Recorder();
     const w = new World(def, rec, 0);
     rec.attach(w);
@@ -128,7 +128,7 @@ describe('visibility', () => {
   });
 
   test('the cap keeps the nearest; an already-visible entity is not swapped for one barely nearer', () => {
-    const def = testZone({ aoi: { radius: 50, hysteresis: 5, visibleCap: 2, cellSize: 16, refreshTicks: 1 }, movement: FREE_MOVE });
+    const def = testZone({ aoi: { radius: 50, hysteresis: 5, visibleCap: 2, cellSize: 16, refreshTicks: 1, updateTicks: 1 }, movement: FREE_MOVE });
     const rec = new Recorder();
     const w = new World(def, rec, 0);
     rec.attach(w);
@@ -188,7 +188,7 @@ describe('visibility', () => {
   });
 
   test('snapshot resets the view to the nearest entities within radius; later deltas are relative to it', () => {
-    const def = testZone({ aoi: { radius: 20, hysteresis: 5, visibleCap: 3, cellSize: 8, refreshTicks: 1 } });
+    const def = testZone({ aoi: { radius: 20, hysteresis: 5, visibleCap: 3, cellSize: 8, refreshTicks: 1, updateTicks: 1 } });
     const rec = new Recorder();
     const w = new World(def, rec, 0);
     rec.attach(w);
@@ -208,7 +208,7 @@ describe('visibility', () => {
 
   test('hits are reported to the target, the attacker and observers who see the target, not to others', () => {
     const rec = new Recorder();
-    const def = testZone({ aoi: { radius: 30, hysteresis: 5, visibleCap: 16, cellSize: 16, refreshTicks: 1 } });
+    const def = testZone({ aoi: { radius: 30, hysteresis: 5, visibleCap: 16, cellSize: 16, refreshTicks: 1, updateTicks: 1 } });
     const w = new World(def, rec, 0);
     rec.attach(w);
     const a = w.addPlayer(1, playerAt('a', 100, 100), 0);
@@ -233,7 +233,7 @@ describe('visibility', () => {
   });
 
   test('an entity that disappears leaves every view at the next tick, even between refreshes', () => {
-    const def: ZoneDef = testZone({ aoi: { radius: 30, hysteresis: 5, visibleCap: 16, cellSize: 16, refreshTicks: 4 } });
+    const def: ZoneDef = testZone({ aoi: { radius: 30, hysteresis: 5, visibleCap: 16, cellSize: 16, refreshTicks: 4, updateTicks: 1 } });
     const rec = new Recorder();
     const w = new World(def, rec, 0);
     rec.attach(w);

@@ -355,6 +355,13 @@ export const WorldSection = Type.Object(
         visibleCap: Type.Integer({ default: 64, minimum: 1, maximum: 1024, description: 'Most entities one player sees, nearest first.' }),
         cellSize: Type.Number({ default: 32, minimum: 1, maximum: 1024, description: 'Spatial grid cell side.' }),
         refreshTicks: Type.Integer({ default: 2, minimum: 1, maximum: 16, description: 'Recompute each view every N ticks (staggered); updates still go out every tick.' }),
+        updateTicks: Type.Integer({
+          default: 1,
+          minimum: 1,
+          maximum: 16,
+          description:
+            'Send each player what it sees (positions, enters, leaves) every N ticks, staggered across players; combat events still go out the tick they happen. 2 at 20 Hz: 10 updates a second, half the frames (a crowd, slow links, a small machine).',
+        }),
       },
       { ...strict, description: 'Area of interest.' },
     ),

@@ -17,7 +17,7 @@
 
 import type { ZoneDef } from './zone-def.js';
 import { DEFAULT_SAY_MAX_LISTENERS, validateZoneDef, zoneCapacity } from './zone-def.js';
-import { EntityStore, Flag, Kind, INVENTORY_SLOTS, quantize } from './entity-store.js';
+import { EntityStore, Flag, Kind, INVENTORY_SLOTS, SLOT_MASK, quantize } from './entity-store.js';
 import { SpatialGrid } from './grid.js';
 import { Visibility } from './visibility.js';
 import { Terrain } from './terrain.js';
@@ -120,6 +120,7 @@ export class World {
 
   private readonly handoffState: PlayerState = newPlayerState('');
   private readonly refreshEvery: number;
+  private readonly updateEvery: number;
 
   /**
    * Builds the zone and, unless `populate` is false (checkpoint restore),
@@ -141,6 +142,7 @@ export class World {
     this.combat = new CombatRules(def.combat);
     this.rng = new Rng(def.seed);
     this.refreshEvery = def.aoi.refreshTicks;
+    this.updateEvery = def.aoi.updateTicks;
     this.lastTickMs = nowMs;
     this.qSlots = new Int32Array(cap);
     this.qD2 = new Float64Array(cap);
@@ -822,9 +824,19 @@ export class World {
   private writeDelta(o: number, writer: DeltaWriter): void {
     const vis = this.vis;
     const tick = this.tickCount;
-    const every = this.refreshEvery;
-    if (every === 1 || (tick + o) % every === 0) vis.compute(o);
-    else vis.retain(o);
+    const upd = this.updateEvery;
+    if (upd === 1) {
+      const every = this.refreshEvery;
+      if (every === 1 || (tick + o) % every === 0) vis.compute(o);
+      else vis.retain(o);
+    } else if ((tick + o) % upd === 0) {
+      // An update tick of this player: its view is recomputed, and what
+      // changed since its last update (upd ticks ago) goes out.
+      vis.compute(o);
+    } else {
+      if (this.evCount > 0) this.writeEventsBetweenUpdates(o, writer);
+      return;
+    }
     const session = this.store.session[o]!;
     const changed = this.store.changedTick;
     let open = false;
@@ -849,7 +861,8 @@ export class World {
     const stayCount = vis.stayCount;
     for (let i = 0; i < stayCount; i++) {
       const s = stays[i]!;
-      if (changed[s] !== tick) continue;
+      // Changed within the ticks since this player's last update (just this one when upd is 1).
+      if (((tick - changed[s]!) >>> 0) >= upd) continue;
       if (!open) {
         writer.begin(o, session);
         open = true;
@@ -861,6 +874,26 @@ export class World {
       if (head[o] !== -1) open = this.writeEvents(o, o, writer, open);
       for (let i = 0; i < enterCount; i++) if (head[enters[i]!] !== -1) open = this.writeEvents(enters[i]!, o, writer, open);
       for (let i = 0; i < stayCount; i++) if (head[stays[i]!] !== -1) open = this.writeEvents(stays[i]!, o, writer, open);
+    }
+    if (open) writer.end();
+  }
+
+  /**
+   * Between a player's updates (updateTicks > 1): only this tick's combat
+   * events about it and about what it saw at its last update, so a hit or a
+   * death is never held back. Reads the view as stored; no recompute.
+   */
+  private writeEventsBetweenUpdates(o: number, writer: DeltaWriter): void {
+    const head = this.evHead;
+    let open = head[o] !== -1 ? this.writeEvents(o, o, writer, false) : false;
+    const vis = this.vis;
+    const sets = vis.sets;
+    const ids = this.store.id;
+    const base = o * vis.cap;
+    for (let i = 0, n = vis.counts[o]!; i < n; i++) {
+      const id = sets[base + i]!;
+      const s = id & SLOT_MASK;
+      if (ids[s] === id && head[s] !== -1) open = this.writeEvents(s, o, writer, open);
     }
     if (open) writer.end();
   }

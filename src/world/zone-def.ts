@@ -84,6 +84,14 @@ export interface AoiParams {
    * one tick late (50 ms at 20 Hz).
    */
   refreshTicks: number;
+  /**
+   * A player is sent what it sees (positions, enters, leaves) every this
+   * many ticks, staggered across players; combat events about it and what
+   * it sees still go out the tick they happen. 1 = every tick. 2 at 20 Hz
+   * = 10 updates a second: half the frames, each carrying two ticks of
+   * movement (Colyseus's patch rate, Unreal's net update frequency).
+   */
+  updateTicks: number;
 }
 
 export interface MovementParams {
@@ -167,7 +175,7 @@ export interface ZoneDef {
 /** Most players one Say line reaches unless a zone says otherwise: as many as a player sees at most (DEFAULT_AOI.visibleCap). */
 export const DEFAULT_SAY_MAX_LISTENERS = 64;
 
-export const DEFAULT_AOI: Readonly<AoiParams> = { radius: 64, hysteresis: 8, visibleCap: 64, cellSize: 32, refreshTicks: 2 };
+export const DEFAULT_AOI: Readonly<AoiParams> = { radius: 64, hysteresis: 8, visibleCap: 64, cellSize: 32, refreshTicks: 2, updateTicks: 1 };
 
 export const DEFAULT_MOVEMENT: Readonly<MovementParams> = {
   maxSpeed: 8,
@@ -398,6 +406,7 @@ export function validateZoneDef(def: ZoneDef): void {
     int(a.visibleCap, 1, 1024, 'aoi.visibleCap');
     num(a.cellSize, 1, MAX_ZONE_SIZE, 'aoi.cellSize');
     int(a.refreshTicks, 1, 16, 'aoi.refreshTicks');
+    int(a.updateTicks, 1, 16, 'aoi.updateTicks');
     if (Number.isFinite(a.cellSize) && a.cellSize >= 1 && Math.ceil(def.width / a.cellSize) * Math.ceil(def.height / a.cellSize) > 1 << 20) {
       issues.push(`${z} aoi.cellSize ${a.cellSize} makes more than 2^20 grid cells`);
     }
