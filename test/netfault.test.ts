@@ -9,6 +9,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { NetFaultProxy, NetFaultError, type FaultEvent } from '../loadtest/netfault/index.js';
 import { waitFor } from './helpers/wait.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Upstream {
   server: net.Server;
@@ -79,7 +80,6 @@ async function client(p: NetFaultProxy, localAddress?: string): Promise<Client> 
 /** The proxy's timings are tight: poll every 5 ms. */
 const until = (cond: () => boolean, what: string, ms = 5000): Promise<void> => waitFor(cond, ms, what, 5);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('forwards bytes both ways and reports each link with its client address', async () => {
   const up = await echoServer();

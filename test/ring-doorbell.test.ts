@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { Doorbell, SpscRing, MpscRing, RingError, watch } from '../src/ring/index.js';
 import type { RingWorkerData } from './fixtures/ring-worker.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const FIXTURE = new URL('./fixtures/ring-worker.js', import.meta.url);
 
@@ -13,7 +14,6 @@ function startWorker(data: RingWorkerData): Worker & { exited: Promise<unknown> 
   return w;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('Doorbell', () => {
   test('producers notify only when the consumer armed the bell: one notification per arm, not per record', () => {

@@ -12,6 +12,7 @@ import { RawClient } from './helpers/raw-client.js';
 import { connect, ChatChannel } from '../src/client/index.js';
 import { CloseCode } from '../src/protocol/close-codes.js';
 import { waitFor } from './helpers/wait.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const LIMITS = [
   '--zones.count=1',
@@ -26,7 +27,6 @@ const LIMITS = [
   '--sessions.floodStrikes=1000000',
 ];
 const TEXT = 'x'.repeat(480);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function tcp(c: RawClient): NetSocket {
   return (c.ws as unknown as { _socket: NetSocket })._socket;

@@ -12,8 +12,8 @@ import { startServer, metricValue, type TestServer } from './helpers/server.js';
 import { NetFaultProxy } from '../loadtest/netfault/index.js';
 import { connect, ChatChannel, type MmoClient, type ChatEvent } from '../src/client/index.js';
 import { waitFor as until } from './helpers/wait.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Player {
   name: string;

@@ -9,10 +9,10 @@ import { startServer, metricValue, type TestServer } from './helpers/server.js';
 import { RawClient } from './helpers/raw-client.js';
 import { CloseCode } from '../src/protocol/close-codes.js';
 import { ChatChannel } from '../src/protocol/generated/mmo/chat-channel.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const BASE = ['--zones.count=1', '--zones.npcsPerZone=0', '--sessions.chatPerSec=1000', '--sessions.chatBurst=1000'];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Says `text` (seq `seq`) and waits until the speaker hears it. */
 async function say(c: RawClient, seq: number, text: string): Promise<void> {

@@ -11,6 +11,7 @@ import { connect, ChatChannel, type MmoClient } from '../src/client/index.js';
 import { mulberry32 as rng } from '../loadtest/netfault/index.js';
 import { waitFor } from './helpers/wait.js';
 import { DEFAULT_SAY_MAX_LISTENERS } from '../src/world/zone-def.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const CLIENTS = 500;
 const WANDER_MS = 60_000;
@@ -35,7 +36,6 @@ interface Bot {
 let s: TestServer;
 let t0 = 0;
 const bots: Bot[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   s = await startServer({ args: ['--zones.count=2', `--zones.size=${SIZE}`, '--zones.npcsPerZone=40', '--sessions.chatPerSec=10', '--sessions.chatBurst=10'] });

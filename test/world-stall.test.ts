@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.js';
 import { connect } from '../src/client/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function walkThroughStall(graceMs: number): Promise<{ rejected: number; moves: number }> {
   const s = await startServer({

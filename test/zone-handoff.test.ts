@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startServer, metricValue, type TestServer } from './helpers/server.js';
 import { connect, ChatChannel, type MmoClient } from '../src/client/index.js';
 import { waitFor } from './helpers/wait.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SIZE = 128;
 let s: TestServer;
@@ -38,7 +39,6 @@ function client(name: string): MmoClient {
   return c;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a player walks through a portal while chatting and being whispered to: nothing lost, nothing doubled, all in order', async () => {
   // Background load in zone 1: players wandering about.
