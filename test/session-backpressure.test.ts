@@ -72,6 +72,8 @@ describe('past lagBytes: deltas are coalesced, everything else arrives, a snapsh
     await slow.until(() => slow.find('snapshot') !== undefined);
     const me = slow.find('snapshot')!.self!;
     const mover = connect(s.wsUrl, { guestName: 'mover' });
+    const moverErrors: string[] = [];
+    mover.on('error', (e) => moverErrors.push(`${e.code} ${e.reason ?? ""} (seq ${e.refSeq})`));
     await mover.once('snapshot');
     // The mover walks next to the slow client (speed limit raised for the test).
     let x = mover.self!.x;
@@ -105,7 +107,12 @@ describe('past lagBytes: deltas are coalesced, everything else arrives, a snapsh
     mover.move(x, y);
     await sleep(300);
     tcp(slow).resume();
-    await waitFor(() => slow.messages().filter((m) => m.type === 'chat').length >= sent, 60_000, `${sent} whispers`);
+    const heard = () => slow.messages().flatMap((m) => (m.type === 'chat' ? [Number((m.text ?? '').split(' ')[0])] : []));
+    await waitFor(() => heard().length >= sent, 60_000, () => {
+      const got = new Set(heard());
+      const missing = Array.from({ length: sent }, (_, i) => i + 1).filter((n) => !got.has(n));
+      return `${sent} whispers: ${got.size} arrived, missing ${missing.length} (first ${missing.slice(0, 10).join(', ')}); slow closed ${JSON.stringify(slow.closed)}; mover errors ${moverErrors.length} ${moverErrors.slice(0, 5).join('; ')}; mover stats ${JSON.stringify(mover.stats)}`;
+    });
     const whispers = slow.messages().flatMap((m) => (m.type === 'chat' ? [Number((m.text ?? '').split(' ')[0])] : []));
     assert.deepEqual(whispers, Array.from({ length: sent }, (_, i) => i + 1), 'every whisper exactly once, in order');
     await waitFor(() => {
