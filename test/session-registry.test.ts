@@ -55,6 +55,8 @@ describe('session registry', () => {
     r.toZombie(s, 2500);
     assert.equal(r.resume(s.id, first, sock(3), 3000).result, ResumeResult.ok, 'retry with the token the client still holds');
     assert.equal(r.resume(s.id, first, sock(4), 3100).result, ResumeResult.ok, 'and again, while unconfirmed');
+    assert.equal(r.resumeRetries, 2, 'both counted as retries after a lost Welcome');
+    assert.equal(r.resumes[ResumeResult.ok], 3);
     s.confirmTokens();
     r.toZombie(s, 3500);
     assert.equal(r.resume(s.id, first, sock(5), 4000).result, ResumeResult.replayedToken);

@@ -161,6 +161,7 @@ describe('resume', () => {
     assert.equal(w2.resumed, true, 'the retry with the same token is accepted');
     assert.equal(w2.sessionId, w.sessionId);
     assert.equal(w2.playerId, w.playerId, 'the same character');
+    assert.equal(await metricValue(s.url, 'mmo_session_resume_retries_total'), 1, 'counted as a retry after a lost Welcome');
     // Speaking on the link confirms the new token; the presented one is spent, and so is the lost Welcome's.
     retry.send(retry.b.ping(1));
     await retry.until(() => retry.messages().some((m) => m.type === 'pong'), 5000, 'pong');

@@ -38,6 +38,8 @@ export class SessionRegistry {
   private queueHead = 0;
   readonly count = [0, 0, 0];
   readonly resumes = new Float64Array(5);
+  /** Accepted resumes (counted in resumes[ok] too) that repeated an earlier resume whose Welcome the client never saw. */
+  resumeRetries = 0;
   zombieExpiries = 0;
 
   constructor(private readonly cfg: RegistryConfig) {}
@@ -95,7 +97,8 @@ export class SessionRegistry {
     else if (s.state === SessionState.zombie && s.zombieUntil <= nowMs) result = ResumeResult.expired;
     else {
       const check = s.checkToken(token);
-      result = check === 'ok' ? ResumeResult.ok : check === 'replayed' ? ResumeResult.replayedToken : ResumeResult.wrongToken;
+      result = check === 'ok' || check === 'retry' ? ResumeResult.ok : check === 'replayed' ? ResumeResult.replayedToken : ResumeResult.wrongToken;
+      if (check === 'retry') this.resumeRetries++;
     }
     this.resumes[result]!++;
     if (result !== ResumeResult.ok || !s) return { result };

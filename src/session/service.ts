@@ -195,6 +195,12 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     new PullGauge(reg, 'mmo_session_resumes_total', 'Resume attempts by result (ok, or why refused).', () =>
       RESUME_RESULT_NAMES.map((result, i) => ({ labels: { result }, value: this.registry.resumes[i]! })),
     );
+    new PullGauge(
+      reg,
+      'mmo_session_resume_retries_total',
+      'Accepted resumes that presented the token of an earlier resume whose Welcome never reached the client (the link died during the handshake); counted in mmo_session_resumes_total{result="ok"} too.',
+      () => this.registry.resumeRetries,
+    );
     new PullGauge(reg, 'mmo_session_zombie_expiries_total', 'Zombie sessions that expired (saved and removed).', () => this.registry.zombieExpiries);
     new PullGauge(reg, 'mmo_session_replay_bytes', 'Bytes of frames held in replay buffers (pool slices).', () => d.pool.stats().bytesInUse);
     new PullGauge(reg, 'mmo_pool_pages', 'Buffer pool pages: total and in use.', () => {

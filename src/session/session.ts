@@ -116,14 +116,15 @@ export class Session {
   }
 
   /**
-   * Constant-time check of a presented token: 'ok' (the current one, or the
-   * one the last resume presented while its Welcome is unconfirmed),
-   * 'replayed' (an earlier, rotated-out token) or 'wrong'.
+   * Constant-time check of a presented token: 'ok' (the current one),
+   * 'retry' (the one the last resume presented, while its Welcome is
+   * unconfirmed: accepted too), 'replayed' (an earlier, rotated-out token) or
+   * 'wrong'.
    */
-  checkToken(presented: Uint8Array): 'ok' | 'replayed' | 'wrong' {
+  checkToken(presented: Uint8Array): 'ok' | 'retry' | 'replayed' | 'wrong' {
     if (presented.length !== RESUME_TOKEN_BYTES) return 'wrong';
     if (timingSafeEqual(presented, this.token)) return 'ok';
-    if (this.presented !== null && timingSafeEqual(presented, this.presented)) return 'ok';
+    if (this.presented !== null && timingSafeEqual(presented, this.presented)) return 'retry';
     for (const old of this.oldTokens) if (timingSafeEqual(presented, old)) return 'replayed';
     return 'wrong';
   }
