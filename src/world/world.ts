@@ -19,7 +19,7 @@ import type { ZoneDef } from './zone-def.js';
 import { DEFAULT_SAY_MAX_LISTENERS, validateZoneDef, zoneCapacity } from './zone-def.js';
 import { EntityStore, Flag, Kind, INVENTORY_SLOTS, SLOT_MASK, quantize } from './entity-store.js';
 import { SpatialGrid } from './grid.js';
-import { Visibility } from './visibility.js';
+import { Visibility, selectSmallest } from './visibility.js';
 import { Terrain } from './terrain.js';
 import { MovementRules } from './movement.js';
 import { CombatRules } from './combat.js';
@@ -87,8 +87,8 @@ export class World {
   /** Scratch for radius queries (NPC aggro, say). Valid until the next query. */
   readonly qSlots: Int32Array;
   readonly qD2: Float64Array;
-  /** Say chat: distances of the nearest listeners so far (a max-heap), as long as the most listeners a line reaches. */
-  private readonly sayHeapD2: Float64Array;
+  /** Most players one Say line reaches (def.sayMaxListeners). */
+  private readonly sayMax: number;
 
   // Damage and death events of the current tick, linked per target slot.
   private readonly evCap: number;
@@ -146,7 +146,7 @@ export class World {
     this.lastTickMs = nowMs;
     this.qSlots = new Int32Array(cap);
     this.qD2 = new Float64Array(cap);
-    this.sayHeapD2 = new Float64Array(Math.min(def.sayMaxListeners ?? DEFAULT_SAY_MAX_LISTENERS, cap));
+    this.sayMax = def.sayMaxListeners ?? DEFAULT_SAY_MAX_LISTENERS;
 
     this.evCap = Math.max(1024, cap);
     this.evKind = new Uint8Array(this.evCap);
@@ -417,47 +417,28 @@ export class World {
     q[1] = store.y[s]!;
     q[2] = this.def.sayRadius;
     const n = this.grid.queryQ(this.qSlots, this.qD2);
-    const hd = this.sayHeapD2; // min(sayMax, capacity) long
-    const max = out.length < hd.length ? out.length : hd.length;
-    // The `max` nearest players: a max-heap on distance over out[0..c) while
-    // it fills, then a nearer one replaces the root. No allocation.
-    if (max <= 0) return 0;
-    // The speaker first, nearer than anyone (-1): never displaced.
-    hd[0] = -1;
-    out[0] = store.session[s]!;
-    let c = 1;
+    const slots = this.qSlots;
+    const d2 = this.qD2;
+    // Players only, compacted in place; the speaker keyed nearer than anyone
+    // (-1), so a crowd never leaves it out.
+    let m = 0;
+    let self = false;
     for (let i = 0; i < n; i++) {
-      const p = this.qSlots[i]!;
-      if (p === s || store.kind[p] !== Kind.player) continue;
-      const d2 = this.qD2[i]!;
-      const session = store.session[p]!;
-      if (c < max) {
-        let k = c++;
-        while (k > 0) {
-          const up = (k - 1) >> 1;
-          if (hd[up]! >= d2) break;
-          hd[k] = hd[up]!;
-          out[k] = out[up]!;
-          k = up;
-        }
-        hd[k] = d2;
-        out[k] = session;
-      } else if (d2 < hd[0]!) {
-        let k = 0;
-        for (;;) {
-          const l = 2 * k + 1;
-          if (l >= c) break;
-          const r = l + 1;
-          const big = r < c && hd[r]! > hd[l]! ? r : l;
-          if (hd[big]! <= d2) break;
-          hd[k] = hd[big]!;
-          out[k] = out[big]!;
-          k = big;
-        }
-        hd[k] = d2;
-        out[k] = session;
-      }
+      const p = slots[i]!;
+      if (store.kind[p] !== Kind.player) continue;
+      if (p === s) self = true;
+      slots[m] = p;
+      d2[m++] = p === s ? -1 : d2[i]!;
     }
+    if (!self) {
+      slots[m] = s;
+      d2[m++] = -1;
+    }
+    const max = out.length < this.sayMax ? out.length : this.sayMax;
+    // More than may hear it: the `max` nearest (ties by slot), as a view picks its entities.
+    if (m > max) selectSmallest(slots, d2, m, max);
+    const c = m < max ? m : max;
+    for (let i = 0; i < c; i++) out[i] = store.session[slots[i]!]!;
     return c;
   }
 
