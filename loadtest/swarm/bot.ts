@@ -13,7 +13,7 @@ import { connect, type MmoClient, type WebSocketConstructor, type WelcomeEvent }
 import { ChatChannel, EntityKind, InteractAction } from '../../src/client/index.js';
 import { MoveReject } from '../../src/protocol/codes.js';
 import { ServerFrame } from '../../src/protocol/generated/mmo/server-frame.js';
-import { rebindByteBuffer, reusableByteBuffer } from '../../src/protocol/read.js';
+import { binaryMessageBytes, rebindByteBuffer, reusableByteBuffer } from '../../src/protocol/read.js';
 import type { Counters, Histogram } from './counters.js';
 
 export interface BotBehaviour {
@@ -381,7 +381,7 @@ export class Bot {
       k.bytesIn += n;
       // Binary frames arrive as the SDK asked: Buffers (ws's 'nodebuffer'), ArrayBuffers elsewhere.
       if (!this.host.behaviour.checkSeq || n < 12) return;
-      const bytes = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : null;
+      const bytes = binaryMessageBytes(data);
       if (bytes === null) return;
       try {
         const f = ServerFrame.getRootAsServerFrame(rebindByteBuffer(this.bb, bytes, 0), this.frame);

@@ -21,7 +21,7 @@ import type { ByteBuffer } from 'flatbuffers';
 import { ClientMessageBuilder, dequantizePosition } from '../protocol/build.js';
 import { CloseCode, isRetryable } from '../protocol/close-codes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
-import { rebindByteBuffer, reusableByteBuffer } from '../protocol/read.js';
+import { binaryMessageBytes, rebindByteBuffer, reusableByteBuffer } from '../protocol/read.js';
 import { serverVerifyLimits, verifyServerFrame, type VerifyLimits } from '../protocol/verify.js';
 import { describeVerifyError } from '../protocol/codes.js';
 import { ServerFrame } from '../protocol/generated/mmo/server-frame.js';
@@ -434,10 +434,8 @@ export class MmoClient extends Emitter<ClientEvents> {
   // ------------------------------------------------------------ receiving
 
   private onData(data: unknown): void {
-    let bytes: Uint8Array;
-    if (data instanceof Uint8Array) bytes = data;
-    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
-    else {
+    const bytes = binaryMessageBytes(data);
+    if (bytes === null) {
       this.malformed('text frame');
       return;
     }

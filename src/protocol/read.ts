@@ -23,6 +23,17 @@ export function rebindByteBuffer(bb: ByteBuffer, bytes: Uint8Array, position = 0
   return bb;
 }
 
+/**
+ * The bytes of a binary WebSocket message as it is delivered: a Buffer (ws
+ * with binaryType 'nodebuffer', used as is) or an ArrayBuffer (browsers,
+ * 'arraybuffer'). null for anything else: a text frame.
+ */
+export function binaryMessageBytes(data: unknown): Uint8Array | null {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return null;
+}
+
 /** A ByteBuffer to reuse with rebindByteBuffer(). Allocates (once per reader). */
 export function reusableByteBuffer(): ByteBuffer {
   return new ByteBuffer(new Uint8Array(0));
