@@ -11,7 +11,9 @@ import { logWriteErrorCount, type Logger } from './log/logger.js';
 import { createMetrics, type MetricsRuntime } from './metrics/registry.js';
 import { registerThreadCpuMetric } from './metrics/threads.js';
 import { PullCounter, PullGauge } from './metrics/hot.js';
-import { Gateway } from './net/gateway.js';
+import { Gateway, type GatewayLike } from './net/gateway.js';
+import { ThreadedGateway, autoGatewayThreads } from './net/threaded-gateway.js';
+import { GatewayFault } from './net/gateway-records.js';
 import { sendJson, respondAsync, type Route } from './net/http.js';
 import { Readiness } from './net/readiness.js';
 import { CloseReason, NetStats } from './net/stats.js';
@@ -38,7 +40,8 @@ import type { Config } from './config/schema.js';
 export interface RunningServer {
   readonly port: number;
   readonly uws: UwsLoad;
-  readonly gateway: Gateway;
+  /** The main-thread gateway (net.gatewayThreads 1) or the gateway threads' main side. */
+  readonly gateway: GatewayLike;
   readonly metrics: MetricsRuntime;
   readonly readiness: Readiness;
   /** Thread placement and the CPU table; zone and pool workers get `threads.shared` in their workerData. */
@@ -65,6 +68,12 @@ export interface RunningServer {
 
 /** Where a new character (and every guest) starts until the zone layer supplies spawn points. */
 export const DEFAULT_NEW_PLAYER: PlayerState = { zone: 0, x: 0, y: 0, hp: 100, maxHp: 100, xp: 0, level: 1, inventory: [] };
+
+/** Gateway threads: net.gatewayThreads, 'auto' about a third of the CPUs. 1 means the main thread serves the sockets. */
+export function gatewayThreadCount(config: Config): number {
+  const g = config.net.gatewayThreads;
+  return g === 'auto' ? autoGatewayThreads(availableParallelism()) : g;
+}
 
 /** Zones the server runs: zones.count, or one per CPU but the gateway's. */
 export function zoneCount(config: Config): number {
@@ -277,10 +286,42 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     });
   }
 
-  const gateway = new Gateway({ net: config.net, uws, log: log.child({ component: 'gateway' }), stats, routes, handler: sessions, gate: sessions });
+  const gatewayThreads = gatewayThreadCount(config);
+  const gwLog = log.child({ component: 'gateway' });
+  let threaded: ThreadedGateway | null = null;
+  if (gatewayThreads > 1 && config.debug.faultInjection) {
+    routes.push({
+      method: 'post',
+      path: '/debug/gateway/:n/fault',
+      // Makes gateway thread n throw while it writes the main thread's output (mid-flush).
+      handler: (res, req) => {
+        const n = Number(req.getParameter(0));
+        sendJson(res, threaded?.injectFault(n, GatewayFault.throwInFlush) ? 202 : 409, { thread: n });
+      },
+    });
+  }
+  const gateway: GatewayLike =
+    gatewayThreads > 1
+      ? (threaded = new ThreadedGateway({
+          net: config.net,
+          threads: gatewayThreads,
+          ringBytes: config.net.gatewayRingBytes,
+          maxRestarts: config.zones.maxRestarts,
+          restartWindowMs: config.zones.restartWindowMs,
+          maxHttpBodyBytes: Math.max(config.auth.maxBodyBytes, 64 * 1024),
+          threadsShared: threads.shared,
+          log: gwLog,
+          stats,
+          registry: metrics.registry,
+          routes,
+          handler: sessions,
+          gate: sessions,
+        }))
+      : new Gateway({ net: config.net, uws, log: gwLog, stats, routes, handler: sessions, gate: sessions });
   sessions.attach(gateway);
   const port = await gateway.listen();
-  readiness.register('listener', () => gateway.listening || 'not listening');
+  if (threaded) log.info({ gatewayThreads, port }, 'gateway threads listening');
+  readiness.register('listener', () => (threaded ? threaded.readiness() : gateway.listening || 'not listening'));
   readiness.register('database', () => persistence.queue.databaseUp || 'database writes failing (retrying)');
 
   const flushHooks: Array<() => void | Promise<void>> = [];
@@ -293,6 +334,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       // Every player leaves its zone with its final state, which goes to the write queue...
       const left = await sessions.shutdown(Math.max(100, (config.server.shutdownTimeoutMs - 500) / 2));
       if (left.unsaved > 0) log.warn(left, 'some zones did not answer in time; their players are saved with their last reported state');
+      await gateway.close();
       await zones.stop();
       for (const hook of flushHooks) {
         try {

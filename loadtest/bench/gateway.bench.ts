@@ -116,7 +116,7 @@ const b = new ClientMessageBuilder();
 // so the measured calls are accepted inputs, not duplicates.
 const moves = sessions.map((_, j) => {
   const m = b.move(1, 100 + (j % 50), 200);
-  return m.buffer.slice(m.byteOffset, m.byteOffset + m.byteLength) as ArrayBuffer;
+  return new Uint8Array(m.buffer.slice(m.byteOffset, m.byteOffset + m.byteLength));
 });
 let k = 0;
 function inboundOnce(): void {
@@ -127,7 +127,8 @@ function inboundOnce(): void {
   }
   const { s, ws } = sessions[i]!;
   s.inSeq = 0;
-  service.message(ws, moves[i]!, true);
+  const mv = moves[i]!;
+  service.message(ws, mv, 0, mv.length, true);
 }
 
 const inboundRate = measureSync(inboundOnce, { rounds: 7, roundMs: 300 });
@@ -135,7 +136,7 @@ const inboundHeap = heapBytesPerOp(inboundOnce, 200_000);
 report({ name: 'gateway.inbound.move', opsPerSec: inboundRate.opsPerSec, heapBytesPerOp: inboundHeap, note: 'verify, dedupe, rate limit, copy into the zone ring' });
 
 // Baseline: the one allocation the inbound path cannot avoid (a view over uWS's ArrayBuffer).
-const ab = moves[0]!;
+const ab = moves[0]!.buffer;
 let sink = 0;
 const viewOnce = (): void => {
   sink += new Uint8Array(ab).length;

@@ -78,6 +78,16 @@ export const NetSection = Type.Object(
       default: true,
       description: 'Let uWS send WebSocket pings before idleTimeout so quiet but live clients stay connected.',
     }),
+    gatewayThreads: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 16 })], {
+      default: 'auto',
+      description:
+        'Threads doing the sockets\' network I/O, each a uWS app on the same port (SO_REUSEPORT spreads connections). 1: the main thread serves the sockets itself, as a single-threaded server. ' +
+        '2 or more: that many gateway threads; the main thread keeps sessions, admission and HTTP routes. auto: about a third of the CPUs, at least 1 (1 on 2 CPUs, 3 on 8).',
+    }),
+    gatewayRingBytes: powersOfTwo(65_536, 268_435_456, {
+      default: 8_388_608,
+      description: 'Ring between the main thread and each gateway thread, each way, bytes: must hold a flush of frames for that thread\'s players (2,500 players: ~1 MB).',
+    }),
     allowSlowFallback: Type.Boolean({
       default: false,
       description:

@@ -23,13 +23,42 @@ export interface SocketData {
   attachment: unknown;
 }
 
-export type Socket = WebSocket<SocketData>;
+/**
+ * A client's socket as the session layer sees it: a uWS WebSocket on the
+ * main-thread gateway, a RemoteSocket (remote-socket.ts) when the sockets live
+ * on gateway threads. Only these calls are made on it.
+ */
+export interface Socket {
+  getUserData(): SocketData;
+  /** 1: written; 0: queued (backpressure, see getBufferedAmount); 2: dropped past net.maxBackpressure. */
+  send(message: Uint8Array, isBinary: boolean): number;
+  cork(cb: () => void): unknown;
+  getBufferedAmount(): number;
+  end(code?: number, shortMessage?: string): void;
+}
+
+/** What the session layer needs of a gateway, whichever kind runs. */
+export interface GatewayLike {
+  /** Listens on net.host:net.port; resolves with the bound port. */
+  listen(): Promise<number>;
+  readonly listening: boolean;
+  readonly boundPort: number;
+  readonly connections: number;
+  /** Stops accepting: closes the listen socket(s); existing sockets stay. */
+  stopListening(): void;
+  /** Closes one socket with a close frame; the close handler records `reason`. */
+  closeSocket(ws: Socket, reason: CloseReasonIndex, code: number, text: string): void;
+  /** Closes every socket (shutdown). */
+  closeAll(reason: CloseReasonIndex, code: number, text: string): void;
+  /** Ends the gateway's threads, if it has any (after closeAll, at shutdown). */
+  close(): Promise<void>;
+}
 
 /** What the gateway calls; implemented by the session layer. Must not throw (the gateway guards anyway). */
 export interface SocketHandler {
   open(ws: Socket): void;
-  /** `data` is valid only during this call (uWS neuters it afterwards). */
-  message(ws: Socket, data: ArrayBuffer, isBinary: boolean): void;
+  /** The message is data[offset, offset + length), valid only during this call (uWS neuters it, or the ring reuses it, afterwards). */
+  message(ws: Socket, data: Uint8Array, offset: number, length: number, isBinary: boolean): void;
   drain(ws: Socket): void;
   close(ws: Socket, code: number, reason: CloseReasonIndex): void;
 }
@@ -49,10 +78,10 @@ export interface GatewayOptions {
   gate?: UpgradeGate;
 }
 
-export class Gateway {
+export class Gateway implements GatewayLike {
   readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | null = null;
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new Set<WebSocket<SocketData>>();
   private nextId = 1;
   private accepting = true;
   private port = -1;
@@ -71,7 +100,7 @@ export class Gateway {
       upgrade: (res, req, ctx) => this.onUpgrade(res, req, ctx),
       open: (ws) => this.onOpen(ws),
       message: (ws, data, isBinary) => this.onMessage(ws, data, isBinary),
-      drain: (ws) => this.guard(ws, () => opts.handler.drain(ws)),
+      drain: (ws) => this.onDrain(ws),
       close: (ws, code, message) => this.onClose(ws, code, message),
     });
     mountRoutes(this.app, opts.routes, [net.wsPath]);
@@ -127,9 +156,9 @@ export class Gateway {
     for (const ws of [...this.sockets]) this.closeSocket(ws, reason, code, text);
   }
 
-  /** Runs fn with all sends inside it corked into one syscall per socket. */
-  forEachSocket(fn: (ws: Socket) => void): void {
-    for (const ws of this.sockets) fn(ws);
+  /** Nothing to end: the sockets live on this thread. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   private onUpgrade(res: HttpResponse, req: HttpRequest, ctx: us_socket_context_t): void {
@@ -159,7 +188,7 @@ export class Gateway {
     );
   }
 
-  private onOpen(ws: Socket): void {
+  private onOpen(ws: WebSocket<SocketData>): void {
     this.sockets.add(ws);
     this.opts.stats.opens.inc();
     this.opts.stats.open = this.sockets.size;
@@ -167,17 +196,35 @@ export class Gateway {
       this.closeSocket(ws, CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
       return;
     }
-    this.guard(ws, () => this.opts.handler.open(ws));
+    try {
+      this.opts.handler.open(ws);
+    } catch (err) {
+      this.handlerThrew(ws, err);
+    }
   }
 
-  private onMessage(ws: Socket, data: ArrayBuffer, isBinary: boolean): void {
+  /** Hot. No closure per message: try/catch costs nothing in V8 while nothing throws. */
+  private onMessage(ws: WebSocket<SocketData>, data: ArrayBuffer, isBinary: boolean): void {
     const s = this.opts.stats;
+    const n = data.byteLength;
     s.packetsIn.inc();
-    s.bytesIn.inc(0, data.byteLength);
-    this.guard(ws, () => this.opts.handler.message(ws, data, isBinary));
+    s.bytesIn.inc(0, n);
+    try {
+      this.opts.handler.message(ws, new Uint8Array(data), 0, n, isBinary);
+    } catch (err) {
+      this.handlerThrew(ws, err);
+    }
   }
 
-  private onClose(ws: Socket, code: number, message: ArrayBuffer): void {
+  private onDrain(ws: WebSocket<SocketData>): void {
+    try {
+      this.opts.handler.drain(ws);
+    } catch (err) {
+      this.handlerThrew(ws, err);
+    }
+  }
+
+  private onClose(ws: WebSocket<SocketData>, code: number, message: ArrayBuffer): void {
     const d = ws.getUserData();
     d.open = false;
     this.sockets.delete(ws);
@@ -191,18 +238,11 @@ export class Gateway {
     }
   }
 
-  /**
-   * A handler that throws must cost only its own socket: log (rate-limited)
-   * and close it. try/catch costs nothing in V8 while nothing throws.
-   */
-  private guard(ws: Socket, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      const d = ws.getUserData();
-      this.logHandlerError(err, d.id);
-      this.closeSocket(ws, CloseReason.malformed, CloseCode.malformed, 'internal error handling message');
-    }
+  /** A handler that throws must cost only its own socket: log (rate-limited), count and close it. */
+  private handlerThrew(ws: Socket, err: unknown): void {
+    this.opts.stats.handlerErrors.inc();
+    this.logHandlerError(err, ws.getUserData().id);
+    this.closeSocket(ws, CloseReason.malformed, CloseCode.malformed, 'internal error handling message');
   }
 
   private logHandlerError(err: unknown, conn: number): void {

@@ -53,6 +53,8 @@ export class NetStats {
   readonly backpressureDrops: HotCounter;
   readonly closes: HotCounter;
   readonly opens: HotCounter;
+  /** Exceptions the session layer threw on a socket's event (each closed that socket only). */
+  readonly handlerErrors: HotCounter;
   /** Sockets open right now (kept by the gateway, read by a gauge). */
   open = 0;
 
@@ -71,5 +73,6 @@ export class NetStats {
     this.backpressureDrops = new HotCounter(registry, 'mmo_net_backpressure_drops_total', 'Outbound frames dropped because the socket was over net.maxBackpressure.');
     this.closes = new HotCounter(registry, 'mmo_ws_closes_total', 'WebSocket closes by reason.', CLOSE_REASON_LABELS);
     this.opens = new HotCounter(registry, 'mmo_ws_opens_total', 'WebSocket connections accepted.');
+    this.handlerErrors = new HotCounter(registry, 'mmo_net_handler_errors_total', 'Exceptions thrown while handling a socket event (message, open, drain, close); each closed that socket only.');
   }
 }

@@ -17,7 +17,7 @@
 import type { ByteBuffer } from 'flatbuffers';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
-import type { Gateway, Socket, SocketHandler, UpgradeGate } from '../net/gateway.js';
+import type { GatewayLike, Socket, SocketHandler, UpgradeGate } from '../net/gateway.js';
 import type { HttpRequest } from '../net/uws.js';
 import { CloseReason, type CloseReasonIndex, type NetStats } from '../net/stats.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -111,7 +111,7 @@ const HELLO_GUEST = fieldSlot('Hello.guest_name');
 export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   readonly registry: SessionRegistry;
   readonly admission: Admission;
-  private gateway: Gateway | null = null;
+  private gateway: GatewayLike | null = null;
   private readonly staging = new Staging();
   private readonly dirty: Session[] = [];
   private readonly frames = new FrameWriter();
@@ -221,7 +221,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 
   /** The gateway calls back into the service to close sockets; set once, before listening. */
-  attach(gateway: Gateway): void {
+  attach(gateway: GatewayLike): void {
     this.gateway = gateway;
     this.sweepTimer = setInterval(() => this.sweep(), 250);
     this.sweepTimer.unref();
@@ -244,13 +244,12 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     ws.getUserData().attachment = conn;
   }
 
-  message(ws: Socket, data: ArrayBuffer, isBinary: boolean): void {
+  message(ws: Socket, bytes: Uint8Array, offset: number, length: number, isBinary: boolean): void {
     const conn = ws.getUserData().attachment as Conn;
     if (!isBinary) return this.refuse(ws, 0, CloseCode.textFrame, 'text frames are not part of the protocol', 'text frame');
-    const bytes = new Uint8Array(data);
-    const code = verifyClientMessage(bytes, 0, bytes.length, this.d.verify);
+    const code = verifyClientMessage(bytes, offset, length, this.d.verify);
     if (code !== 0) return this.refuse(ws, 1, CloseCode.malformed, `malformed message: ${describeVerifyError(code)}`, describeVerifyError(code));
-    const m = ClientMessage.getRootAsClientMessage(rebindByteBuffer(this.bb, bytes, 0), this.cm);
+    const m = ClientMessage.getRootAsClientMessage(rebindByteBuffer(this.bb, bytes, offset), this.cm);
     const type = m.bodyType();
     const s = conn.session;
     if (s === null) {
@@ -266,10 +265,10 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       case ClientBody.Attack:
       case ClientBody.Interact:
       case ClientBody.Chat:
-        return this.onInput(ws, s, m, type, bytes);
+        return this.onInput(ws, s, m, type, bytes, offset, length);
       case ClientBody.Ping: {
         const host = this.d.zones.hosts[s.zone];
-        if (s.inTransit || !host || !this.d.zones.isUp(s.zone) || !host.send(ToZone.input, s.id, bytes)) {
+        if (s.inTransit || !host || !this.d.zones.isUp(s.zone) || !host.send(ToZone.input, s.id, bytes, offset, length)) {
           // The zone cannot answer now: the gateway does, so RTT probes keep working.
           const p = m.body(this.ping) as Ping;
           this.msg.pong(p.clientTime(), Date.now());
@@ -436,7 +435,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
     const id = r.sessionId();
     const prev = this.registry.get(id)?.socket ?? null;
-    const token = r.tokenArray() ?? EMPTY;
+    // A copy: the message may sit in ring memory that is reused after this call, and crypto wants its own bytes.
+    const token = r.tokenArray()?.slice() ?? EMPTY;
     const res = this.registry.resume(id, token, ws, performance.now());
     if (res.result !== ResumeResult.ok || !res.session) {
       // Nothing about the session changed (a wrong token must not hurt the real player).
@@ -476,7 +476,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
 
   // ================================================================ inputs
 
-  private onInput(ws: Socket, s: Session, m: ClientMessage, type: number, bytes: Uint8Array): void {
+  private onInput(ws: Socket, s: Session, m: ClientMessage, type: number, bytes: Uint8Array, offset: number, length: number): void {
     const seq = m.seq();
     if (seq <= s.inSeq) {
       this.m.duplicates.inc();
@@ -507,11 +507,11 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
         s.held.shift();
         this.m.inputsDropped.inc(2);
       }
-      s.held.push(bytes.slice());
+      s.held.push(bytes.slice(offset, offset + length));
       return;
     }
     const host = this.d.zones.hosts[s.zone];
-    if (!host || !host.send(ToZone.input, s.id, bytes)) this.m.inputsDropped.inc(host ? 1 : 3);
+    if (!host || !host.send(ToZone.input, s.id, bytes, offset, length)) this.m.inputsDropped.inc(host ? 1 : 3);
   }
 
   private whisper(s: Session, c: Chat, seq: number): void {

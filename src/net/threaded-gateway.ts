@@ -1,0 +1,552 @@
+// The gateway on several threads (net.gatewayThreads >= 2). Each gateway
+// thread (gateway-thread.ts) runs its own uWS app on the same port and does
+// the sockets' network I/O; the main thread keeps what must be one for the
+// process: sessions, admission budgets, routing to zones, HTTP routes. This
+// class is the main thread's side: it spawns and supervises the threads,
+// turns their ToCore records into SocketHandler calls on RemoteSockets, and
+// answers their forwarded HTTP requests.
+//
+// Ownership contract (why a resume may land on any thread):
+// - A connection belongs to the gateway thread that accepted it (its id's low
+//   bits, gateway-records.ts connId); only that thread touches the uWS socket.
+// - A session belongs to the main thread (SessionRegistry), never to a socket
+//   or a thread: binding a session to a RemoteSocket of any thread is a plain
+//   field write on the main thread, so resume, replay and takeover work the
+//   same whichever thread the new socket reached.
+// - Per-thread rings are SPSC: each thread produces its ToCore ring and
+//   consumes its ToSockets ring; the main thread is the other end of both.
+//   All ToCore rings ring one doorbell, watched by one MainThreadWaker.
+//
+// Supervision: a thread that throws closes its sockets and exits (it must
+// never be terminate()d: see gateway-thread.ts). What it had published is
+// drained, each of its connections still open is closed as lost (sessions
+// become zombies, clients resume on another thread), and it is restarted
+// within zones.maxRestarts / zones.restartWindowMs; past that it stays down
+// and /readyz says so while the other threads serve.
+
+import { Worker } from 'node:worker_threads';
+import { createServer } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log/logger.js';
+import type { ThreadsShared } from '../../native-bindings/threads.js';
+import { Doorbell, MainThreadWaker, SpscRing } from '../ring/index.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { RestartIntensity } from '../zone/intensity.js';
+import { HotCounter, PullGauge } from '../metrics/hot.js';
+import { CloseReason, type CloseReasonIndex, type NetStats } from './stats.js';
+import type { Route } from './http.js';
+import type { GatewayLike, Socket, SocketData, SocketHandler, UpgradeGate } from './gateway.js';
+import type { HttpRequest } from './uws.js';
+import type { NetConfig } from '../config/schema.js';
+import { RemoteSocket, type SocketThreadPort } from './remote-socket.js';
+import { RouteTable, serveProxied, type ProxiedHttpResponse } from './proxied-http.js';
+import type { CoreToThread, ThreadToCore } from './gateway-messages.js';
+import type { GatewayThreadData } from './gateway-thread.js';
+import {
+  Admit,
+  MAX_GATEWAY_THREADS,
+  ToCore,
+  readCloseCode,
+  readCloseReason,
+  readLatin1,
+  readU32,
+  readUpgrade,
+  threadOfConn,
+  writeAdmit,
+  writeEnd,
+  writeFault,
+  type UpgradeRecord,
+} from './gateway-records.js';
+
+const WORKER = new URL('./gateway-thread.js', import.meta.url);
+
+export const GatewayThreadState = { starting: 0, up: 1, restarting: 2, down: 3, stopped: 4 } as const;
+export const GATEWAY_THREAD_STATE_NAMES = ['starting', 'up', 'restarting', 'down', 'stopped'] as const;
+type GatewayThreadStateValue = (typeof GatewayThreadState)[keyof typeof GatewayThreadState];
+
+export interface ThreadedGatewayOptions {
+  net: NetConfig;
+  threads: number;
+  /** Bytes of each ring, each direction, per thread (a power of two). */
+  ringBytes: number;
+  maxRestarts: number;
+  restartWindowMs: number;
+  /** Largest HTTP body a thread forwards (bigger: 413 on the thread). */
+  maxHttpBodyBytes: number;
+  threadsShared: ThreadsShared | null;
+  log: Logger;
+  stats: NetStats;
+  registry: Registry;
+  routes: readonly Route[];
+  handler: SocketHandler;
+  gate?: UpgradeGate;
+}
+
+interface DeferredEnd {
+  conn: number;
+  code: number;
+  reason: number;
+  text: string;
+}
+
+/** One gateway thread as the main thread sees it. */
+class GatewayThreadHost implements SocketThreadPort {
+  state: GatewayThreadStateValue = GatewayThreadState.starting;
+  worker: Worker | null = null;
+  toCore!: SpscRing;
+  toSockets!: SpscRing;
+  ringFull = 0;
+  restarts = 0;
+  lastCrash: string | null = null;
+  /** Connections open on this thread (the main thread's count). */
+  open = 0;
+  readonly intensity: RestartIntensity;
+  readonly http = new Map<number, ProxiedHttpResponse>();
+  readonly deferred: DeferredEnd[] = [];
+  pendingCommit = false;
+  onListening: ((ok: boolean, port: number) => void) | null = null;
+  exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly index: number,
+    private readonly gw: ThreadedGateway,
+  ) {
+    this.intensity = new RestartIntensity(gw.opts.maxRestarts, gw.opts.restartWindowMs);
+  }
+
+  get name(): string {
+    return `net-${this.index}`;
+  }
+
+  commitSoon(): void {
+    this.gw.commitLater(this);
+  }
+
+  deferEnd(conn: number, code: number, reason: number, text: string): void {
+    this.deferred.push({ conn, code, reason, text });
+    this.gw.commitLater(this);
+  }
+
+  /** Publishes what was written this turn, and closes that did not fit before. */
+  commit(): void {
+    this.pendingCommit = false;
+    const q = this.deferred;
+    while (q.length > 0) {
+      const e = q[0]!;
+      if (!writeEnd(this.toSockets, e.conn, e.code, e.reason, e.text)) break;
+      q.shift();
+    }
+    this.toSockets.commit();
+    if (q.length > 0) this.gw.commitLater(this);
+  }
+
+  post(m: CoreToThread): void {
+    this.worker?.postMessage(m);
+  }
+
+  spawn(port: number): void {
+    const o = this.gw.opts;
+    const toCore = new SharedArrayBuffer(SpscRing.bytesFor(o.ringBytes));
+    const toSockets = new SharedArrayBuffer(SpscRing.bytesFor(o.ringBytes));
+    SpscRing.init(toCore, 0, o.ringBytes);
+    SpscRing.init(toSockets, 0, o.ringBytes);
+    const socketsBell = Doorbell.create();
+    this.toCore = new SpscRing(toCore, 0);
+    this.toSockets = new SpscRing(toSockets, 0, socketsBell);
+    this.deferred.length = 0;
+    const data: GatewayThreadData = {
+      index: this.index,
+      net: o.net,
+      port,
+      toCore,
+      toSockets,
+      coreBell: this.gw.coreBell.buffer,
+      socketsBell: socketsBell.buffer,
+      threads: o.threadsShared,
+      maxHttpBodyBytes: o.maxHttpBodyBytes,
+    };
+    const w = new Worker(WORKER, { workerData: data, name: this.name });
+    this.worker = w;
+    this.exited = new Promise((resolve) => w.once('exit', () => resolve()));
+    w.on('message', (m: ThreadToCore) => this.gw.onThreadMessage(this, m));
+    w.on('error', (err) => {
+      // Thrown before the thread's own handler was installed (a module that did not load).
+      this.lastCrash = err.message;
+      o.log.error({ thread: this.name, err }, 'gateway thread failed');
+    });
+    w.on('exit', (code) => {
+      if (this.worker === w) this.worker = null;
+      this.gw.exited(this, code);
+    });
+  }
+}
+
+export class ThreadedGateway implements GatewayLike {
+  readonly hosts: GatewayThreadHost[] = [];
+  readonly coreBell = Doorbell.create();
+  private readonly waker: MainThreadWaker;
+  private readonly sockets = new Map<number, RemoteSocket>();
+  private readonly table: RouteTable;
+  private readonly toCommit: GatewayThreadHost[] = [];
+  private commitScheduled = false;
+  private readonly commitAll = (): void => {
+    this.commitScheduled = false;
+    const q = this.toCommit;
+    for (let i = 0; i < q.length; i++) q[i]!.commit();
+    q.length = 0;
+  };
+  private accepting = true;
+  private stopping = false;
+  private port = -1;
+  private listenOk = false;
+  private drainHost: GatewayThreadHost | null = null;
+  private readonly upgrade: UpgradeRecord = { claim: -1, ip: '' };
+  private claimText = '';
+  /** What UpgradeGate.admit reads of the request: only the resume claim. */
+  private readonly claimReq = { getQuery: (name: string) => (name === 'resume' ? this.claimText : '') } as unknown as HttpRequest;
+  private lastErrorLog = 0;
+  private readonly m: { restarts: HotCounter; ringFull: HotCounter; drainErrors: HotCounter };
+  private readonly onRecord = (type: number, conn: number, data: Uint8Array, offset: number, length: number): void => {
+    const h = this.drainHost!;
+    switch (type) {
+      case ToCore.message:
+      case ToCore.text: {
+        const ws = this.sockets.get(conn);
+        if (ws === undefined || ws.ending) return;
+        const st = this.opts.stats;
+        st.packetsIn.inc();
+        st.bytesIn.inc(0, length);
+        try {
+          this.opts.handler.message(ws, data, offset, length, type === ToCore.message);
+        } catch (err) {
+          this.handlerThrew(ws, err);
+        }
+        return;
+      }
+      case ToCore.buffered: {
+        const ws = this.sockets.get(conn);
+        if (ws) ws.buffered = readU32(data, offset);
+        return;
+      }
+      case ToCore.drain: {
+        const ws = this.sockets.get(conn);
+        if (!ws) return;
+        ws.buffered = readU32(data, offset);
+        try {
+          this.opts.handler.drain(ws);
+        } catch (err) {
+          this.handlerThrew(ws, err);
+        }
+        return;
+      }
+      case ToCore.upgrade:
+        return this.onUpgrade(h, conn, data, offset);
+      case ToCore.open:
+        return this.onOpen(h, conn, readLatin1(data, offset, length));
+      case ToCore.close:
+        return this.onClose(conn, readCloseCode(data, offset), readCloseReason(data, offset) as CloseReasonIndex);
+    }
+  };
+
+  constructor(readonly opts: ThreadedGatewayOptions) {
+    if (opts.threads < 1 || opts.threads > MAX_GATEWAY_THREADS) throw new RangeError(`gateway threads must be 1..${MAX_GATEWAY_THREADS}`);
+    this.table = new RouteTable(opts.routes, [opts.net.wsPath]);
+    for (let i = 0; i < opts.threads; i++) this.hosts.push(new GatewayThreadHost(i, this));
+    this.waker = new MainThreadWaker(this.coreBell, () => this.drainAll(), {
+      onError: (err) => {
+        // drainAll catches per record; this is a bug in the loop itself. Counted, logged, and the loop goes on.
+        this.m.drainErrors.inc();
+        this.logError(err, 'gateway thread output handling threw');
+      },
+    });
+    const reg = opts.registry;
+    this.m = {
+      restarts: new HotCounter(reg, 'mmo_gateway_thread_restarts_total', 'Gateway threads restarted after they died.'),
+      ringFull: new HotCounter(reg, 'mmo_gateway_ring_full_total', 'Frames for a gateway thread that found its ring full (the socket was closed; the client resumes).'),
+      drainErrors: new HotCounter(reg, 'mmo_gateway_drain_errors_total', 'Exceptions while handling gateway thread records, outside any one socket.'),
+    };
+    new PullGauge(reg, 'mmo_gateway_threads', 'Gateway threads by state.', () =>
+      GATEWAY_THREAD_STATE_NAMES.map((state, i) => ({ labels: { state }, value: this.hosts.filter((h) => h.state === i).length })),
+    );
+    new PullGauge(reg, 'mmo_gateway_thread_connections', 'WebSocket connections open on each gateway thread.', () => this.hosts.map((h) => ({ labels: { thread: h.name }, value: h.open })));
+    new PullGauge(reg, 'mmo_gateway_ring_used_bytes', 'Bytes waiting in each gateway thread ring.', () =>
+      this.hosts.flatMap((h) =>
+        h.toCore
+          ? [
+              { labels: { thread: h.name, direction: 'to_core' }, value: h.toCore.usedBytes() },
+              { labels: { thread: h.name, direction: 'to_sockets' }, value: h.toSockets.usedBytes() },
+            ]
+          : [],
+      ),
+    );
+  }
+
+  get listening(): boolean {
+    return this.listenOk && this.accepting && this.hosts.some((h) => h.state === GatewayThreadState.up);
+  }
+
+  get boundPort(): number {
+    return this.port;
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Why the listener is not ready, for /readyz: true when every thread is up. */
+  readiness(): string | true {
+    if (!this.listenOk || !this.accepting) return 'not listening';
+    const bad = this.hosts.filter((h) => h.state !== GatewayThreadState.up);
+    if (bad.length === 0) return true;
+    return bad.map((h) => `${h.name} ${GATEWAY_THREAD_STATE_NAMES[h.state]}${h.lastCrash ? ` (${h.lastCrash})` : ''}`).join(', ');
+  }
+
+  async listen(): Promise<number> {
+    const { host } = this.opts.net;
+    // Threads share a port through SO_REUSEPORT, which an ephemeral port cannot do (the second bind fails): pick one first.
+    const port = this.opts.net.port === 0 ? await freePort(host) : this.opts.net.port;
+    this.waker.start();
+    const first = await this.start(this.hosts[0]!, port);
+    if (!first) {
+      await this.close();
+      throw Object.assign(new Error(`cannot listen on ${host}:${port} (in use or not permitted)`), { code: 'MMO_ERR_LISTEN' });
+    }
+    const rest = await Promise.all(this.hosts.slice(1).map((h) => this.start(h, port)));
+    if (rest.some((ok) => !ok)) {
+      await this.close();
+      throw Object.assign(new Error(`cannot listen on ${host}:${port} from every gateway thread`), { code: 'MMO_ERR_LISTEN' });
+    }
+    this.port = port;
+    this.listenOk = true;
+    return port;
+  }
+
+  private start(h: GatewayThreadHost, port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      h.onListening = (ok) => {
+        h.onListening = null;
+        if (ok) h.state = GatewayThreadState.up;
+        resolve(ok);
+      };
+      h.spawn(port);
+    });
+  }
+
+  stopListening(): void {
+    this.accepting = false;
+    for (const h of this.hosts) h.post({ t: 'stopListening' });
+  }
+
+  closeSocket(ws: Socket, reason: CloseReasonIndex, code: number, text: string): void {
+    const d = ws.getUserData();
+    if (!d.open) return;
+    d.closeReason = reason;
+    ws.end(code, text);
+  }
+
+  closeAll(reason: CloseReasonIndex, code: number, text: string): void {
+    for (const ws of [...this.sockets.values()]) this.closeSocket(ws, reason, code, text);
+  }
+
+  /** Ends every thread cleanly (each closes what it still holds); resolves when all have exited. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.accepting = false;
+    this.commitAll();
+    for (const h of this.hosts) h.post({ t: 'exit' });
+    await Promise.race([Promise.all(this.hosts.map((h) => h.exited)), new Promise((r) => setTimeout(r, 3000).unref())]);
+    this.drainAll();
+    this.waker.stop();
+  }
+
+  /** Test and operator hook (debug.faultInjection): make gateway thread `index` throw mid-flush. */
+  injectFault(index: number, mode: number): boolean {
+    const h = this.hosts[index];
+    if (!h || h.state !== GatewayThreadState.up) return false;
+    if (!writeFault(h.toSockets, mode)) return false;
+    this.commitLater(h);
+    return true;
+  }
+
+  commitLater(h: GatewayThreadHost): void {
+    if (h.pendingCommit) return;
+    h.pendingCommit = true;
+    this.toCommit.push(h);
+    if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      // After the synchronous batch of sends (a flush, a drain) that wrote them.
+      queueMicrotask(this.commitAll);
+    }
+  }
+
+  private drainAll(): void {
+    for (let i = 0; i < this.hosts.length; i++) this.drainThread(this.hosts[i]!);
+  }
+
+  private drainThread(h: GatewayThreadHost): void {
+    if (!h.toCore) return;
+    this.drainHost = h;
+    try {
+      h.toCore.drain(this.onRecord);
+    } catch (err) {
+      // A record that threw outside a handler's own guard: consumed, counted, and the rest is drained next round.
+      this.m.drainErrors.inc();
+      this.logError(err, 'gateway thread record handling threw');
+      this.coreBell.arm();
+      setImmediate(() => this.drainAll());
+    }
+    this.drainHost = null;
+  }
+
+  private onUpgrade(h: GatewayThreadHost, req: number, data: Uint8Array, offset: number): void {
+    const u = readUpgrade(data, offset, this.upgrade);
+    let decision: number = Admit.upgrade;
+    if (!this.accepting) decision = Admit.shuttingDown;
+    else if (this.opts.gate) {
+      this.claimText = u.claim < 0 ? '' : String(u.claim);
+      decision = this.opts.gate.admit(u.ip, this.claimReq);
+    }
+    if (!writeAdmit(h.toSockets, req, decision)) {
+      h.ringFull++;
+      this.m.ringFull.inc();
+      return; // the handshake times out on the client, which retries
+    }
+    this.commitLater(h);
+  }
+
+  private onOpen(h: GatewayThreadHost, conn: number, ip: string): void {
+    const data: SocketData = { id: conn, ip, closeReason: -1, open: true, attachment: null };
+    const ws = new RemoteSocket(data, h);
+    this.sockets.set(conn, ws);
+    h.open++;
+    const st = this.opts.stats;
+    st.opens.inc();
+    st.open = this.sockets.size;
+    if (!this.accepting) {
+      this.closeSocket(ws, CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
+      return;
+    }
+    try {
+      this.opts.handler.open(ws);
+    } catch (err) {
+      this.handlerThrew(ws, err);
+    }
+  }
+
+  private onClose(conn: number, code: number, reason: CloseReasonIndex): void {
+    const ws = this.sockets.get(conn);
+    if (!ws) return;
+    this.sockets.delete(conn);
+    const h = this.hosts[threadOfConn(conn)];
+    if (h) h.open--;
+    ws.data.open = false;
+    const st = this.opts.stats;
+    st.open = this.sockets.size;
+    st.closes.inc(reason);
+    try {
+      this.opts.handler.close(ws, code, reason);
+    } catch (err) {
+      st.handlerErrors.inc();
+      this.logError(err, 'socket handler threw on close');
+    }
+  }
+
+  onThreadMessage(h: GatewayThreadHost, m: ThreadToCore): void {
+    switch (m.t) {
+      case 'http': {
+        const res = serveProxied(
+          this.table,
+          m,
+          (out) => {
+            if (out.t === 'httpRes' && out.done) h.http.delete(m.id);
+            h.post(out);
+          },
+          (err) => this.logError(err, 'HTTP handler threw'),
+        );
+        if (!res.done) h.http.set(m.id, res);
+        return;
+      }
+      case 'httpAbort': {
+        const res = h.http.get(m.id);
+        h.http.delete(m.id);
+        res?.abort();
+        return;
+      }
+      case 'listening':
+        h.onListening?.(m.ok, m.port);
+        return;
+      case 'died':
+        h.lastCrash = m.message;
+        this.opts.log.error({ thread: h.name, err: { message: m.message, stack: m.stack } }, 'gateway thread threw; it closes its sockets and exits, its players resume on the other threads');
+        return;
+      case 'exited':
+        if (m.ringFullDrops > 0) this.opts.log.warn({ thread: h.name, ringFullDrops: m.ringFullDrops }, 'gateway thread closed sockets for a full ring');
+        return;
+    }
+  }
+
+  /** Supervisor: the thread's worker ended. */
+  exited(h: GatewayThreadHost, code: number): void {
+    h.onListening?.(false, -1);
+    // What it published before dying is valid: deliver it (closes, last inputs).
+    this.drainThread(h);
+    for (const res of h.http.values()) res.abort();
+    h.http.clear();
+    for (const ws of [...this.sockets.values()]) {
+      if (ws.thread === h) this.onClose(ws.data.id, 1006, CloseReason.lost);
+    }
+    h.open = 0;
+    if (this.stopping) {
+      h.state = GatewayThreadState.stopped;
+      return;
+    }
+    h.restarts++;
+    if (!this.listenOk) {
+      h.state = GatewayThreadState.down;
+      return;
+    }
+    if (!h.intensity.allow(Date.now())) {
+      h.state = GatewayThreadState.down;
+      this.opts.log.error({ thread: h.name, code, restarts: h.restarts }, 'gateway thread died too often; leaving it down (the other threads serve)');
+      return;
+    }
+    h.state = GatewayThreadState.restarting;
+    this.m.restarts.inc();
+    this.opts.log.warn({ thread: h.name, code, restarts: h.restarts }, 'gateway thread exited; restarting it');
+    void this.start(h, this.port).then((ok) => {
+      if (!ok && h.state !== GatewayThreadState.stopped) h.state = GatewayThreadState.down;
+      else if (ok) this.opts.log.info({ thread: h.name }, 'gateway thread back');
+    });
+  }
+
+  private handlerThrew(ws: Socket, err: unknown): void {
+    this.opts.stats.handlerErrors.inc();
+    this.logError(err, 'socket handler threw; socket closed', ws.getUserData().id);
+    this.closeSocket(ws, CloseReason.malformed, CloseCode.malformed, 'internal error handling message');
+  }
+
+  private logError(err: unknown, msg: string, conn?: number): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog < 1000) return;
+    this.lastErrorLog = now;
+    this.opts.log.error({ err, conn }, msg);
+  }
+}
+
+/** A port on `host` no one listens on now (for net.port 0). Cold path. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen({ host, port: 0, exclusive: true }, () => {
+      const a = s.address();
+      const p = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** net.gatewayThreads 'auto': about a third of the CPUs, at least 1. */
+export function autoGatewayThreads(cpus: number): number {
+  return Math.max(1, Math.min(MAX_GATEWAY_THREADS, Math.round(cpus / 3)));
+}
