@@ -152,7 +152,7 @@ export function cpusForThread(p: ThreadPlacement, name: string): number[] | null
   // auto
   if (role === 'gateway') return [p.cpus[0]!];
   if (role === 'zone' && index >= 0) return [p.cpus[(1 + index) % n]!];
-  // The rest: CPUs after the gateway's and the zones'; when zones fill the
+  // The rest (gateway threads net-N, pools): CPUs after the gateway's and the zones'; when zones fill the
   // machine, everything but the gateway's CPU (its latency matters most);
   // on one CPU, that CPU.
   if (1 + p.zones < n) return p.cpus.slice(1 + p.zones);

@@ -286,7 +286,11 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     });
   }
 
-  const gatewayThreads = gatewayThreadCount(config);
+  let gatewayThreads = gatewayThreadCount(config);
+  if (gatewayThreads > 1 && !uws.native) {
+    log.warn({ gatewayThreads }, 'the uWebSockets.js emulation runs on the main thread only; net.gatewayThreads is 1');
+    gatewayThreads = 1;
+  }
   const gwLog = log.child({ component: 'gateway' });
   let threaded: ThreadedGateway | null = null;
   if (gatewayThreads > 1 && config.debug.faultInjection) {
@@ -308,7 +312,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
           ringBytes: config.net.gatewayRingBytes,
           maxRestarts: config.zones.maxRestarts,
           restartWindowMs: config.zones.restartWindowMs,
-          maxHttpBodyBytes: Math.max(config.auth.maxBodyBytes, 64 * 1024),
+          maxHttpBodyBytes: Math.max(config.auth.maxBodyBytes, 1024 * 1024),
           threadsShared: threads.shared,
           log: gwLog,
           stats,

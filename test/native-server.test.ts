@@ -54,7 +54,7 @@ describe('server with the native addon, threads.pinning=auto', () => {
     for (const tid of others) {
       const name = commOf(tid, pid);
       assert.notEqual(name, 'gateway', `thread ${tid} inherited the gateway's name`);
-      const expected = /^(zone|persist|hash)-\d+$/.test(name) ? cpusForThread(placement, name)! : all;
+      const expected = /^(zone|persist|hash|net)-\d+$/.test(name) ? cpusForThread(placement, name)! : all;
       if (expected !== all) pool++;
       assert.equal(readThreadCpusAllowed(pid, tid), formatCpuList(expected), `thread ${tid} (${name})`);
     }

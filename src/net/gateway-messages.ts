@@ -14,12 +14,14 @@ export interface ProxiedRequest {
   /** Header names in lower case, in arrival order. */
   headers: Array<[string, string]>;
   ip: string;
-  /** The whole body; null when there was none. */
-  body: ArrayBuffer | null;
+  /** True when body chunks follow (httpData), as uWS's onData would deliver them. */
+  hasBody: boolean;
 }
 
 export type ThreadToCore =
   | ProxiedRequest
+  /** A piece of a forwarded request's body; `last` ends it. */
+  | { t: 'httpData'; thread: number; id: number; chunk: ArrayBuffer; last: boolean }
   | { t: 'httpAbort'; thread: number; id: number }
   | { t: 'listening'; thread: number; ok: boolean; port: number }
   /** An uncaught exception: the thread is closing its sockets and exiting. */

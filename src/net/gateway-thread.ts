@@ -286,7 +286,12 @@ function forwardHttp(res: HttpResponse, req: HttpRequest): void {
   });
   const headers: Array<[string, string]> = [];
   req.forEach((k, v) => headers.push([k, v]));
-  const msg: ProxiedRequest = {
+  const length = req.getHeader('content-length');
+  const chunked = /chunked/i.test(req.getHeader('transfer-encoding'));
+  // uWS calls onData only when a body follows; so does the main thread's copy of the request.
+  const hasBody = chunked || (length !== '' && length !== '0');
+  http.set(id, p);
+  post({
     t: 'http',
     thread: d.index,
     id,
@@ -295,37 +300,21 @@ function forwardHttp(res: HttpResponse, req: HttpRequest): void {
     query: req.getQuery() ?? '',
     headers,
     ip: addressText(res.getRemoteAddressAsText()),
-    body: null,
-  };
-  http.set(id, p);
-  const length = req.getHeader('content-length');
-  const chunked = /chunked/i.test(req.getHeader('transfer-encoding'));
-  if ((length === '' || length === '0') && !chunked) {
-    post(msg);
-    return;
-  }
-  const declared = Number(length);
-  if (Number.isFinite(declared) && declared > d.maxHttpBodyBytes) {
-    // The route would refuse it anyway; do not read it.
-    http.delete(id);
-    res.cork(() => res.writeStatus('413 Payload Too Large').writeHeader('content-type', 'application/json').writeHeader('connection', 'close').end(JSON.stringify({ error: 'body_too_large', message: `body of ${declared} bytes is over the limit of ${d.maxHttpBodyBytes}` }), true));
-    return;
-  }
-  const chunks: Buffer[] = [];
+    hasBody,
+  });
+  if (!hasBody) return;
+  // The route judges the body (declared size first, as it does on one thread); this cap only bounds what a thread forwards.
   let size = 0;
   res.onData((chunk, isLast) => {
     if (p.aborted || !http.has(id)) return;
     size += chunk.byteLength;
     if (size > d.maxHttpBodyBytes) {
       http.delete(id);
-      res.cork(() => res.writeStatus('413 Payload Too Large').writeHeader('content-type', 'application/json').writeHeader('connection', 'close').end(JSON.stringify({ error: 'body_too_large', message: `body is over the limit of ${d.maxHttpBodyBytes} bytes` }), true));
+      post({ t: 'httpAbort', thread: d.index, id });
+      res.cork(() => res.writeStatus('413 Payload Too Large').writeHeader('content-type', 'application/json').end(JSON.stringify({ error: 'body_too_large', message: `body is over the limit of ${d.maxHttpBodyBytes} bytes` }), true));
       return;
     }
-    chunks.push(Buffer.from(new Uint8Array(chunk)));
-    if (!isLast) return;
-    const body = Buffer.concat(chunks, size);
-    msg.body = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
-    post(msg);
+    post({ t: 'httpData', thread: d.index, id, chunk: chunk.slice(0), last: isLast });
   });
 }
 
@@ -357,6 +346,8 @@ port.on('message', (m: CoreToThread) => {
       listenSocket = null;
       return;
     case 'exit':
+      // Closes the main thread wrote before asking us to exit go out first, with their codes.
+      toSockets.drain(onOutput);
       return shutdown(0);
   }
 });
@@ -378,8 +369,35 @@ function closeEverything(): void {
   http.clear();
 }
 
-/** Leaves cleanly: uWS must hold no socket when the thread ends (see the header). */
+/**
+ * Leaves cleanly: uWS must hold no socket when the thread ends (see the
+ * header). Asked to exit, sockets the main thread had not closed yet (accepted
+ * in the last instant) get a close frame first and up to a second to answer.
+ */
 function shutdown(code: number): void {
+  if (code === 0 && sockets.size > 0) {
+    accepting = false;
+    if (listenSocket) uws.us_listen_socket_close(listenSocket);
+    listenSocket = null;
+    for (const ws of sockets.values()) {
+      const u = ws.getUserData();
+      if (u.closeReason >= 0) continue;
+      u.closeReason = CloseReason.shutdown;
+      ws.end(CloseCode.goingAway, 'server shutting down');
+    }
+    const until = Date.now() + 1000;
+    const wait = (): void => {
+      toSockets.drain(onOutput);
+      if (sockets.size > 0 && Date.now() < until) setTimeout(wait, 10);
+      else finish(code);
+    };
+    setTimeout(wait, 10);
+    return;
+  }
+  finish(code);
+}
+
+function finish(code: number): void {
   waker.stop();
   closeEverything();
   toCore.commit();

@@ -139,13 +139,10 @@ export class ProxiedHttpResponse {
     h?.();
   }
 
-  /** After the handler ran: hands the body to an onData reader, as uWS would, in one last chunk. */
-  deliverBody(): void {
-    const h = this.dataHandler;
-    if (!h || this.aborted) return;
-    this.dataHandler = null;
-    const b = this.r.body ?? new ArrayBuffer(0);
-    h(b, true);
+  /** A piece of the body arrived from the gateway thread: to the onData reader, as uWS would. Ignored when nobody reads it. */
+  pushData(chunk: ArrayBuffer, isLast: boolean): void {
+    if (this.aborted || this.ended) return;
+    this.dataHandler?.(chunk, isLast);
   }
 
   get done(): boolean {
@@ -234,15 +231,6 @@ export function serveProxied(table: RouteTable, r: ProxiedRequest, postBack: (m:
     const req = new ProxiedHttpRequest(r);
     req.setParams(m.params);
     m.handler(res as unknown as HttpResponse, req as unknown as HttpRequest);
-    // uWS calls onData after the handler returns; so does this.
-    queueMicrotask(() => {
-      try {
-        res.deliverBody();
-      } catch (err) {
-        onError(err);
-        if (!res.done) res.writeStatus(statusLine(500)).end(JSON.stringify({ error: 'internal error' }));
-      }
-    });
   } catch (err) {
     onError(err);
     if (!res.done) res.writeStatus(statusLine(500)).writeHeader('content-type', 'application/json').end(JSON.stringify({ error: 'internal error' }));

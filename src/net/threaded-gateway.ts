@@ -466,6 +466,17 @@ export class ThreadedGateway implements GatewayLike {
         if (!res.done) h.http.set(m.id, res);
         return;
       }
+      case 'httpData': {
+        const res = h.http.get(m.id);
+        if (!res) return;
+        try {
+          res.pushData(m.chunk, m.last);
+        } catch (err) {
+          this.logError(err, 'HTTP body handler threw');
+          if (!res.done) res.writeStatus('500 Internal Server Error').end(JSON.stringify({ error: 'internal error' }));
+        }
+        return;
+      }
       case 'httpAbort': {
         const res = h.http.get(m.id);
         h.http.delete(m.id);

@@ -220,6 +220,9 @@ export class ZoneSet {
   private events: ZoneEvents | null = null;
   private drainZone = 0;
   private readonly toCommit: ZoneHost[] = [];
+  /** Exceptions thrown while handling zone output (each cost one record). */
+  drainErrors = 0;
+  private lastDrainErrorLog = 0;
   private commitScheduled = false;
   /**
    * One commit per zone per event-loop turn rather than per record: the
@@ -253,7 +256,17 @@ export class ZoneSet {
       this.hosts.push(new ZoneHost(i, def, mem, this));
       this.byId.set(def.id, i);
     });
-    this.waker = new MainThreadWaker(this.gatewayBell, () => this.drainAll());
+    // A throw while handling zone output (a session-layer bug on one record) must not take the process down:
+    // the ring has consumed that record, the error is counted and logged, and draining goes on.
+    this.waker = new MainThreadWaker(this.gatewayBell, () => this.drainAll(), {
+      onError: (err) => {
+        this.drainErrors++;
+        const now = Date.now();
+        if (now - this.lastDrainErrorLog < 1000) return;
+        this.lastDrainErrorLog = now;
+        this.log.error({ err, drainErrors: this.drainErrors }, 'handling zone output threw; that record is dropped, the rest is delivered');
+      },
+    });
   }
 
   get count(): number {

@@ -28,6 +28,7 @@ function register(registry: Registry, name: string, help: string, type: 'counter
 const MOVE_REJECT_NAMES = ['', 'speed', 'teleport', 'obstacle', 'bounds', 'dead'];
 
 export function registerZoneMetrics(registry: Registry, zones: ZoneSet): void {
+  register(registry, 'mmo_zone_output_errors_total', 'Exceptions while handling zone output on the main thread; each dropped one record, nothing else.', 'counter', () => [{ labels: {}, value: zones.drainErrors }]);
   const each = (slot: number) => () => zones.hosts.map((h) => ({ labels: { zone: h.def.id }, value: h.stats[slot]! }));
   register(registry, 'mmo_zone_tick_seconds', 'Duration of each zone tick (the 20 Hz budget is 0.05 s).', 'histogram', () => {
     const out: Sample[] = [];

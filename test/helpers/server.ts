@@ -38,6 +38,16 @@ export function tempDir(prefix = 'mmo-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * MMO_TEST_GATEWAY_THREADS=N runs every spawned test server with N gateway
+ * threads (CI runs the session, storm and protocol tests again at 2); a
+ * test's own --net.gatewayThreads comes later and wins.
+ */
+export function gatewayThreadArgs(): string[] {
+  const n = process.env.MMO_TEST_GATEWAY_THREADS;
+  return n ? [`--net.gatewayThreads=${n}`] : [];
+}
+
 export interface StartOptions {
   args?: string[];
   env?: Record<string, string>;
@@ -50,7 +60,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const dataDir = tempDir();
   const child = spawn(
     process.execPath,
-    [MAIN, '--net.port=0', '--net.host=127.0.0.1', '--log.pretty=never', `--server.dataDir=${dataDir}`, ...(opts.args ?? [])],
+    [MAIN, '--net.port=0', '--net.host=127.0.0.1', '--log.pretty=never', `--server.dataDir=${dataDir}`, ...gatewayThreadArgs(), ...(opts.args ?? [])],
     { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   live.add(child);
