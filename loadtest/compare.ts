@@ -1,10 +1,12 @@
-// `npm run bench:compare [-- --json] [--clients 500] [--duration 20] [--servers ours,uws-bare,colyseus-ws,colyseus-uws]`
+// `npm run bench:compare [-- --json] [--clients 500] [--duration 20] [--servers ours,uws-bare,colyseus-ws,colyseus-uws] [--gateway-threads 1,2]`
 //
 // Runs the steady scenario against our server and each peer, one after the
 // other in the same run (same machine, same load, same bot behaviour and
 // message sizes), and prints one JSON line per server:
 //   { server, msgsPerServerCpuSecond, rttP99Ms, rssPerClientKb, ... }
 // then one line of ratios: { vsUwsBare, vsColyseus, vsColyseusUws }.
+// --gateway-threads 1,2 runs ours once per count (net.gatewayThreads), as
+// servers ours-1gt, ours-2gt, with ratios for each.
 // The bare uWebSockets.js peer sends frames of the mean size our server sent
 // (measured first); Colyseus runs the same game loop (peers/sim.ts).
 // Targets (reported, not asserted): ours >= 0.5x bare uWS and >= 5x Colyseus
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     servers: { type: 'string', default: 'ours,uws-bare,colyseus-ws,colyseus-uws' },
     'server-config': { type: 'string', multiple: true },
+    'gateway-threads': { type: 'string', default: '1' },
   },
 });
 
@@ -59,6 +62,7 @@ function line(server: string, r: LoadtestResult): Line {
     connected: r.connected,
     errors: r.errors,
     windowSec: r.windowSec,
+    serverThreads: r.serverThreads,
   };
 }
 
@@ -68,8 +72,10 @@ async function run(server: string, frameBytes: number): Promise<Line> {
   if (server === 'uws-bare') peer = { bots: 'raw', peerScript: peerDir('uws-bare.js'), peerArgs: ['--frame-bytes', String(frameBytes)] };
   else if (server === 'colyseus-ws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'ws'] };
   else if (server === 'colyseus-uws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'uws'] };
-  else if (server !== 'ours') throw new Error(`unknown server ${server}`);
+  else if (!/^ours(-\d+gt)?$/.test(server)) throw new Error(`unknown server ${server}`);
   const serverConfig: Record<string, unknown> = {};
+  const gt = /^ours-(\d+)gt$/.exec(server);
+  if (gt) serverConfig['net.gatewayThreads'] = Number(gt[1]);
   for (const kv of values['server-config'] ?? []) {
     const i = kv.indexOf('=');
     serverConfig[kv.slice(0, i)] = kv.slice(i + 1);
@@ -80,26 +86,31 @@ async function run(server: string, frameBytes: number): Promise<Line> {
   return line(server, r);
 }
 
-const servers = values.servers.split(',').map((s) => s.trim());
+const gatewayThreads = values['gateway-threads'].split(',').map((n) => Number(n.trim()));
+const oursNames = gatewayThreads.length === 1 && gatewayThreads[0] === 1 ? ['ours'] : gatewayThreads.map((n) => `ours-${n}gt`);
+const servers = values.servers.split(',').flatMap((s) => (s.trim() === 'ours' ? oursNames : [s.trim()]));
 const lines: Line[] = [];
 let frameBytes = 400;
 for (const s of servers) {
   const l = await run(s, frameBytes);
-  if (s === 'ours' && typeof l.meanFrameBytesIn === 'number' && l.meanFrameBytesIn > 0) frameBytes = l.meanFrameBytesIn;
+  if (s === oursNames[0] && typeof l.meanFrameBytesIn === 'number' && l.meanFrameBytesIn > 0) frameBytes = l.meanFrameBytesIn;
   lines.push(l);
   process.stdout.write(values.json ? `${JSON.stringify(l)}\n` : `${l.server.padEnd(14)} ${JSON.stringify(l)}\n`);
 }
 const by = (n: string) => lines.find((l) => l.server === n)?.msgsPerServerCpuSecond ?? null;
 const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? round(a / b, 3) : null);
-const ours = by('ours');
-const ratios = {
-  ratios: 'msgsPerServerCpuSecond of ours divided by each peer',
-  vsUwsBare: ratio(ours, by('uws-bare')),
-  vsColyseus: ratio(ours, by('colyseus-ws')),
-  vsColyseusUws: ratio(ours, by('colyseus-uws')),
-  targets: { vsUwsBare: '>= 0.5', vsColyseus: '>= 5' },
-  clients,
-  durationSec,
-  frameBytesForBareUws: frameBytes,
-};
-process.stdout.write(`${JSON.stringify(ratios)}\n`);
+for (const name of oursNames) {
+  const ours = by(name);
+  const ratios = {
+    ratios: `msgsPerServerCpuSecond of ${name} divided by each peer`,
+    server: name,
+    vsUwsBare: ratio(ours, by('uws-bare')),
+    vsColyseus: ratio(ours, by('colyseus-ws')),
+    vsColyseusUws: ratio(ours, by('colyseus-uws')),
+    targets: { vsUwsBare: '>= 0.7', vsColyseus: '>= 5' },
+    clients,
+    durationSec,
+    frameBytesForBareUws: frameBytes,
+  };
+  process.stdout.write(`${JSON.stringify(ratios)}\n`);
+}
