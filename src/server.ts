@@ -34,6 +34,7 @@ import { registerZoneMetrics } from './zone/metrics.js';
 import { FaultMode } from './zone/records.js';
 import { BufferPool } from './pool/index.js';
 import { SessionService } from './session/service.js';
+import { SharedAdmission } from './session/shared-admission.js';
 import { clientVerifyLimits } from './protocol/verify.js';
 import type { Config } from './config/schema.js';
 
@@ -201,9 +202,17 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   metrics.onLoopSample((lateMs, now) => zones.noteGatewayLateness(lateMs, now));
   registerZoneMetrics(metrics.registry, zones);
   const pool = new BufferPool({ pageSize: config.pool.pageSize, pagesPerSet: config.pool.pagesPerSet, minPages: config.pool.minPages, maxPages: config.pool.maxPages });
+  let gatewayThreads = gatewayThreadCount(config);
+  if (gatewayThreads > 1 && !uws.native) {
+    log.warn({ gatewayThreads }, 'the uWebSockets.js emulation runs on the main thread only; net.gatewayThreads is 1');
+    gatewayThreads = 1;
+  }
+  // Gateway threads admit upgrades themselves, against budgets in shared memory: one for the process.
+  const sharedAdmission = gatewayThreads > 1 ? SharedAdmission.create(config.admission) : null;
   const s = config.sessions;
   const p = config.protocol;
   const sessions = new SessionService({
+    sharedAdmission,
     cfg: {
       zombieTtlMs: s.zombieTtlMs,
       replay: { maxBytes: s.replayMaxBytes, maxAgeMs: s.replayMaxAgeMs, maxFrames: s.replayMaxFrames },
@@ -286,11 +295,6 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     });
   }
 
-  let gatewayThreads = gatewayThreadCount(config);
-  if (gatewayThreads > 1 && !uws.native) {
-    log.warn({ gatewayThreads }, 'the uWebSockets.js emulation runs on the main thread only; net.gatewayThreads is 1');
-    gatewayThreads = 1;
-  }
   const gwLog = log.child({ component: 'gateway' });
   let threaded: ThreadedGateway | null = null;
   if (gatewayThreads > 1 && config.debug.faultInjection) {
@@ -319,7 +323,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
           registry: metrics.registry,
           routes,
           handler: sessions,
-          gate: sessions,
+          admission: sharedAdmission,
         }))
       : new Gateway({ net: config.net, uws, log: gwLog, stats, routes, handler: sessions, gate: sessions });
   sessions.attach(gateway);

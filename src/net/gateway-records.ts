@@ -5,10 +5,10 @@
 //                                                     all on one doorbell)
 //   main thread    ──ToSockets SPSC─▶ gateway thread (one ring per gateway thread)
 //
-// The record header's `session` word carries the connection id (or, for
-// upgrades, the request id). Payload layouts, little-endian:
+// The record header's `session` word carries the connection id. Upgrades are
+// admitted on the gateway thread itself (session/shared-admission.ts).
+// Payload layouts, little-endian:
 //
-//   ToCore.upgrade    u32 resume claim | u8 has claim | u8 0 | u16 ip length | ip (latin1)
 //   ToCore.open       ip (latin1)
 //   ToCore.message    the WebSocket message bytes (binary)
 //   ToCore.text       the WebSocket message bytes (a text frame)
@@ -17,20 +17,16 @@
 //   ToCore.close      u16 close code | u8 CloseReason index | u8 0
 //   ToSockets.send    one WebSocket frame's bytes
 //   ToSockets.end     u16 close code | u8 CloseReason index | u8 0 | reason text (utf8, <= 123 bytes)
-//   ToSockets.admit   i32 decision (Admit below: 0 upgrade, > 0 refuse with retry-after ms, -1 shutting down)
 //   ToSockets.fault   u8 GatewayFault (debug.faultInjection)
 
 import type { SpscRing } from '../ring/index.js';
 import { copyBytes } from '../ring/index.js';
 
 /** Gateway thread → main thread. */
-export const ToCore = { upgrade: 1, open: 2, message: 3, text: 4, drain: 5, buffered: 6, close: 7 } as const;
+export const ToCore = { open: 2, message: 3, text: 4, drain: 5, buffered: 6, close: 7 } as const;
 
 /** Main thread → gateway thread. */
-export const ToSockets = { send: 1, end: 2, admit: 3, fault: 4 } as const;
-
-/** ToSockets.admit decision other than "refuse, retry after N ms". */
-export const Admit = { upgrade: 0, shuttingDown: -1 } as const;
+export const ToSockets = { send: 1, end: 2, fault: 4 } as const;
 
 /** What a gateway thread is told to do wrong on purpose (debug.faultInjection). */
 export const GatewayFault = {
@@ -62,24 +58,6 @@ export const MAX_CLOSE_TEXT = 123;
 const latin1 = (dst: Uint8Array, off: number, s: string): void => {
   for (let i = 0; i < s.length; i++) dst[off + i] = s.charCodeAt(i) & 0xff;
 };
-
-/** Cold-ish (one per handshake). `claim` < 0: no resume claim. */
-export function writeUpgrade(r: SpscRing, req: number, claim: number, ip: string): boolean {
-  const off = r.reserve(ToCore.upgrade, req, 8 + ip.length);
-  if (off < 0) return false;
-  const d = r.data;
-  const c = claim < 0 ? 0 : claim >>> 0;
-  d[off] = c & 0xff;
-  d[off + 1] = (c >>> 8) & 0xff;
-  d[off + 2] = (c >>> 16) & 0xff;
-  d[off + 3] = (c >>> 24) & 0xff;
-  d[off + 4] = claim < 0 ? 0 : 1;
-  d[off + 5] = 0;
-  d[off + 6] = ip.length & 0xff;
-  d[off + 7] = (ip.length >>> 8) & 0xff;
-  latin1(d, off + 8, ip);
-  return true;
-}
 
 export function writeOpen(r: SpscRing, conn: number, ip: string): boolean {
   const off = r.reserve(ToCore.open, conn, ip.length);
@@ -142,13 +120,6 @@ export function writeEnd(r: SpscRing, conn: number, code: number, reason: number
   return true;
 }
 
-export function writeAdmit(r: SpscRing, req: number, decision: number): boolean {
-  const off = r.reserve(ToSockets.admit, req, 4);
-  if (off < 0) return false;
-  writeU32(r.data, off, decision >>> 0);
-  return true;
-}
-
 export function writeFault(r: SpscRing, mode: number): boolean {
   const off = r.reserve(ToSockets.fault, 0, 1);
   if (off < 0) return false;
@@ -168,19 +139,6 @@ function writeU32(d: Uint8Array, off: number, v: number): void {
   d[off + 1] = (v >>> 8) & 0xff;
   d[off + 2] = (v >>> 16) & 0xff;
   d[off + 3] = (v >>> 24) & 0xff;
-}
-
-export interface UpgradeRecord {
-  /** The resume claim of the upgrade URL (?resume=<session id>), or -1. */
-  claim: number;
-  ip: string;
-}
-
-/** Cold-ish: allocates the ip string. */
-export function readUpgrade(d: Uint8Array, off: number, into: UpgradeRecord): UpgradeRecord {
-  into.claim = d[off + 4] === 1 ? readU32(d, off) : -1;
-  into.ip = readLatin1(d, off + 8, d[off + 6]! | (d[off + 7]! << 8));
-  return into;
 }
 
 /** Cold-ish: allocates the string. */
@@ -210,7 +168,3 @@ export function readEndText(d: Uint8Array, off: number, length: number): string 
   return utf8d.decode(endScratch.subarray(0, n));
 }
 
-/** ToSockets.admit: the decision (see Admit). */
-export function readAdmit(d: Uint8Array, off: number): number {
-  return readU32(d, off) | 0;
-}

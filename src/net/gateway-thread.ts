@@ -24,13 +24,12 @@ import { Doorbell, MainThreadWaker, SpscRing } from '../ring/index.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { CloseReason, classifyClose } from './stats.js';
 import { addressText, loadUws, type HttpResponse, type HttpRequest, type us_listen_socket, type WebSocket, type us_socket_context_t } from './uws.js';
+import { SharedAdmission, type SharedAdmissionInit } from '../session/shared-admission.js';
 import {
-  Admit,
   GatewayFault,
   ToCore,
   ToSockets,
   connId,
-  readAdmit,
   readCloseCode,
   readCloseReason,
   readEndText,
@@ -38,7 +37,6 @@ import {
   writeClose,
   writeMessage,
   writeOpen,
-  writeUpgrade,
 } from './gateway-records.js';
 import type { CoreToThread, ThreadToCore, ProxiedRequest } from './gateway-messages.js';
 
@@ -54,6 +52,8 @@ export interface GatewayThreadData {
   threads: ThreadsShared | null;
   /** Largest HTTP request body forwarded to the main thread; bigger ones get 413 here. */
   maxHttpBodyBytes: number;
+  /** The process's handshake budgets (null: admit every upgrade). */
+  admission: SharedAdmissionInit | null;
 }
 
 interface ThreadSocketData {
@@ -64,16 +64,6 @@ interface ThreadSocketData {
   open: boolean;
 }
 type ThreadSocket = WebSocket<ThreadSocketData>;
-
-interface PendingUpgrade {
-  res: HttpResponse;
-  key: string;
-  protocol: string;
-  extensions: string;
-  ctx: us_socket_context_t;
-  ip: string;
-  aborted: boolean;
-}
 
 interface PendingHttp {
   res: HttpResponse;
@@ -90,7 +80,7 @@ const uws = loadUws({ allowSlowFallback: d.net.allowSlowFallback }).uws;
 const toCore = new SpscRing(d.toCore, 0, new Doorbell(d.coreBell, 0));
 const toSockets = new SpscRing(d.toSockets, 0);
 const sockets = new Map<number, ThreadSocket>();
-const upgrades = new Map<number, PendingUpgrade>();
+const admission = d.admission ? new SharedAdmission(d.admission) : null;
 const http = new Map<number, PendingHttp>();
 let nextConn = 1;
 let nextReq = 1;
@@ -170,6 +160,7 @@ app.any(d.net.wsPath, (res) => {
 app.any('/*', (res, req) => forwardHttp(res, req));
 const WAIT = new Int32Array(new SharedArrayBuffer(4));
 
+/** Admitted here, in the handler, against the process's shared budgets (see shared-admission.ts for why not later). */
 function onUpgrade(res: HttpResponse, req: HttpRequest, ctx: us_socket_context_t): void {
   const ip = addressText(res.getRemoteAddressAsText());
   if (!accepting) {
@@ -178,51 +169,20 @@ function onUpgrade(res: HttpResponse, req: HttpRequest, ctx: us_socket_context_t
   }
   const claimText = req.getQuery('resume') ?? '';
   const claim = /^\d{1,10}$/.test(claimText) && Number(claimText) <= 0xffffffff ? Number(claimText) : -1;
-  const id = nextReq++;
-  const p: PendingUpgrade = {
-    res,
-    key: req.getHeader('sec-websocket-key'),
-    protocol: req.getHeader('sec-websocket-protocol'),
-    extensions: req.getHeader('sec-websocket-extensions'),
-    ctx,
-    ip,
-    aborted: false,
-  };
-  res.onAborted(() => {
-    p.aborted = true;
-    upgrades.delete(id);
-  });
-  if (!writeUpgrade(toCore, id, claim, ip)) {
-    res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '1').end('server busy'));
+  const retryMs = admission ? admission.admit(ip, claim, Date.now()) : 0;
+  if (retryMs > 0) {
+    res.cork(() =>
+      res
+        .writeStatus('429 Too Many Requests')
+        .writeHeader('retry-after', String(Math.ceil(retryMs / 1000)))
+        .writeHeader('x-retry-after-ms', String(Math.ceil(retryMs)))
+        .end('try again later'),
+    );
     return;
   }
-  upgrades.set(id, p);
-  commitSoon();
-}
-
-function answerUpgrade(id: number, decision: number): void {
-  const p = upgrades.get(id);
-  if (!p) return;
-  upgrades.delete(id);
-  if (p.aborted) return;
-  const { res } = p;
-  if (decision === Admit.upgrade && accepting) {
-    const data: ThreadSocketData = { id: connId(d.index, nextConn++), ip: p.ip, closeReason: -1, open: true };
-    if (nextConn >= 1 << 28) nextConn = 1;
-    res.cork(() => res.upgrade(data, p.key, p.protocol, p.extensions, p.ctx));
-    return;
-  }
-  if (decision === Admit.shuttingDown || !accepting) {
-    res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('shutting down'));
-    return;
-  }
-  res.cork(() =>
-    res
-      .writeStatus('429 Too Many Requests')
-      .writeHeader('retry-after', String(Math.ceil(decision / 1000)))
-      .writeHeader('x-retry-after-ms', String(decision))
-      .end('try again later'),
-  );
+  const data: ThreadSocketData = { id: connId(d.index, nextConn++), ip, closeReason: -1, open: true };
+  if (nextConn >= 1 << 28) nextConn = 1;
+  res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), ctx);
 }
 
 // ---------------------------------------------------------------- output
@@ -264,8 +224,6 @@ const onOutput = (type: number, conn: number, data: Uint8Array, offset: number, 
       ws.end(readCloseCode(data, offset), readEndText(data, offset, length));
       return;
     }
-    case ToSockets.admit:
-      return answerUpgrade(conn, readAdmit(data, offset));
     case ToSockets.fault:
       if (data[offset] === GatewayFault.throwInFlush) throw Object.assign(new Error('gateway thread fault injected mid-flush'), { code: 'MMO_ERR_FAULT_INJECTED' });
       return;
@@ -352,21 +310,16 @@ port.on('message', (m: CoreToThread) => {
   }
 });
 
+/**
+ * Closes every socket the app holds: the listen socket, WebSockets, and HTTP
+ * connections kept alive between requests, which no handler tracks; any one
+ * left open aborts the process when the thread ends.
+ */
 function closeEverything(): void {
   accepting = false;
-  if (listenSocket) uws.us_listen_socket_close(listenSocket);
   listenSocket = null;
-  for (const ws of [...sockets.values()]) {
-    try {
-      ws.close();
-    } catch {
-      // already gone
-    }
-  }
-  for (const p of upgrades.values()) if (!p.aborted) p.res.close();
-  upgrades.clear();
-  for (const p of http.values()) if (!p.aborted) p.res.close();
   http.clear();
+  (app as unknown as { close(): void }).close();
 }
 
 /**
@@ -403,7 +356,8 @@ function finish(code: number): void {
   toCore.commit();
   handle?.release();
   post({ t: 'exited', thread: d.index, code, ringFullDrops });
-  setImmediate(() => port.close());
+  // uWS frees closed sockets on its next loop turn: end the thread after it.
+  setTimeout(() => port.close(), 0);
 }
 
 function die(err: unknown): void {

@@ -35,28 +35,14 @@ import { RestartIntensity } from '../zone/intensity.js';
 import { HotCounter, PullGauge } from '../metrics/hot.js';
 import { CloseReason, type CloseReasonIndex, type NetStats } from './stats.js';
 import type { Route } from './http.js';
-import type { GatewayLike, Socket, SocketData, SocketHandler, UpgradeGate } from './gateway.js';
-import type { HttpRequest } from './uws.js';
+import type { GatewayLike, Socket, SocketData, SocketHandler } from './gateway.js';
 import type { NetConfig } from '../config/schema.js';
 import { RemoteSocket, type SocketThreadPort } from './remote-socket.js';
 import { RouteTable, serveProxied, type ProxiedHttpResponse } from './proxied-http.js';
 import type { CoreToThread, ThreadToCore } from './gateway-messages.js';
 import type { GatewayThreadData } from './gateway-thread.js';
-import {
-  Admit,
-  MAX_GATEWAY_THREADS,
-  ToCore,
-  readCloseCode,
-  readCloseReason,
-  readLatin1,
-  readU32,
-  readUpgrade,
-  threadOfConn,
-  writeAdmit,
-  writeEnd,
-  writeFault,
-  type UpgradeRecord,
-} from './gateway-records.js';
+import { MAX_GATEWAY_THREADS, ToCore, readCloseCode, readCloseReason, readLatin1, readU32, threadOfConn, writeEnd, writeFault } from './gateway-records.js';
+import type { SharedAdmission } from '../session/shared-admission.js';
 
 const WORKER = new URL('./gateway-thread.js', import.meta.url);
 
@@ -79,7 +65,8 @@ export interface ThreadedGatewayOptions {
   registry: Registry;
   routes: readonly Route[];
   handler: SocketHandler;
-  gate?: UpgradeGate;
+  /** The handshake budgets every thread admits against; null admits every upgrade. */
+  admission: SharedAdmission | null;
 }
 
 interface DeferredEnd {
@@ -164,6 +151,7 @@ class GatewayThreadHost implements SocketThreadPort {
       socketsBell: socketsBell.buffer,
       threads: o.threadsShared,
       maxHttpBodyBytes: o.maxHttpBodyBytes,
+      admission: o.admission?.init ?? null,
     };
     const w = new Worker(WORKER, { workerData: data, name: this.name });
     this.worker = w;
@@ -200,10 +188,6 @@ export class ThreadedGateway implements GatewayLike {
   private port = -1;
   private listenOk = false;
   private drainHost: GatewayThreadHost | null = null;
-  private readonly upgrade: UpgradeRecord = { claim: -1, ip: '' };
-  private claimText = '';
-  /** What UpgradeGate.admit reads of the request: only the resume claim. */
-  private readonly claimReq = { getQuery: (name: string) => (name === 'resume' ? this.claimText : '') } as unknown as HttpRequest;
   private lastErrorLog = 0;
   private readonly m: { restarts: HotCounter; ringFull: HotCounter; drainErrors: HotCounter };
   private readonly onRecord = (type: number, conn: number, data: Uint8Array, offset: number, length: number): void => {
@@ -239,8 +223,6 @@ export class ThreadedGateway implements GatewayLike {
         }
         return;
       }
-      case ToCore.upgrade:
-        return this.onUpgrade(h, conn, data, offset);
       case ToCore.open:
         return this.onOpen(h, conn, readLatin1(data, offset, length));
       case ToCore.close:
@@ -396,22 +378,6 @@ export class ThreadedGateway implements GatewayLike {
       setImmediate(() => this.drainAll());
     }
     this.drainHost = null;
-  }
-
-  private onUpgrade(h: GatewayThreadHost, req: number, data: Uint8Array, offset: number): void {
-    const u = readUpgrade(data, offset, this.upgrade);
-    let decision: number = Admit.upgrade;
-    if (!this.accepting) decision = Admit.shuttingDown;
-    else if (this.opts.gate) {
-      this.claimText = u.claim < 0 ? '' : String(u.claim);
-      decision = this.opts.gate.admit(u.ip, this.claimReq);
-    }
-    if (!writeAdmit(h.toSockets, req, decision)) {
-      h.ringFull++;
-      this.m.ringFull.inc();
-      return; // the handshake times out on the client, which retries
-    }
-    this.commitLater(h);
   }
 
   private onOpen(h: GatewayThreadHost, conn: number, ip: string): void {

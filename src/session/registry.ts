@@ -42,6 +42,9 @@ export class SessionRegistry {
   resumeRetries = 0;
   zombieExpiries = 0;
 
+  /** Told of every session created and ended (the gateway threads' shared admission reads it). */
+  onLive: ((id: number, live: boolean) => void) | null = null;
+
   constructor(private readonly cfg: RegistryConfig) {}
 
   get size(): number {
@@ -72,6 +75,7 @@ export class SessionRegistry {
     this.byAccount.set(accountKey(identity), s);
     this.byName.set(identity.name.toLowerCase(), s);
     this.count[SessionState.connected]!++;
+    this.onLive?.(id, true);
     return s;
   }
 
@@ -120,6 +124,7 @@ export class SessionRegistry {
     this.setState(s, SessionState.closed);
     s.socket = null;
     this.byId.delete(s.id);
+    this.onLive?.(s.id, false);
     if (this.byAccount.get(accountKey(s.identity)) === s) this.byAccount.delete(accountKey(s.identity));
     if (this.byName.get(s.identity.name.toLowerCase()) === s) this.byName.delete(s.identity.name.toLowerCase());
   }

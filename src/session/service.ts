@@ -46,6 +46,7 @@ import type { ZoneSet, ZoneEvents } from '../zone/host.js';
 import { SessionRegistry, ResumeResult, RESUME_RESULT_NAMES } from './registry.js';
 import { Session, SessionState, type SessionIdentity } from './session.js';
 import { Admission, type AdmissionConfig } from './admission.js';
+import type { SharedAdmission } from './shared-admission.js';
 import { Staging } from './outbound.js';
 import { ReplayBuffer, type ReplayLimits } from './replay.js';
 import { encodeRecord, snapshotOf, NO_ZONE } from './player.js';
@@ -70,6 +71,8 @@ export interface SessionConfig {
 export interface SessionServiceDeps {
   cfg: SessionConfig;
   admission: AdmissionConfig;
+  /** With gateway threads: the budgets they admit against (one for the process); sessions are published to it. */
+  sharedAdmission?: SharedAdmission | null;
   verify: VerifyLimits;
   zones: ZoneSet;
   persistence: Persistence;
@@ -212,12 +215,17 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       ];
     });
     new PullGauge(reg, 'mmo_pool_failed_allocs_total', 'Buffer pool allocations refused at the ceiling.', () => d.pool.stats().failedAllocs);
-    new PullGauge(reg, 'mmo_admission_total', 'Upgrade requests by admission decision.', () => [
-      { labels: { decision: 'login' }, value: this.admission.stats.admittedLogins },
-      { labels: { decision: 'resume' }, value: this.admission.stats.admittedResumes },
-      { labels: { decision: 'refused_global' }, value: this.admission.stats.refusedGlobal },
-      { labels: { decision: 'refused_address' }, value: this.admission.stats.refusedAddress },
-    ]);
+    const shared = d.sharedAdmission ?? null;
+    if (shared) this.registry.onLive = (id, live) => shared.noteSession(id, live);
+    new PullGauge(reg, 'mmo_admission_total', 'Upgrade requests by admission decision.', () => {
+      const st = shared ? shared.stats : this.admission.stats;
+      return [
+        { labels: { decision: 'login' }, value: st.admittedLogins },
+        { labels: { decision: 'resume' }, value: st.admittedResumes },
+        { labels: { decision: 'refused_global' }, value: st.refusedGlobal },
+        { labels: { decision: 'refused_address' }, value: st.refusedAddress },
+      ];
+    });
   }
 
   /** The gateway calls back into the service to close sockets; set once, before listening. */

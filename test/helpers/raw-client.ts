@@ -21,6 +21,8 @@ export class RawClient {
   readonly frames: FrameSpec[] = [];
   readonly b = new ClientMessageBuilder();
   closed: { code: number; reason: string } | null = null;
+  /** The last socket error ws reported (the reason of a 1006 close). */
+  error: string | null = null;
   private readonly waiters: Array<{ pred: () => boolean; resolve: () => void }> = [];
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -31,8 +33,12 @@ export class RawClient {
       this.frames.push(decodeFrame(new ByteBuffer(bytes)));
       this.wake();
     });
+    ws.on('error', (err: Error) => {
+      // ws reports a broken connection or a bad frame from the server here, then closes with 1006: keep why.
+      this.error = err.message;
+    });
     ws.on('close', (code: number, reason: Buffer) => {
-      this.closed = { code, reason: reason.toString() };
+      this.closed = { code, reason: reason.toString() || (this.error ?? '') };
       this.wake();
     });
   }
