@@ -85,6 +85,8 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<SpawnedServe
       'auth.guests': true,
       'log.pretty': 'never',
       'log.level': 'info',
+      // CI runs the load-test tests again with the gateway on N threads (a scenario's own net.gatewayThreads wins).
+      ...(process.env.MMO_TEST_GATEWAY_THREADS ? { 'net.gatewayThreads': Number(process.env.MMO_TEST_GATEWAY_THREADS) } : {}),
     };
     for (const [k, v] of Object.entries({ ...base, ...opts.config })) setPath(cfg, k, v);
     const file = join(dataDir, 'loadtest.yaml');
