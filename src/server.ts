@@ -216,6 +216,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       clientNameBytes: p.clientNameBytes,
       chatTextBytes: p.chatTextBytes,
       chatToBytes: p.chatToBytes,
+      customDataBytes: p.customDataBytes,
     }),
     zones,
     persistence,
