@@ -106,7 +106,9 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   }
   let defs: ZoneDef[];
   try {
-    defs = zoneDefs(config, await loadContent(config.world.content));
+    const content = await loadContent(config.world.content);
+    defs = zoneDefs(config, content);
+    log.info({ content: content.content.name, source: content.source, hooks: content.module !== '' }, 'game content loaded');
   } catch (err) {
     throw new ConfigError([], `invalid configuration: zones/world: ${(err as Error).message}`);
   }

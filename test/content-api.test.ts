@@ -13,6 +13,7 @@ import { ByteBuffer } from 'flatbuffers';
 import {
   World,
   Kind,
+  AttackResult,
   WorldError,
   WorldStat,
   contentIssues,
@@ -20,6 +21,7 @@ import {
   type Content,
   type ContentHooks,
   type ZoneDef,
+  type ZoneApi,
 } from '../src/world/index.js';
 import { loadContent } from '../src/content/load.js';
 import { REFERENCE_CONTENT } from '../src/content/reference.js';
@@ -170,6 +172,58 @@ describe('a custom NPC kind in the World', () => {
     let jelly = 0;
     for (let s = 0; s < st.highWater; s++) if (st.kind[s] === Kind.loot && st.invItem[s * 16] === SLIME_ITEM) jelly += st.invCount[s * 16]!;
     assert.equal(jelly, 2, 'the loot table dropped 2 Slime Jelly (chance 1)');
+  });
+});
+
+describe('the zone API a hook gets', () => {
+  test('reads the store in place; heal, teleport, giveItem, dropLoot, near, useAbility and damage keep the world consistent', () => {
+    let z!: ZoneApi;
+    const c: Content = {
+      ...game,
+      hooks: {
+        ...game.hooks,
+        onStart: (api) => {
+          z = api;
+          game.hooks.onStart(api);
+        },
+      },
+    };
+    const rec = new CustomRecorder();
+    const w = new World(zoneOf(c), rec, 0, { hooks: c.hooks });
+    rec.world = w;
+    assert.ok(z, 'onStart got the API');
+    const st = w.store;
+    const p = w.addPlayer(4, playerAt('api', 40, 40, { hp: 50 }), 0);
+    const ps = w.playerSlot(p);
+    assert.equal(z.x, st.x, 'the arrays themselves, not copies');
+    assert.equal(z.hp[ps], 50);
+    assert.equal(z.heal(ps, 30), 80);
+    assert.equal(z.heal(ps, 1e6), st.maxHp[ps]);
+    assert.equal(z.teleport(ps, 9999, 1), false, 'outside the zone');
+    assert.equal(z.teleport(ps, 60, 70), true);
+    assert.deepEqual([st.x[ps], st.y[ps]], [60, 70]);
+    assert.equal(z.near(60, 70, 1), 1);
+    assert.equal(z.nearSlots[0], ps, 'the grid moved with it');
+    assert.equal(z.giveItem(ps, 500, 3), 3);
+    assert.equal(z.giveItem(ps, 500, 2), 5);
+    assert.equal(z.itemCount(ps, 500), 5);
+    assert.deepEqual(rec.events.filter((e) => e.type === 'itemGained').map((e) => (e as { total: number }).total), [3, 5], 'written through like loot');
+    z.dropLoot(ps, 501, 1, 'Token');
+    let loot = -1;
+    for (let s2 = 0; s2 < st.highWater; s2++) if (st.kind[s2] === Kind.loot) loot = s2;
+    assert.equal(st.names[loot], 'Token');
+    const slime = [...Array(st.highWater).keys()].find((s2) => st.kind[s2] === Kind.npc)!;
+    assert.equal(z.npcKindOf(slime), z.npcKind('slime'));
+    assert.equal(z.npcKindOf(ps), -1);
+    // The slime spits at the player from 10 units: the ability's range (12), not melee's (3).
+    z.teleport(ps, st.x[slime]! + 10, st.y[slime]!);
+    assert.equal(z.useAbility(slime, p, z.ability('spit')), 0);
+    assert.equal(z.useAbility(slime, p, z.ability('spit')), AttackResult.cooldown);
+    assert.equal(st.hp[ps], st.maxHp[ps]! - 7);
+    assert.equal(z.damage(ps, slime, 1000), true);
+    assert.ok((st.flags[slime]! & 1) !== 0, 'dead, through the normal death path');
+    assert.equal(z.damage(ps, slime, 1), false, 'the dead cannot be hit');
+    assert.ok(rec.custom.some((m) => m.kind === KILLED && m.session === 4), 'onDeath ran for the hook-dealt kill');
   });
 });
 

@@ -177,7 +177,7 @@ export class ZoneApi {
     return st.hp[slot]!;
   }
 
-  /** Moves a live entity to (x, y) at once. False if the point is outside the zone or inside an obstacle. */
+  /** Moves a live entity to (x, y) at once (a player is sent its new position in SelfState). False if the point is outside the zone or inside an obstacle. */
   teleport(slot: number, x: number, y: number): boolean {
     const w = this.w;
     if (w.store.kind[slot] === Kind.free) return false;
@@ -186,8 +186,12 @@ export class ZoneApi {
     if (!w.terrain.inBounds(nx, ny) || w.terrain.pointBlocked(nx, ny)) return false;
     w.store.x[slot] = nx;
     w.store.y[slot] = ny;
-    if (w.store.kind[slot] === Kind.player) w.movement.resetBudget(w.store, slot, w.reg);
     w.grid.move(slot);
+    if (w.store.kind[slot] === Kind.player) {
+      // Its client predicts its own position: SelfState tells it where it is now.
+      w.movement.resetBudget(w.store, slot, w.reg);
+      w.markSelfDirty(slot);
+    }
     return true;
   }
 
