@@ -10,7 +10,7 @@ import { nativeStatus } from '../native-bindings/index.js';
 import { loadConfig, ConfigError, renderConfigYaml, type LoadedConfig } from './config/index.js';
 import { createLogger, flushLogs, type Logger } from './log/logger.js';
 import { UwsLoadError } from './net/uws.js';
-import { startServer, type RunningServer } from './server.js';
+import { checkContent, startServer, type RunningServer } from './server.js';
 import { VERSION } from './version.js';
 
 const USAGE = `mmo-server ${VERSION}: high-density MMORPG server
@@ -47,7 +47,14 @@ function main(): void {
   if (flags.version) return void process.stdout.write(`${VERSION}\n`);
   if (flags.printConfig) return void process.stdout.write(renderConfigYaml(config, { comments: false }));
   if (flags.checkConfig) {
-    return void process.stdout.write(`configuration OK (${loaded.sources.join(' < ')})\n`);
+    // The content module too: it can fail to load or define nonsense (exit 2, naming it).
+    return void checkContent(config).then(
+      (content) => void process.stdout.write(`configuration OK (${loaded.sources.join(' < ')}); content ${content}\n`),
+      (err: unknown) => {
+        process.stderr.write(`mmo-server: ${(err as Error).message}\n`);
+        process.exit(2);
+      },
+    );
   }
 
   const log = createLogger(config.log);

@@ -29,6 +29,8 @@ import { RateLimiter } from './net/rate-limit.js';
 import { authRoutes, AuthMetrics } from './net/auth-routes.js';
 import { availableParallelism } from 'node:os';
 import { defaultZoneDefs, validateZoneSet, type ZoneDef } from './world/index.js';
+import { loadContent, type LoadedContent } from './content/load.js';
+import { REFERENCE_CONTENT } from './content/reference.js';
 import { ZoneSet } from './zone/host.js';
 import { registerZoneMetrics } from './zone/metrics.js';
 import { FaultMode } from './zone/records.js';
@@ -82,11 +84,12 @@ export function zoneCount(config: Config): number {
 }
 
 /** The zone layout: the default ring of zones with the configured rules. Cold path. */
-export function zoneDefs(config: Config): ZoneDef[] {
+export function zoneDefs(config: Config, content: LoadedContent = { content: REFERENCE_CONTENT, module: '', source: 'built-in reference' }): ZoneDef[] {
   const z = config.zones;
   const w = config.world;
-  const defs = defaultZoneDefs(zoneCount(config), { size: z.size, npcsPerZone: z.npcsPerZone, maxPlayers: z.maxPlayersPerZone, seed: z.seed });
+  const defs = defaultZoneDefs(zoneCount(config), { size: z.size, npcsPerZone: z.npcsPerZone, maxPlayers: z.maxPlayersPerZone, seed: z.seed, content: content.content });
   for (const d of defs) {
+    if (content.module) d.content = { module: content.module, budgetMs: w.contentHookBudgetMs, maxConsecutiveErrors: w.contentMaxConsecutiveErrors };
     d.aoi = { ...d.aoi, ...w.aoi };
     d.movement = { ...d.movement, ...w.movement };
     d.combat = { ...d.combat, ...w.combat };
@@ -99,6 +102,13 @@ export function zoneDefs(config: Config): ZoneDef[] {
   return defs;
 }
 
+/** Loads world.content and builds the zones from it, as start-up does; resolves with where the content came from. Throws WorldError(MMO_ERR_CONTENT). */
+export async function checkContent(config: Config): Promise<string> {
+  const content = await loadContent(config.world.content);
+  zoneDefs(config, content);
+  return content.source;
+}
+
 export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: PlayerState = DEFAULT_NEW_PLAYER): Promise<RunningServer> {
   const { config } = loaded;
   if (config.pool.maxPages % config.pool.pagesPerSet !== 0) {
@@ -106,7 +116,9 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   }
   let defs: ZoneDef[];
   try {
-    defs = zoneDefs(config);
+    const content = await loadContent(config.world.content);
+    defs = zoneDefs(config, content);
+    log.info({ content: content.content.name, source: content.source, hooks: content.module !== '' }, 'game content loaded');
   } catch (err) {
     throw new ConfigError([], `invalid configuration: zones/world: ${(err as Error).message}`);
   }
@@ -234,6 +246,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       clientNameBytes: p.clientNameBytes,
       chatTextBytes: p.chatTextBytes,
       chatToBytes: p.chatToBytes,
+      customDataBytes: p.customDataBytes,
     }),
     zones,
     persistence,

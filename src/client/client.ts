@@ -44,6 +44,7 @@ import { Respawn } from '../protocol/generated/mmo/respawn.js';
 import { LevelUp } from '../protocol/generated/mmo/level-up.js';
 import { ItemGained } from '../protocol/generated/mmo/item-gained.js';
 import { MoveRejected } from '../protocol/generated/mmo/move-rejected.js';
+import { Custom } from '../protocol/generated/mmo/custom.js';
 import { Emitter } from './emitter.js';
 import { fullJitterDelay, retryHintFromHeaders, retryHintFromReason } from './backoff.js';
 import type { ClientEvents, ClientStats, ConnectOptions, DamageEvent, DeathEvent, EntityView, SelfView, WebSocketConstructor, WebSocketLike } from './types.js';
@@ -247,6 +248,16 @@ export class MmoClient extends Emitter<ClientEvents> {
   chat(channel: number, text: string, to?: string): number {
     const seq = this.nextInput++;
     return this.input(seq, this.builder.chat(seq, channel, text, to ?? null));
+  }
+
+  /**
+   * A game's own input (the server's content module reads it in onInput):
+   * `kind` 0..65535 and an opaque payload (at most protocol.customDataBytes).
+   * An input like move(): sequenced, resent after a resume until acknowledged.
+   */
+  custom(kind: number, data?: Uint8Array): number {
+    const seq = this.nextInput++;
+    return this.input(seq, this.builder.custom(seq, kind, data ?? null));
   }
 
   /** Resolves with the round-trip time in ms; rejects when not connected or when the connection is lost first. */
@@ -591,6 +602,11 @@ export class MmoClient extends Emitter<ClientEvents> {
       case ServerBody.MoveRejected: {
         const r = m.body(new MoveRejected()) as MoveRejected;
         return this.emit('moveRejected', { refSeq: r.refSeq(), x: r.x(), y: r.y(), reason: r.reason() });
+      }
+      case ServerBody.Custom: {
+        if (!this.listens('custom')) return;
+        const c = m.body(new Custom()) as Custom;
+        return this.emit('custom', { kind: c.kind(), data: c.dataArray()?.slice() ?? new Uint8Array(0) });
       }
       default:
         return; // verified: cannot happen

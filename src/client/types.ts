@@ -169,6 +169,13 @@ export interface ServerErrorEvent {
   refSeq: number;
 }
 
+/** A game's own message, sent by the server's content module (ZoneApi.send). */
+export interface CustomEvent {
+  kind: number;
+  /** A copy: yours to keep. */
+  data: Uint8Array;
+}
+
 export interface KickedEvent {
   code: number;
   reason: string | null;
@@ -212,6 +219,8 @@ export interface ClientEvents {
   /** A non-fatal Error message from the server. */
   error: ServerErrorEvent;
   kicked: KickedEvent;
+  /** A game's own message (content module). */
+  custom: CustomEvent;
   reconnecting: ReconnectingEvent;
   /** Final: the client will not reconnect. */
   close: CloseEvent;

@@ -417,6 +417,25 @@ export const WorldSection = Type.Object(
       description: 'Players whose socket dropped (zombie sessions) cannot be attacked and NPCs ignore them; false: they just stand there.',
     }),
     maxLoot: Type.Integer({ default: 512, minimum: 0, maximum: 60_000, description: 'Loot items on the ground per zone at once.' }),
+    content: Type.String({
+      default: '',
+      maxLength: 4096,
+      description:
+        "The game: path of an ES module (.js/.mjs) exporting the content (NPC kinds, items, loot tables, abilities, spawn areas, hooks; see docs/content.md), relative to the working directory. '' = the built-in reference game (src/content/reference.ts). A module that fails to load or is invalid stops start-up (exit 2).",
+    }),
+    contentHookBudgetMs: Type.Number({
+      default: 2,
+      minimum: 0.01,
+      maximum: 1000,
+      description: 'A content hook call (onJoin, onInput, onTick, onDeath) taking longer than this is counted (mmo_zone_content_hook_faults_total{reason="overran"}) and logged, at most once a second per hook.',
+    }),
+    contentMaxConsecutiveErrors: Type.Integer({
+      default: 20,
+      minimum: 1,
+      maximum: 1_000_000,
+      description:
+        'Content hook calls that throw are counted and logged, and the zone carries on; this many throws in a row (no hook call succeeding in between) crash the zone worker on purpose, and the supervisor restarts it from its last checkpoint (zones.maxRestarts applies).',
+    }),
   },
   { ...strict, description: 'Game rules, the same in every zone.' },
 );
@@ -475,6 +494,7 @@ export const ProtocolSection = Type.Object(
     clientNameBytes: Type.Integer({ default: 128, minimum: 0, maximum: 4096, description: 'Client name in Hello.' }),
     chatTextBytes: Type.Integer({ default: 512, minimum: 1, maximum: 65_536, description: 'Chat text, UTF-8 bytes.' }),
     chatToBytes: Type.Integer({ default: 64, minimum: 1, maximum: 1024, description: 'Whisper recipient name.' }),
+    customDataBytes: Type.Integer({ default: 1024, minimum: 0, maximum: 65_536, description: "Payload of a game's own input (Custom.data, read by the content module's onInput)." }),
   },
   { ...strict, description: 'Limits the verifier enforces on client messages (the whole message: net.maxPayloadLength).' },
 );

@@ -17,6 +17,7 @@ import { Chat } from './generated/mmo/chat.js';
 import { ChatMessage } from './generated/mmo/chat-message.js';
 import { ClientBody } from './generated/mmo/client-body.js';
 import { ClientMessage } from './generated/mmo/client-message.js';
+import { Custom } from './generated/mmo/custom.js';
 import { DamageEvent } from './generated/mmo/damage-event.js';
 import { DeathEvent } from './generated/mmo/death-event.js';
 import { Delta } from './generated/mmo/delta.js';
@@ -198,6 +199,22 @@ export class ClientMessageBuilder extends ReusableBuilder {
     b.clear();
     return this.wrap(0, ClientBody.Ack, Ack.createAck(b, lastSeq));
   }
+
+  /** A game's own input (content onInput hook): `kind` and data[offset, offset + length). An input: seq as for Move. */
+  custom(seq: number, kind: number, data: ArrayLike<number> | null, offset = 0, length = data ? data.length - offset : 0): Uint8Array {
+    const b = this.b;
+    b.clear();
+    const v = customData(b, data, offset, length);
+    return this.wrap(seq, ClientBody.Custom, Custom.createCustom(b, kind, v));
+  }
+}
+
+/** Writes data[offset, offset + length) as a byte vector without a subarray; 0 (absent) when empty. */
+function customData(b: Builder, data: ArrayLike<number> | null, offset: number, length: number): number {
+  if (!data || length <= 0) return 0;
+  b.startVector(1, length, 1);
+  for (let i = offset + length - 1; i >= offset; i--) b.addInt8(data[i]!);
+  return b.endVector();
 }
 
 export interface WelcomeFields {
@@ -304,6 +321,14 @@ export class ServerMessageBuilder extends ReusableBuilder {
     const b = this.b;
     b.clear();
     return this.wrap(ServerBody.MoveRejected, MoveRejected.createMoveRejected(b, refSeq, x, y, reason));
+  }
+
+  /** A game's own message (sent by a content hook): `kind` and data[offset, offset + length). */
+  custom(kind: number, data: ArrayLike<number> | null, offset = 0, length = data ? data.length - offset : 0): Uint8Array {
+    const b = this.b;
+    b.clear();
+    const v = customData(b, data, offset, length);
+    return this.wrap(ServerBody.Custom, Custom.createCustom(b, kind, v));
   }
 }
 

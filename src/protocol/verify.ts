@@ -66,6 +66,8 @@ export interface ClientVerifyOptions {
   chatTextBytes: number;
   /** Chat.to: a whisper recipient's name. */
   chatToBytes: number;
+  /** Custom.data: a game's own input payload (content onInput). */
+  customDataBytes: number;
 }
 
 export const DEFAULT_CLIENT_VERIFY: Readonly<ClientVerifyOptions> = Object.freeze({
@@ -77,6 +79,7 @@ export const DEFAULT_CLIENT_VERIFY: Readonly<ClientVerifyOptions> = Object.freez
   resumeTokenBytes: 64,
   chatTextBytes: 512,
   chatToBytes: 64,
+  customDataBytes: 1024,
 });
 
 /** Limits for frames a client receives from the server (the SDK). */
@@ -161,6 +164,7 @@ export function clientVerifyLimits(opts: Partial<ClientVerifyOptions> = {}): Ver
     'Resume.token': o.resumeTokenBytes,
     'Chat.text': o.chatTextBytes,
     'Chat.to': o.chatToBytes,
+    'Custom.data': o.customDataBytes,
   });
 }
 

@@ -273,6 +273,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       case ClientBody.Attack:
       case ClientBody.Interact:
       case ClientBody.Chat:
+      case ClientBody.Custom: // a game's own input: opaque here, the zone's content onInput reads it
         return this.onInput(ws, s, m, type, bytes, offset, length);
       case ClientBody.Ping: {
         const host = this.d.zones.hosts[s.zone];

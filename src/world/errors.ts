@@ -6,6 +6,10 @@ export const WorldErrorCode = {
   zoneDef: 'MMO_ERR_ZONE_DEF',
   /** A checkpoint buffer is truncated, corrupt, or from another zone or format version. */
   checkpoint: 'MMO_ERR_CHECKPOINT',
+  /** A content module failed to load or its definitions are invalid; `issues` lists every problem. */
+  content: 'MMO_ERR_CONTENT',
+  /** Content hooks threw world.contentMaxConsecutiveErrors times in a row: the zone worker crashes on purpose. */
+  contentHook: 'MMO_ERR_CONTENT_HOOK',
 } as const;
 
 export type WorldErrorCodeValue = (typeof WorldErrorCode)[keyof typeof WorldErrorCode];

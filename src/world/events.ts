@@ -138,8 +138,12 @@ export const WorldStat = {
   /** Damage/death events beyond the per-tick event buffer (not shown to clients; the HP change still happens). */
   eventsDropped: 9,
   respawns: 10,
+  /** Content hook calls that threw (content-host.ts). */
+  hookErrors: 11,
+  /** Content hook calls that took longer than their budget. */
+  hookOverruns: 12,
 } as const;
-export const WORLD_STAT_COUNT = 11;
+export const WORLD_STAT_COUNT = 13;
 
 /** Result of World.addPlayer when it is not an entity id (ids are positive). */
 export const AddPlayerError = {
@@ -174,4 +178,10 @@ export interface WorldEvents {
    * before returning. Its x/y are the arrival position in targetZone.
    */
   handoff(session: number, state: PlayerState, targetZone: number, x: number, y: number): void;
+  /**
+   * A content hook sends the player a game message of its own (ServerBody
+   * Custom): bytes[offset, offset + length), valid only during the call.
+   * Returns false when it could not be sent (absent: hooks cannot send).
+   */
+  customMessage?(session: number, kind: number, bytes: Uint8Array, offset: number, length: number): boolean;
 }

@@ -1,7 +1,25 @@
 // The world layer: pure, deterministic, single-threaded game logic of one
 // zone. No I/O, no threads, no encoding: the zone worker (src/zone) drives it.
 
-export { World, MOVING_HOLD_MS, MAX_TICK_DT_MS, type RestoreOptions } from './world.js';
+export { World, MOVING_HOLD_MS, MAX_TICK_DT_MS, type RestoreOptions, type WorldOptions } from './world.js';
+export {
+  HOOK_NAMES,
+  applyContent,
+  contentIssues,
+  defineContent,
+  validateContent,
+  type AbilityDef,
+  type Content,
+  type ContentHooks,
+  type HookName,
+  type ItemDef,
+  type LootDrop,
+  type NpcKindDef,
+  type SpawnAreaDef,
+  type ZoneContentRef,
+} from './content.js';
+export { ZoneApi, type ReadonlyNumbers } from './content-api.js';
+export { ContentHost, DEFAULT_HOOK_OPTIONS, Hook, type HookOptions } from './content-host.js';
 export {
   AddPlayerError,
   AttackResult,
@@ -32,6 +50,7 @@ export {
   validateZoneDef,
   validateZoneSet,
   zoneCapacity,
+  type AbilityParams,
   type AoiParams,
   type CombatParams,
   type DefaultZoneOptions,

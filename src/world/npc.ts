@@ -34,6 +34,8 @@ export class NpcAi {
   private readonly wander: Float64Array;
   private readonly speed: Float64Array;
   private readonly respawnMs: Float64Array;
+  /** Ability index per group (CombatRules tables). */
+  private readonly ability: Int32Array;
   /** stepToward() operands: target x, y, max step, stop distance (no double arguments: see scratch.ts). */
   private readonly go = new Float64Array(4);
 
@@ -46,6 +48,7 @@ export class NpcAi {
     this.wander = Float64Array.from(g, (x) => x.wanderRadius);
     this.speed = Float64Array.from(g, (x) => x.speed);
     this.respawnMs = Float64Array.from(g, (x) => x.respawnDelayMs);
+    this.ability = Int32Array.from(g, (x) => x.ability ?? w.combat.basic);
   }
 
   /** Creates every NPC of the definition at a seeded spawn point. Cold path. */
@@ -67,7 +70,7 @@ export class NpcAi {
         store.names[s] = g.name;
         store.group[s] = gi;
         store.level[s] = rng.int(g.levelMin, g.levelMax);
-        store.maxHp[s] = w.combat.maxHpFor(Kind.npc, store.level[s]!);
+        store.maxHp[s] = w.combat.npcMaxHp(store.level[s]!, g.hp, g.hpPerLevel);
         store.hp[s] = store.maxHp[s]!;
         store.homeX[s] = hx;
         store.homeY[s] = hy;
@@ -219,7 +222,8 @@ export class NpcAi {
       this.startLeash(s);
       return false;
     }
-    const range = w.combat.p.attackRange;
+    const ab = this.ability[g]!;
+    const range = w.combat.abRange[ab]!;
     let moved = false;
     let dx = store.x[t]! - store.x[s]!;
     let dy = store.y[t]! - store.y[s]!;
@@ -239,8 +243,8 @@ export class NpcAi {
       dy = store.y[t]! - store.y[s]!;
     }
     if (dx * dx + dy * dy <= range * range && nowMs >= store.actionMs[s]!) {
-      store.actionMs[s] = nowMs + w.combat.p.attackCooldownMs;
-      w.dealDamage(s, t, w.combat.damage(Kind.npc, store.level[s]!, w.rng));
+      store.actionMs[s] = nowMs + w.combat.abCooldownMs[ab]!;
+      w.dealDamage(s, t, w.combat.hit(ab, Kind.npc, store.level[s]!, w.rng));
     }
     return moved;
   }

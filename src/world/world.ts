@@ -42,6 +42,8 @@ import {
 import { MAX_NAME_BYTES, nameBytes, newPlayerState, type PlayerState } from './player-state.js';
 import { checkpointBound, writeCheckpoint, readCheckpoint } from './checkpoint.js';
 import { Reg, REG_COUNT } from './scratch.js';
+import { ContentHost, type HookOptions } from './content-host.js';
+import type { ContentHooks } from './content.js';
 
 /** A player keeps the moving flag this long after an accepted move (covers clients sending at 10 Hz). */
 export const MOVING_HOLD_MS = 200;
@@ -56,6 +58,17 @@ export interface RestoreOptions {
    * true). False restores exactly, for a replay that must match the original.
    */
   bumpGenerations?: boolean;
+  /** The content's hooks and the rules they run by (see WorldOptions). */
+  hooks?: ContentHooks;
+  hookOptions?: Partial<HookOptions>;
+}
+
+export interface WorldOptions {
+  /** Spawn the NPCs (default true; false for a checkpoint restore). */
+  populate?: boolean;
+  /** The content's hooks (content-host.ts runs them); none by default. */
+  hooks?: ContentHooks;
+  hookOptions?: Partial<HookOptions>;
 }
 
 const EV_DAMAGE = 0;
@@ -72,6 +85,8 @@ export class World {
   readonly rng: Rng;
   readonly ai: NpcAi;
   readonly events: WorldEvents;
+  /** The content's hooks, or null when it has none. */
+  readonly content: ContentHost | null;
 
   /** Ticks run so far (Delta.tick). */
   tickCount = 0;
@@ -120,6 +135,8 @@ export class World {
 
   private readonly handoffState: PlayerState = newPlayerState('');
   private readonly refreshEvery: number;
+  /** Ability of a player's Attack (CombatRules tables). */
+  private readonly playerAbility: number;
   private readonly updateEvery: number;
 
   /**
@@ -127,7 +144,7 @@ export class World {
    * spawns its NPCs from the seed. Throws WorldError(MMO_ERR_ZONE_DEF) for an
    * invalid definition. Cold path.
    */
-  constructor(def: ZoneDef, events: WorldEvents, nowMs = 0, opts: { populate?: boolean } = {}) {
+  constructor(def: ZoneDef, events: WorldEvents, nowMs = 0, opts: WorldOptions = {}) {
     validateZoneDef(def);
     // A private copy: the world reads some fields after construction, and the caller's object may change.
     this.def = structuredClone(def);
@@ -139,7 +156,8 @@ export class World {
     this.vis = new Visibility(this.store, this.grid, def.aoi.radius, def.aoi.hysteresis, def.aoi.visibleCap);
     this.terrain = new Terrain(def);
     this.movement = new MovementRules(def.movement);
-    this.combat = new CombatRules(def.combat);
+    this.combat = new CombatRules(def.combat, def.abilities);
+    this.playerAbility = def.playerAbility ?? this.combat.basic;
     this.rng = new Rng(def.seed);
     this.refreshEvery = def.aoi.refreshTicks;
     this.updateEvery = def.aoi.updateTicks;
@@ -183,7 +201,12 @@ export class World {
     this.lootStart[def.npcs.length] = k;
 
     this.ai = new NpcAi(this);
-    if (opts.populate !== false) this.ai.populate(nowMs);
+    this.reg[Reg.now] = nowMs;
+    this.content = opts.hooks && Object.keys(opts.hooks).length > 0 ? new ContentHost(this, opts.hooks, opts.hookOptions) : null;
+    if (opts.populate !== false) {
+      this.ai.populate(nowMs);
+      this.content?.start();
+    }
   }
 
   // ------------------------------------------------------------------ players
@@ -336,25 +359,34 @@ export class World {
   applyAttack(entity: EntityId, targetId: EntityId, nowMs: number): number {
     const s = this.playerSlot(entity);
     if (s < 0) return AttackResult.noPlayer;
+    return this.attackWith(s, targetId, this.playerAbility, nowMs);
+  }
+
+  /**
+   * Entity `s` (player or NPC) uses ability `ab` (an index into def.abilities)
+   * on `targetId`: the checks of an Attack with the ability's range and
+   * cooldown, then its damage. Returns an AttackResult.
+   */
+  attackWith(s: number, targetId: EntityId, ab: number, nowMs: number): number {
     const store = this.store;
     if ((store.flags[s]! & Flag.dead) !== 0) return AttackResult.dead;
     if (nowMs < store.actionMs[s]!) return AttackResult.cooldown;
-    if (targetId === entity) return AttackResult.self;
+    if (targetId === store.id[s]) return AttackResult.self;
     const t = store.slotOf(targetId);
     if (t < 0 || store.kind[t] === Kind.loot) return AttackResult.noTarget;
     if ((store.flags[t]! & Flag.dead) !== 0) return AttackResult.targetDead;
     if (store.kind[t] === Kind.player) {
-      if (!this.def.combat.pvp) return AttackResult.protected;
+      if (!this.def.combat.pvp && store.kind[s] === Kind.player) return AttackResult.protected;
       if ((store.flags[t]! & Flag.linkDead) !== 0 && this.def.linkDeadInvulnerable) return AttackResult.protected;
     } else if (store.npcState[t] === NpcState.leash) return AttackResult.evading;
     const dx = store.x[t]! - store.x[s]!;
     const dy = store.y[t]! - store.y[s]!;
-    const range = this.combat.p.attackRange;
+    const range = this.combat.abRange[ab]!;
     if (dx * dx + dy * dy > range * range) return AttackResult.outOfRange;
-    store.actionMs[s] = nowMs + this.combat.p.attackCooldownMs;
+    store.actionMs[s] = nowMs + this.combat.abCooldownMs[ab]!;
     this.stats[WorldStat.attacks]!++;
     this.reg[Reg.now] = nowMs;
-    this.dealDamage(s, t, this.combat.damage(Kind.player, store.level[s]!, this.rng));
+    this.dealDamage(s, t, this.combat.hit(ab, store.kind[s]!, store.level[s]!, this.rng));
     return AttackResult.ok;
   }
 
@@ -374,6 +406,20 @@ export class World {
     if (dx * dx + dy * dy > range * range) return InteractResult.outOfRange;
     const item = store.invItem[t * INVENTORY_SLOTS]!;
     const count = store.invCount[t * INVENTORY_SLOTS]!;
+    if (this.addItem(s, item, count) < 0) return InteractResult.inventoryFull;
+    this.destroy(t);
+    this.stats[WorldStat.lootPicked]!++;
+    return InteractResult.ok;
+  }
+
+  /**
+   * Puts `count` of `item` in player `s`'s inventory (a slot holding it, else
+   * an empty one) and reports it (events.itemGained: written through before
+   * the client is told). Returns the count now in that slot, or -1 when the
+   * inventory is full.
+   */
+  addItem(s: number, item: number, count: number): number {
+    const store = this.store;
     const base = s * INVENTORY_SLOTS;
     let slot = -1;
     for (let i = 0; i < INVENTORY_SLOTS; i++) {
@@ -390,15 +436,13 @@ export class World {
         }
       }
     }
-    if (slot < 0) return InteractResult.inventoryFull;
+    if (slot < 0) return -1;
     store.invItem[base + slot] = item;
     const total = store.invCount[base + slot]! + count;
     store.invCount[base + slot] = total;
-    this.destroy(t);
-    this.stats[WorldStat.lootPicked]!++;
     this.markSelf(s);
     this.events.itemGained(store.session[s]!, s, item, count, total);
-    return InteractResult.ok;
+    return total;
   }
 
   /**
@@ -503,6 +547,8 @@ export class World {
       }
     }
 
+    if (this.content !== null) this.content.tick(nowMs);
+
     const tick = this.tickCount;
     for (let s = 0; s < store.highWater; s++) {
       if (store.kind[s] === Kind.free) continue;
@@ -589,8 +635,9 @@ export class World {
    * WorldError(MMO_ERR_CHECKPOINT). Cold path.
    */
   static restore(def: ZoneDef, bytes: Uint8Array, events: WorldEvents, nowMs: number, opts: RestoreOptions = {}): World {
-    const w = new World(def, events, nowMs, { populate: false });
+    const w = new World(def, events, nowMs, { populate: false, hooks: opts.hooks, hookOptions: opts.hookOptions });
     readCheckpoint(w, bytes, nowMs, opts.bumpGenerations ?? true);
+    w.content?.start();
     return w;
   }
 
@@ -658,6 +705,7 @@ export class World {
       store.timerMs[t] = nowMs + this.combat.p.playerRespawnMs;
       this.stats[WorldStat.playerDeaths]!++;
       this.markSelf(t);
+      if (this.content !== null) this.content.death(t, killer);
       return;
     }
     this.ai.onDeath(t);
@@ -668,6 +716,7 @@ export class World {
       if (this.rng.below(1_000_000) >= this.lootChancePpm[k]!) continue;
       this.spawnLoot(t, this.lootItem[k]!, this.rng.int(this.lootMin[k]!, this.lootMax[k]!), this.lootName[k]!);
     }
+    if (this.content !== null) this.content.death(t, killer);
   }
 
   private grantXp(p: number, amount: number): void {
@@ -687,7 +736,7 @@ export class World {
   }
 
   /** Drops loot where entity `at` stands, at reg[now]. */
-  private spawnLoot(at: number, item: number, count: number, name: string): void {
+  spawnLoot(at: number, item: number, count: number, name: string): void {
     const store = this.store;
     if (store.countByKind[Kind.loot]! >= this.def.maxLoot) {
       this.stats[WorldStat.lootLost]!++;
@@ -774,6 +823,11 @@ export class World {
     this.evHead[s] = -1;
     this.evTail[s] = -1;
     this.store.free(s);
+  }
+
+  /** The player's SelfState goes out at the end of this tick (its numbers changed outside the world's own rules). */
+  markSelfDirty(s: number): void {
+    this.markSelf(s);
   }
 
   private markSelf(s: number): void {

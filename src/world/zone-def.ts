@@ -9,6 +9,9 @@
 
 import { Rng } from './rng.js';
 import { WorldError, WorldErrorCode } from './errors.js';
+import type { Content, ZoneContentRef } from './content.js';
+import { applyContent } from './content.js';
+import { REFERENCE_CONTENT } from '../content/reference.js';
 
 /** Largest zone side: 65536 / 16 (positions are 1/16 unit in a uint16 on the wire). */
 export const MAX_ZONE_SIZE = 4096;
@@ -66,6 +69,23 @@ export interface NpcGroupDef {
   /** Where members' spawn points are scattered (default: the whole zone). */
   area?: Rect;
   loot: LootEntry[];
+  /** Index into ZoneDef.npcKinds: the content's NPC kind of the members (ZoneApi.npcKindOf). */
+  kind?: number;
+  /** Max HP at level 1 and per level above (default: combat.npcHpBase / npcHpPerLevel). */
+  hp?: number;
+  hpPerLevel?: number;
+  /** Index into ZoneDef.abilities: how members attack (default: the zone's combat numbers). */
+  ability?: number;
+}
+
+/** An attack's numbers; a field left out takes the zone's combat value (content.ts AbilityDef). */
+export interface AbilityParams {
+  name: string;
+  range?: number;
+  cooldownMs?: number;
+  damage?: number;
+  damagePerLevel?: number;
+  variance?: number;
 }
 
 export interface AoiParams {
@@ -170,6 +190,14 @@ export interface ZoneDef {
   sayMaxListeners?: number;
   /** Link-dead (zombie session) players cannot be attacked and NPCs ignore them; otherwise they just stand there. */
   linkDeadInvulnerable: boolean;
+  /** The content's NPC kind keys (NpcGroupDef.kind indexes it). */
+  npcKinds?: string[];
+  /** The content's abilities (NpcGroupDef.ability, playerAbility and ZoneApi.useAbility index it). */
+  abilities?: AbilityParams[];
+  /** What a player's Attack uses (default: the zone's combat numbers). */
+  playerAbility?: number;
+  /** The content module whose hooks the zone worker runs (absent: no hooks). */
+  content?: ZoneContentRef;
 }
 
 /** Most players one Say line reaches unless a zone says otherwise: as many as a player sees at most (DEFAULT_AOI.visibleCap). */
@@ -218,6 +246,8 @@ export interface DefaultZoneOptions {
   maxPlayers?: number;
   /** Added to each zone's seed; default 0. */
   seed?: number;
+  /** The game's NPCs, loot and abilities (validated already); default the reference game (src/content/reference.ts). */
+  content?: Content;
 }
 
 const ZONE_NAMES = ['Greenvale', 'Stonereach', 'Ashfall', 'Mirewood', 'Frostmere', 'Sunspire', 'Duskhollow', 'Ironcrag'];
@@ -254,7 +284,6 @@ export function defaultZoneDefs(count: number, opts: DefaultZoneOptions = {}): Z
       { x: q, y: 3 * q },
       { x: 3 * q, y: 3 * q },
     ];
-    const wolves = Math.round(npcs * 0.75);
     const seed = ((opts.seed ?? 0) + 0x5eed0000 + id) >>> 0;
     const def: ZoneDef = {
       id,
@@ -267,38 +296,7 @@ export function defaultZoneDefs(count: number, opts: DefaultZoneOptions = {}): Z
       spawnPoints,
       portals,
       obstacles: [],
-      npcs: [
-        {
-          name: 'Wolf',
-          count: wolves,
-          levelMin: 1,
-          levelMax: 4,
-          aggroRadius: 10,
-          leashRadius: 40,
-          wanderRadius: 16,
-          speed: 7,
-          respawnDelayMs: 15_000,
-          loot: [
-            { item: 1, chance: 0.5, min: 1, max: 2, name: 'Wolf Pelt' },
-            { item: 2, chance: 0.25, min: 1, max: 5, name: 'Copper Coins' },
-          ],
-        },
-        {
-          name: 'Bear',
-          count: npcs - wolves,
-          levelMin: 4,
-          levelMax: 10,
-          aggroRadius: 14,
-          leashRadius: 56,
-          wanderRadius: 24,
-          speed: 6,
-          respawnDelayMs: 30_000,
-          loot: [
-            { item: 3, chance: 0.6, min: 1, max: 1, name: 'Bear Claw' },
-            { item: 2, chance: 0.5, min: 3, max: 12, name: 'Copper Coins' },
-          ],
-        },
-      ],
+      npcs: [],
       aoi: { ...DEFAULT_AOI },
       movement: { ...DEFAULT_MOVEMENT },
       combat: { ...DEFAULT_COMBAT },
@@ -306,6 +304,7 @@ export function defaultZoneDefs(count: number, opts: DefaultZoneOptions = {}): Z
       sayMaxListeners: DEFAULT_SAY_MAX_LISTENERS,
       linkDeadInvulnerable: true,
     };
+    applyContent(def, opts.content ?? REFERENCE_CONTENT, npcs);
     def.obstacles = scatterWalls(def, new Rng(seed), 8);
     defs.push(def);
   }
@@ -493,6 +492,10 @@ export function validateZoneDef(def: ZoneDef): void {
       num(g.speed, 0, 1000, `${w}.speed`, true);
       num(g.respawnDelayMs, 0, 3_600_000, `${w}.respawnDelayMs`);
       if (g.area !== undefined) rect(g.area, `${w}.area`);
+      if (g.hp !== undefined) num(g.hp, 1, 65535, `${w}.hp`);
+      if (g.hpPerLevel !== undefined) num(g.hpPerLevel, 0, 65535, `${w}.hpPerLevel`);
+      if (g.ability !== undefined) int(g.ability, 0, (def.abilities?.length ?? 0) - 1, `${w}.ability`);
+      if (g.kind !== undefined) int(g.kind, 0, (def.npcKinds?.length ?? 0) - 1, `${w}.kind`);
       if (!Array.isArray(g.loot)) issues.push(`${z} ${w}.loot must be a list`);
       else {
         g.loot.forEach((l, j) => {
@@ -506,6 +509,20 @@ export function validateZoneDef(def: ZoneDef): void {
       }
     });
   }
+  if (def.abilities !== undefined) {
+    if (!Array.isArray(def.abilities) || def.abilities.length > 255) issues.push(`${z} abilities must be a list of at most 255`);
+    else {
+      def.abilities.forEach((a, i) => {
+        const w = `abilities[${i}]`;
+        if (a.range !== undefined) num(a.range, 0, 1000, `${w}.range`, true);
+        if (a.cooldownMs !== undefined) num(a.cooldownMs, 0, 600_000, `${w}.cooldownMs`);
+        if (a.damage !== undefined) num(a.damage, 0, 65535, `${w}.damage`);
+        if (a.damagePerLevel !== undefined) num(a.damagePerLevel, 0, 65535, `${w}.damagePerLevel`);
+        if (a.variance !== undefined) num(a.variance, 0, 1, `${w}.variance`);
+      });
+    }
+  }
+  if (def.playerAbility !== undefined) int(def.playerAbility, 0, (def.abilities?.length ?? 0) - 1, 'playerAbility');
   if (issues.length === 0 && zoneCapacity(def) > MAX_ENTITIES) {
     issues.push(`${z} needs ${zoneCapacity(def)} entity slots (maxPlayers + NPCs + maxLoot); at most ${MAX_ENTITIES}`);
   }

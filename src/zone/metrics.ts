@@ -26,6 +26,8 @@ function register(registry: Registry, name: string, help: string, type: 'counter
 }
 
 const MOVE_REJECT_NAMES = ['', 'speed', 'teleport', 'obstacle', 'bounds', 'dead'];
+/** World events but the content hook faults, which have their own metric. */
+const WORLD_EVENTS = Object.entries(WorldStat).filter(([, i]) => i !== WorldStat.hookErrors && i !== WorldStat.hookOverruns);
 
 export function registerZoneMetrics(registry: Registry, zones: ZoneSet): void {
   register(registry, 'mmo_zone_output_errors_total', 'Exceptions while handling zone output on the main thread; each dropped one record, nothing else.', 'counter', () => [{ labels: {}, value: zones.drainErrors }]);
@@ -54,7 +56,13 @@ export function registerZoneMetrics(registry: Registry, zones: ZoneSet): void {
     zones.hosts.flatMap((h) => MOVE_REJECT_NAMES.slice(1).map((reason, i) => ({ labels: { zone: h.def.id, reason }, value: h.stats[ZoneStat.moveRejects + i + 1]! }))),
   );
   register(registry, 'mmo_zone_world_events_total', 'World events by kind.', 'counter', () =>
-    zones.hosts.flatMap((h) => Object.entries(WorldStat).map(([event, i]) => ({ labels: { zone: h.def.id, event }, value: h.stats[ZoneStat.worldStats + i]! }))),
+    zones.hosts.flatMap((h) => WORLD_EVENTS.map(([event, i]) => ({ labels: { zone: h.def.id, event }, value: h.stats[ZoneStat.worldStats + i]! }))),
+  );
+  register(registry, 'mmo_zone_content_hook_faults_total', 'Content hook calls that threw (the zone carries on; world.contentMaxConsecutiveErrors in a row crash it for a restart) or overran world.contentHookBudgetMs.', 'counter', () =>
+    zones.hosts.flatMap((h) => [
+      { labels: { zone: h.def.id, reason: 'threw' }, value: h.stats[ZoneStat.worldStats + WorldStat.hookErrors]! },
+      { labels: { zone: h.def.id, reason: 'overran' }, value: h.stats[ZoneStat.worldStats + WorldStat.hookOverruns]! },
+    ]),
   );
   register(registry, 'mmo_zone_restarts_total', 'Zone worker restarts after a crash.', 'counter', () => zones.hosts.map((h) => ({ labels: { zone: h.def.id }, value: h.restarts })));
   register(registry, 'mmo_zone_inbound_dropped_total', 'Records the gateway could not give a zone because its inbound ring was full.', 'counter', () =>

@@ -24,6 +24,7 @@ import { Move } from '../protocol/generated/mmo/move.js';
 import { Attack } from '../protocol/generated/mmo/attack.js';
 import { Interact } from '../protocol/generated/mmo/interact.js';
 import { Chat } from '../protocol/generated/mmo/chat.js';
+import { Custom } from '../protocol/generated/mmo/custom.js';
 import { Ping } from '../protocol/generated/mmo/ping.js';
 import { ChatChannel } from '../protocol/generated/mmo/chat-channel.js';
 import {
@@ -45,7 +46,10 @@ import {
   type PlayerState,
   type ZoneDef,
   type MoveRejectReason,
+  type ContentHooks,
+  type WorldOptions,
 } from '../world/index.js';
+import { ContentFaultLog } from './content-faults.js';
 import type { Logger } from '../log/logger.js';
 import { ToZone, FromZone, JoinKind, Mail, FaultMode, WriteThroughKind, JOIN_HEADER, HANDOFF_HEADER, WRITE_THROUGH_HEADER } from './records.js';
 import { CheckpointBuffer, StallTracker, ZoneStat, TICK_BUCKETS, MOVE_REJECT_SLOTS, WORLD_STAT_SLOTS, type ZoneMemoryHandles } from './shared.js';
@@ -150,6 +154,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
   private readonly ia = new Interact();
   private readonly ch = new Chat();
   private readonly pg = new Ping();
+  private readonly cu = new Custom();
   private readonly recipients: Uint32Array;
   private readonly playerIds: Uint32Array;
   private readonly playerSessions: Uint32Array;
@@ -176,6 +181,8 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     private readonly log: Logger,
     private readonly now: () => number = () => performance.now(),
     private readonly nap: RingNap = atomicsNap(),
+    /** The content module's hooks (worker.ts imports them from data.def.content). */
+    hooks?: ContentHooks,
   ) {
     const m = data.memory;
     this.bell = new Doorbell(m.bell);
@@ -197,13 +204,16 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
 
     const t = this.now();
     const saved = data.restore ? this.checkpoint.latest() : null;
+    const faults = new ContentFaultLog(log);
+    const c = data.def.content;
+    const wo: WorldOptions = { hooks, hookOptions: { budgetMs: c?.budgetMs, maxConsecutiveErrors: c?.maxConsecutiveErrors, report: (h, r, ms, err) => void faults.note(h, r, ms, err) } };
     if (saved) {
-      this.world = World.restore(data.def, saved, this, t);
+      this.world = World.restore(data.def, saved, this, t, wo);
       const n = this.world.players(this.playerIds, this.playerSessions);
       for (let i = 0; i < n; i++) this.bySession.set(this.playerSessions[i]!, this.playerIds[i]!);
       log.info({ players: n, bytes: saved.length }, 'zone restored from its last checkpoint');
     } else {
-      this.world = new World(data.def, this, t);
+      this.world = new World(data.def, this, t, wo);
     }
     // After a restart the gateway rejoins every session it has in this zone, then reconciles.
     if (data.restore) this.rejoined = new Set();
@@ -380,6 +390,8 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       }
       case ClientBody.Chat:
         return this.onChat(session, e, m.body(this.ch) as Chat, m.seq());
+      case ClientBody.Custom:
+        return this.onCustom(session, e, m.body(this.cu) as Custom, m.seq());
       case ClientBody.Ping: {
         const p = m.body(this.pg) as Ping;
         this.msg.pong(p.clientTime(), Date.now());
@@ -387,6 +399,18 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
         return;
       }
     }
+  }
+
+  /** A game's own input: its payload, in place in the ring, goes to the content's onInput. */
+  private onCustom(session: number, e: number, c: Custom, seq: number): void {
+    const content = this.world.content;
+    const slot = this.world.playerSlot(e);
+    if (slot < 0) return;
+    const bb = this.bb;
+    const o = bb.__offset(c.bb_pos, 6);
+    const start = o ? bb.__vector(c.bb_pos + o) : 0;
+    const len = o ? bb.__vector_len(c.bb_pos + o) : 0;
+    if (content === null || !content.input(slot, c.kind(), bb.bytes(), start, len)) this.sendError(session, ErrorCode.invalidInput, seq);
   }
 
   private onChat(session: number, e: number, c: Chat, seq: number): void {
@@ -432,6 +456,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       return;
     }
     let e = this.bySession.get(session);
+    let added = false;
     if (kind === JoinKind.rejoin && e !== undefined && (hint === 0 || hint === e)) {
       // The restored world has this player already: keep it (its state is the checkpoint's).
       this.rejoined?.add(session);
@@ -446,6 +471,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       e = r;
       this.bySession.set(session, e);
       this.rejoined?.add(session);
+      added = true;
     }
     const off = this.reserveControl(FromZone.joined, session, 8);
     if (off >= 0) {
@@ -453,6 +479,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       this.outView.setUint8(off + 4, kind);
     }
     this.world.snapshot(e, this);
+    if (added) this.world.content?.join(this.world.playerSlot(e));
   }
 
   private onLeave(session: number): void {
@@ -596,6 +623,12 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
   respawn(session: number, _slot: number, x: number, y: number, hp: number): void {
     this.msg.respawn(x, y, hp);
     this.out(FromZone.out, session, this.msg.bytes, this.msg.start, this.msg.length);
+  }
+
+  customMessage(session: number, kind: number, bytes: Uint8Array, offset: number, length: number): boolean {
+    this.msg.custom(kind, bytes, offset, length);
+    this.out(FromZone.out, session, this.msg.bytes, this.msg.start, this.msg.length);
+    return true;
   }
 
   handoff(session: number, state: PlayerState, targetZone: number, x: number, y: number): void {

@@ -6,6 +6,7 @@ import { workerData } from 'node:worker_threads';
 import { setupThread, type ThreadsShared } from '../../native-bindings/threads.js';
 import { createWorkerLogger } from '../log/logger.js';
 import { ZoneRuntime, type ZoneWorkerData } from './runtime.js';
+import type { Content } from '../world/index.js';
 
 export interface WorkerInit extends ZoneWorkerData {
   logLevel: string;
@@ -15,6 +16,8 @@ export interface WorkerInit extends ZoneWorkerData {
 const data = workerData as WorkerInit;
 const thread = data.threads ? setupThread({ role: 'zone', index: data.index, shared: data.threads }) : null;
 const log = createWorkerLogger(data.logLevel, { zone: data.def.id, thread: `zone-${data.index}` });
-const runtime = new ZoneRuntime(data, log);
+// The content's hooks: this thread imports the module itself (functions do not cross threads).
+const content = data.def.content?.module ? ((await import(data.def.content.module)) as { default?: Content }).default : undefined;
+const runtime = new ZoneRuntime(data, log, undefined, undefined, content?.hooks);
 if (thread) setInterval(() => thread.publish(), data.threads!.publishMs).unref();
 runtime.start();

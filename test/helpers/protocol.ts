@@ -19,7 +19,8 @@ export type ClientSpec =
   | { seq: number; type: 'interact'; target: number; action: number }
   | { seq: number; type: 'chat'; channel: number; text: string | null; to: string | null }
   | { seq: number; type: 'ping'; clientTime: number }
-  | { seq: number; type: 'ack'; lastSeq: number };
+  | { seq: number; type: 'ack'; lastSeq: number }
+  | { seq: number; type: 'custom'; kind: number; data: number[] };
 
 export interface EnterSpec {
   id: number;
@@ -64,7 +65,8 @@ export type ServerSpec =
   | ({ type: 'self' } & SelfSpec)
   | { type: 'levelUp'; level: number; xp: number }
   | { type: 'item'; item: number; count: number; total: number }
-  | { type: 'moveRejected'; refSeq: number; x: number; y: number; reason: number };
+  | { type: 'moveRejected'; refSeq: number; x: number; y: number; reason: number }
+  | { type: 'custom'; kind: number; data: number[] };
 
 export interface FrameSpec {
   seq: number;
@@ -106,6 +108,7 @@ export const clientSpecArb: fc.Arbitrary<ClientSpec> = fc.oneof(
   rec({ seq: u32, type: fc.constant('chat' as const), channel: fc.integer({ min: 0, max: 4 }), text: optText(120), to: optText(15) }),
   rec({ seq: fc.constant(0), type: fc.constant('ping' as const), clientTime: f64 }),
   rec({ seq: fc.constant(0), type: fc.constant('ack' as const), lastSeq: u32 }),
+  rec({ seq: u32, type: fc.constant('custom' as const), kind: u16, data: fc.array(u8, { maxLength: 64 }) }),
 );
 
 const enterArb: fc.Arbitrary<EnterSpec> = rec({
@@ -164,6 +167,7 @@ export const serverSpecArb: fc.Arbitrary<ServerSpec> = fc.oneof(
   rec({ type: fc.constant('levelUp' as const), level: u8, xp: u32 }),
   rec({ type: fc.constant('item' as const), item: u16, count: u16, total: u16 }),
   rec({ type: fc.constant('moveRejected' as const), refSeq: u32, x: f32, y: f32, reason: u8 }),
+  rec({ type: fc.constant('custom' as const), kind: u16, data: fc.array(u8, { maxLength: 64 }) }),
 );
 
 export const frameSpecArb: fc.Arbitrary<FrameSpec> = rec({ seq: u32, ack: u32, messages: fc.array(serverSpecArb, { maxLength: 6 }) });
@@ -188,6 +192,8 @@ export function buildClient(b: ClientMessageBuilder, s: ClientSpec): Uint8Array 
       return b.ping(s.clientTime);
     case 'ack':
       return b.ack(s.lastSeq);
+    case 'custom':
+      return b.custom(s.seq, s.kind, Uint8Array.from(s.data));
   }
 }
 
@@ -246,6 +252,8 @@ export function buildServer(b: ServerBuilders, s: ServerSpec): Uint8Array {
       return b.msg.itemGained(s.item, s.count, s.total);
     case 'moveRejected':
       return b.msg.moveRejected(s.refSeq, s.x, s.y, s.reason);
+    case 'custom':
+      return b.msg.custom(s.kind, Uint8Array.from(s.data));
   }
 }
 
@@ -359,6 +367,10 @@ export function decodeClient(bb: ByteBuffer): ClientSpec {
       const a = m.body(new G.Ack()) as G.Ack;
       return { seq, type: 'ack', lastSeq: a.lastSeq() };
     }
+    case G.ClientBody.Custom: {
+      const c = m.body(new G.Custom()) as G.Custom;
+      return { seq, type: 'custom', kind: c.kind(), data: bytesOf((i) => c.data(i), c.dataLength()) };
+    }
     default:
       throw new Error(`body type ${m.bodyType()}`);
   }
@@ -461,6 +473,10 @@ export function decodeServerMessage(m: G.ServerMessage): ServerSpec {
     case G.ServerBody.MoveRejected: {
       const r = m.body(new G.MoveRejected()) as G.MoveRejected;
       return { type: 'moveRejected', refSeq: r.refSeq(), x: r.x(), y: r.y(), reason: r.reason() };
+    }
+    case G.ServerBody.Custom: {
+      const c = m.body(new G.Custom()) as G.Custom;
+      return { type: 'custom', kind: c.kind(), data: bytesOf((i) => c.data(i), c.dataLength()) };
     }
     default:
       throw new Error(`body type ${m.bodyType()}`);

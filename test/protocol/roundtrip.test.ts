@@ -46,7 +46,7 @@ test('every ClientMessage the builder produces verifies and decodes to its input
     }),
     { numRuns: 3000 },
   );
-  assert.deepEqual([...seen].sort(), ['ack', 'attack', 'chat', 'hello', 'interact', 'move', 'ping', 'resume']);
+  assert.deepEqual([...seen].sort(), ['ack', 'attack', 'chat', 'custom', 'hello', 'interact', 'move', 'ping', 'resume']);
 });
 
 test('every ServerMessage the builders produce verifies and decodes to its inputs', () => {
@@ -63,7 +63,7 @@ test('every ServerMessage the builders produce verifies and decodes to its input
     }),
     { numRuns: 3000 },
   );
-  assert.equal(seen.size, 13);
+  assert.equal(seen.size, 14);
 });
 
 test('FrameWriter: composed frames verify and decode to exactly the messages put in', () => {

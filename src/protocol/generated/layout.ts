@@ -25,35 +25,36 @@ export const Table = {
   Chat: 2,
   ChatMessage: 3,
   ClientMessage: 4,
-  Delta: 5,
-  EntityEnter: 6,
-  Error: 7,
-  Hello: 8,
-  Interact: 9,
-  ItemGained: 10,
-  Kicked: 11,
-  LevelUp: 12,
-  Move: 13,
-  MoveRejected: 14,
-  Ping: 15,
-  Pong: 16,
-  Respawn: 17,
-  Resume: 18,
-  SelfState: 19,
-  ServerFrame: 20,
-  ServerMessage: 21,
-  Snapshot: 22,
-  Welcome: 23,
-  ZoneChanged: 24,
+  Custom: 5,
+  Delta: 6,
+  EntityEnter: 7,
+  Error: 8,
+  Hello: 9,
+  Interact: 10,
+  ItemGained: 11,
+  Kicked: 12,
+  LevelUp: 13,
+  Move: 14,
+  MoveRejected: 15,
+  Ping: 16,
+  Pong: 17,
+  Respawn: 18,
+  Resume: 19,
+  SelfState: 20,
+  ServerFrame: 21,
+  ServerMessage: 22,
+  Snapshot: 23,
+  Welcome: 24,
+  ZoneChanged: 25,
 } as const;
 
 /** The schema's root_type. */
 export const ROOT_TABLE = 4; // ClientMessage
 
-export const TABLE_NAMES: readonly string[] = ["Ack","Attack","Chat","ChatMessage","ClientMessage","Delta","EntityEnter","Error","Hello","Interact","ItemGained","Kicked","LevelUp","Move","MoveRejected","Ping","Pong","Respawn","Resume","SelfState","ServerFrame","ServerMessage","Snapshot","Welcome","ZoneChanged"];
+export const TABLE_NAMES: readonly string[] = ["Ack","Attack","Chat","ChatMessage","ClientMessage","Custom","Delta","EntityEnter","Error","Hello","Interact","ItemGained","Kicked","LevelUp","Move","MoveRejected","Ping","Pong","Respawn","Resume","SelfState","ServerFrame","ServerMessage","Snapshot","Welcome","ZoneChanged"];
 
 /** Table t owns field rows TABLE_FIELDS[t] .. TABLE_FIELDS[t + 1] - 1, in field id order (a union type field precedes its value). */
-export const TABLE_FIELDS = new Int32Array([0,1,2,5,9,12,18,27,30,34,36,39,41,43,45,49,50,52,55,59,66,69,71,76,86,90]);
+export const TABLE_FIELDS = new Int32Array([0,1,2,5,9,12,14,20,29,32,36,38,41,43,45,47,51,52,54,57,61,68,71,73,78,88,92]);
 
 /** Ints per field row. */
 export const FIELD_STRIDE = 7;
@@ -82,104 +83,107 @@ export const FIELDS = new Int32Array([
   4,   0,   4,   4,   -1,  0,   0,   // 9 ClientMessage.seq: Scalar, uint
   6,   3,   1,   1,   0,   0,   0,   // 10 ClientMessage.body_type: UnionType, type of union ClientBody
   8,   4,   4,   4,   0,   6,   0,   // 11 ClientMessage.body: Union, union ClientBody
+  // Custom
+  4,   0,   2,   2,   -1,  0,   0,   // 12 Custom.kind: Scalar, ushort
+  6,   8,   1,   1,   -1,  0,   0,   // 13 Custom.data: VectorScalar, [ubyte]
   // Delta
-  4,   0,   4,   4,   -1,  0,   0,   // 12 Delta.tick: Scalar, uint
-  6,   10,  4,   4,   6,   0,   0,   // 13 Delta.enters: VectorTable, [EntityEnter]
-  8,   9,   12,  4,   -1,  0,   0,   // 14 Delta.updates: VectorStruct, [EntityState]
-  10,  8,   4,   4,   -1,  0,   0,   // 15 Delta.leaves: VectorScalar, [uint]
-  12,  9,   12,  4,   -1,  0,   0,   // 16 Delta.damages: VectorStruct, [DamageEvent]
-  14,  9,   8,   4,   -1,  0,   0,   // 17 Delta.deaths: VectorStruct, [DeathEvent]
+  4,   0,   4,   4,   -1,  0,   0,   // 14 Delta.tick: Scalar, uint
+  6,   10,  4,   4,   7,   0,   0,   // 15 Delta.enters: VectorTable, [EntityEnter]
+  8,   9,   12,  4,   -1,  0,   0,   // 16 Delta.updates: VectorStruct, [EntityState]
+  10,  8,   4,   4,   -1,  0,   0,   // 17 Delta.leaves: VectorScalar, [uint]
+  12,  9,   12,  4,   -1,  0,   0,   // 18 Delta.damages: VectorStruct, [DamageEvent]
+  14,  9,   8,   4,   -1,  0,   0,   // 19 Delta.deaths: VectorStruct, [DeathEvent]
   // EntityEnter
-  4,   0,   4,   4,   -1,  0,   0,   // 18 EntityEnter.id: Scalar, uint
-  6,   2,   1,   1,   1,   0,   0,   // 19 EntityEnter.kind: Enum, enum EntityKind
-  8,   0,   2,   2,   -1,  0,   0,   // 20 EntityEnter.x: Scalar, ushort
-  10,  0,   2,   2,   -1,  0,   0,   // 21 EntityEnter.y: Scalar, ushort
-  12,  0,   2,   2,   -1,  0,   0,   // 22 EntityEnter.hp: Scalar, ushort
-  14,  0,   2,   2,   -1,  0,   0,   // 23 EntityEnter.max_hp: Scalar, ushort
-  16,  0,   1,   1,   -1,  0,   0,   // 24 EntityEnter.level: Scalar, ubyte
-  18,  5,   4,   4,   -1,  0,   0,   // 25 EntityEnter.name: String, string
-  20,  0,   1,   1,   -1,  0,   0,   // 26 EntityEnter.flags: Scalar, ubyte
+  4,   0,   4,   4,   -1,  0,   0,   // 20 EntityEnter.id: Scalar, uint
+  6,   2,   1,   1,   1,   0,   0,   // 21 EntityEnter.kind: Enum, enum EntityKind
+  8,   0,   2,   2,   -1,  0,   0,   // 22 EntityEnter.x: Scalar, ushort
+  10,  0,   2,   2,   -1,  0,   0,   // 23 EntityEnter.y: Scalar, ushort
+  12,  0,   2,   2,   -1,  0,   0,   // 24 EntityEnter.hp: Scalar, ushort
+  14,  0,   2,   2,   -1,  0,   0,   // 25 EntityEnter.max_hp: Scalar, ushort
+  16,  0,   1,   1,   -1,  0,   0,   // 26 EntityEnter.level: Scalar, ubyte
+  18,  5,   4,   4,   -1,  0,   0,   // 27 EntityEnter.name: String, string
+  20,  0,   1,   1,   -1,  0,   0,   // 28 EntityEnter.flags: Scalar, ubyte
   // Error
-  4,   0,   2,   2,   -1,  0,   0,   // 27 Error.code: Scalar, ushort
-  6,   5,   4,   4,   -1,  0,   0,   // 28 Error.reason: String, string
-  8,   0,   4,   4,   -1,  0,   0,   // 29 Error.ref_seq: Scalar, uint
+  4,   0,   2,   2,   -1,  0,   0,   // 29 Error.code: Scalar, ushort
+  6,   5,   4,   4,   -1,  0,   0,   // 30 Error.reason: String, string
+  8,   0,   4,   4,   -1,  0,   0,   // 31 Error.ref_seq: Scalar, uint
   // Hello
-  4,   0,   2,   2,   -1,  0,   0,   // 30 Hello.protocol_version: Scalar, ushort
-  6,   5,   4,   4,   -1,  0,   0,   // 31 Hello.token: String, string
-  8,   5,   4,   4,   -1,  0,   0,   // 32 Hello.guest_name: String, string
-  10,  5,   4,   4,   -1,  0,   0,   // 33 Hello.client_name: String, string
+  4,   0,   2,   2,   -1,  0,   0,   // 32 Hello.protocol_version: Scalar, ushort
+  6,   5,   4,   4,   -1,  0,   0,   // 33 Hello.token: String, string
+  8,   5,   4,   4,   -1,  0,   0,   // 34 Hello.guest_name: String, string
+  10,  5,   4,   4,   -1,  0,   0,   // 35 Hello.client_name: String, string
   // Interact
-  4,   0,   4,   4,   -1,  0,   0,   // 34 Interact.target: Scalar, uint
-  6,   2,   1,   1,   2,   0,   0,   // 35 Interact.action: Enum, enum InteractAction
+  4,   0,   4,   4,   -1,  0,   0,   // 36 Interact.target: Scalar, uint
+  6,   2,   1,   1,   2,   0,   0,   // 37 Interact.action: Enum, enum InteractAction
   // ItemGained
-  4,   0,   2,   2,   -1,  0,   0,   // 36 ItemGained.item: Scalar, ushort
-  6,   0,   2,   2,   -1,  0,   0,   // 37 ItemGained.count: Scalar, ushort
-  8,   0,   2,   2,   -1,  0,   0,   // 38 ItemGained.total: Scalar, ushort
+  4,   0,   2,   2,   -1,  0,   0,   // 38 ItemGained.item: Scalar, ushort
+  6,   0,   2,   2,   -1,  0,   0,   // 39 ItemGained.count: Scalar, ushort
+  8,   0,   2,   2,   -1,  0,   0,   // 40 ItemGained.total: Scalar, ushort
   // Kicked
-  4,   0,   2,   2,   -1,  0,   0,   // 39 Kicked.code: Scalar, ushort
-  6,   5,   4,   4,   -1,  0,   0,   // 40 Kicked.reason: String, string
+  4,   0,   2,   2,   -1,  0,   0,   // 41 Kicked.code: Scalar, ushort
+  6,   5,   4,   4,   -1,  0,   0,   // 42 Kicked.reason: String, string
   // LevelUp
-  4,   0,   1,   1,   -1,  0,   0,   // 41 LevelUp.level: Scalar, ubyte
-  6,   0,   4,   4,   -1,  0,   0,   // 42 LevelUp.xp: Scalar, uint
+  4,   0,   1,   1,   -1,  0,   0,   // 43 LevelUp.level: Scalar, ubyte
+  6,   0,   4,   4,   -1,  0,   0,   // 44 LevelUp.xp: Scalar, uint
   // Move
-  4,   1,   4,   4,   -1,  0,   0,   // 43 Move.x: Float, float
-  6,   1,   4,   4,   -1,  0,   0,   // 44 Move.y: Float, float
+  4,   1,   4,   4,   -1,  0,   0,   // 45 Move.x: Float, float
+  6,   1,   4,   4,   -1,  0,   0,   // 46 Move.y: Float, float
   // MoveRejected
-  4,   0,   4,   4,   -1,  0,   0,   // 45 MoveRejected.ref_seq: Scalar, uint
-  6,   1,   4,   4,   -1,  0,   0,   // 46 MoveRejected.x: Float, float
-  8,   1,   4,   4,   -1,  0,   0,   // 47 MoveRejected.y: Float, float
-  10,  0,   1,   1,   -1,  0,   0,   // 48 MoveRejected.reason: Scalar, ubyte
+  4,   0,   4,   4,   -1,  0,   0,   // 47 MoveRejected.ref_seq: Scalar, uint
+  6,   1,   4,   4,   -1,  0,   0,   // 48 MoveRejected.x: Float, float
+  8,   1,   4,   4,   -1,  0,   0,   // 49 MoveRejected.y: Float, float
+  10,  0,   1,   1,   -1,  0,   0,   // 50 MoveRejected.reason: Scalar, ubyte
   // Ping
-  4,   1,   8,   8,   -1,  0,   0,   // 49 Ping.client_time: Float, double
+  4,   1,   8,   8,   -1,  0,   0,   // 51 Ping.client_time: Float, double
   // Pong
-  4,   1,   8,   8,   -1,  0,   0,   // 50 Pong.client_time: Float, double
-  6,   1,   8,   8,   -1,  0,   0,   // 51 Pong.server_time: Float, double
+  4,   1,   8,   8,   -1,  0,   0,   // 52 Pong.client_time: Float, double
+  6,   1,   8,   8,   -1,  0,   0,   // 53 Pong.server_time: Float, double
   // Respawn
-  4,   1,   4,   4,   -1,  0,   0,   // 52 Respawn.x: Float, float
-  6,   1,   4,   4,   -1,  0,   0,   // 53 Respawn.y: Float, float
-  8,   0,   2,   2,   -1,  0,   0,   // 54 Respawn.hp: Scalar, ushort
+  4,   1,   4,   4,   -1,  0,   0,   // 54 Respawn.x: Float, float
+  6,   1,   4,   4,   -1,  0,   0,   // 55 Respawn.y: Float, float
+  8,   0,   2,   2,   -1,  0,   0,   // 56 Respawn.hp: Scalar, ushort
   // Resume
-  4,   0,   2,   2,   -1,  0,   0,   // 55 Resume.protocol_version: Scalar, ushort
-  6,   0,   4,   4,   -1,  0,   0,   // 56 Resume.session_id: Scalar, uint
-  8,   8,   1,   1,   -1,  0,   0,   // 57 Resume.token: VectorScalar, [ubyte]
-  10,  0,   4,   4,   -1,  0,   0,   // 58 Resume.last_seq: Scalar, uint
+  4,   0,   2,   2,   -1,  0,   0,   // 57 Resume.protocol_version: Scalar, ushort
+  6,   0,   4,   4,   -1,  0,   0,   // 58 Resume.session_id: Scalar, uint
+  8,   8,   1,   1,   -1,  0,   0,   // 59 Resume.token: VectorScalar, [ubyte]
+  10,  0,   4,   4,   -1,  0,   0,   // 60 Resume.last_seq: Scalar, uint
   // SelfState
-  4,   0,   2,   2,   -1,  0,   0,   // 59 SelfState.hp: Scalar, ushort
-  6,   0,   2,   2,   -1,  0,   0,   // 60 SelfState.max_hp: Scalar, ushort
-  8,   0,   1,   1,   -1,  0,   0,   // 61 SelfState.level: Scalar, ubyte
-  10,  0,   4,   4,   -1,  0,   0,   // 62 SelfState.xp: Scalar, uint
-  12,  1,   4,   4,   -1,  0,   0,   // 63 SelfState.x: Float, float
-  14,  1,   4,   4,   -1,  0,   0,   // 64 SelfState.y: Float, float
-  16,  9,   4,   2,   -1,  0,   0,   // 65 SelfState.inventory: VectorStruct, [InventoryItem]
+  4,   0,   2,   2,   -1,  0,   0,   // 61 SelfState.hp: Scalar, ushort
+  6,   0,   2,   2,   -1,  0,   0,   // 62 SelfState.max_hp: Scalar, ushort
+  8,   0,   1,   1,   -1,  0,   0,   // 63 SelfState.level: Scalar, ubyte
+  10,  0,   4,   4,   -1,  0,   0,   // 64 SelfState.xp: Scalar, uint
+  12,  1,   4,   4,   -1,  0,   0,   // 65 SelfState.x: Float, float
+  14,  1,   4,   4,   -1,  0,   0,   // 66 SelfState.y: Float, float
+  16,  9,   4,   2,   -1,  0,   0,   // 67 SelfState.inventory: VectorStruct, [InventoryItem]
   // ServerFrame
-  4,   0,   4,   4,   -1,  0,   0,   // 66 ServerFrame.seq: Scalar, uint
-  6,   0,   4,   4,   -1,  0,   0,   // 67 ServerFrame.ack: Scalar, uint
-  8,   10,  4,   4,   21,  0,   0,   // 68 ServerFrame.messages: VectorTable, [ServerMessage]
+  4,   0,   4,   4,   -1,  0,   0,   // 68 ServerFrame.seq: Scalar, uint
+  6,   0,   4,   4,   -1,  0,   0,   // 69 ServerFrame.ack: Scalar, uint
+  8,   10,  4,   4,   22,  0,   0,   // 70 ServerFrame.messages: VectorTable, [ServerMessage]
   // ServerMessage
-  4,   3,   1,   1,   1,   0,   0,   // 69 ServerMessage.body_type: UnionType, type of union ServerBody
-  6,   4,   4,   4,   1,   4,   0,   // 70 ServerMessage.body: Union, union ServerBody
+  4,   3,   1,   1,   1,   0,   0,   // 71 ServerMessage.body_type: UnionType, type of union ServerBody
+  6,   4,   4,   4,   1,   4,   0,   // 72 ServerMessage.body: Union, union ServerBody
   // Snapshot
-  4,   0,   4,   4,   -1,  0,   0,   // 71 Snapshot.tick: Scalar, uint
-  6,   0,   2,   2,   -1,  0,   0,   // 72 Snapshot.zone: Scalar, ushort
-  8,   0,   4,   4,   -1,  0,   0,   // 73 Snapshot.self_id: Scalar, uint
-  10,  10,  4,   4,   6,   0,   0,   // 74 Snapshot.entities: VectorTable, [EntityEnter]
-  12,  6,   4,   4,   19,  0,   0,   // 75 Snapshot.self: Table, SelfState
+  4,   0,   4,   4,   -1,  0,   0,   // 73 Snapshot.tick: Scalar, uint
+  6,   0,   2,   2,   -1,  0,   0,   // 74 Snapshot.zone: Scalar, ushort
+  8,   0,   4,   4,   -1,  0,   0,   // 75 Snapshot.self_id: Scalar, uint
+  10,  10,  4,   4,   7,   0,   0,   // 76 Snapshot.entities: VectorTable, [EntityEnter]
+  12,  6,   4,   4,   20,  0,   0,   // 77 Snapshot.self: Table, SelfState
   // Welcome
-  4,   0,   2,   2,   -1,  0,   0,   // 76 Welcome.protocol_version: Scalar, ushort
-  6,   0,   4,   4,   -1,  0,   0,   // 77 Welcome.session_id: Scalar, uint
-  8,   8,   1,   1,   -1,  0,   0,   // 78 Welcome.resume_token: VectorScalar, [ubyte]
-  10,  0,   4,   4,   -1,  0,   0,   // 79 Welcome.player_id: Scalar, uint
-  12,  5,   4,   4,   -1,  0,   0,   // 80 Welcome.name: String, string
-  14,  0,   2,   2,   -1,  0,   0,   // 81 Welcome.zone: Scalar, ushort
-  16,  0,   2,   2,   -1,  0,   0,   // 82 Welcome.tick_rate: Scalar, ushort
-  18,  1,   8,   8,   -1,  0,   0,   // 83 Welcome.server_time: Float, double
-  20,  0,   1,   1,   -1,  0,   0,   // 84 Welcome.resumed: Scalar, bool
-  22,  0,   4,   4,   -1,  0,   0,   // 85 Welcome.replayed: Scalar, uint
+  4,   0,   2,   2,   -1,  0,   0,   // 78 Welcome.protocol_version: Scalar, ushort
+  6,   0,   4,   4,   -1,  0,   0,   // 79 Welcome.session_id: Scalar, uint
+  8,   8,   1,   1,   -1,  0,   0,   // 80 Welcome.resume_token: VectorScalar, [ubyte]
+  10,  0,   4,   4,   -1,  0,   0,   // 81 Welcome.player_id: Scalar, uint
+  12,  5,   4,   4,   -1,  0,   0,   // 82 Welcome.name: String, string
+  14,  0,   2,   2,   -1,  0,   0,   // 83 Welcome.zone: Scalar, ushort
+  16,  0,   2,   2,   -1,  0,   0,   // 84 Welcome.tick_rate: Scalar, ushort
+  18,  1,   8,   8,   -1,  0,   0,   // 85 Welcome.server_time: Float, double
+  20,  0,   1,   1,   -1,  0,   0,   // 86 Welcome.resumed: Scalar, bool
+  22,  0,   4,   4,   -1,  0,   0,   // 87 Welcome.replayed: Scalar, uint
   // ZoneChanged
-  4,   0,   2,   2,   -1,  0,   0,   // 86 ZoneChanged.zone: Scalar, ushort
-  6,   5,   4,   4,   -1,  0,   0,   // 87 ZoneChanged.name: String, string
-  8,   1,   4,   4,   -1,  0,   0,   // 88 ZoneChanged.x: Float, float
-  10,  1,   4,   4,   -1,  0,   0,   // 89 ZoneChanged.y: Float, float
+  4,   0,   2,   2,   -1,  0,   0,   // 88 ZoneChanged.zone: Scalar, ushort
+  6,   5,   4,   4,   -1,  0,   0,   // 89 ZoneChanged.name: String, string
+  8,   1,   4,   4,   -1,  0,   0,   // 90 ZoneChanged.x: Float, float
+  10,  1,   4,   4,   -1,  0,   0,   // 91 ZoneChanged.y: Float, float
 ]);
 
 /** 'Table.field' of each field row (limits are configured by these names). */
@@ -196,6 +200,8 @@ export const FIELD_NAMES: readonly string[] = [
   'ClientMessage.seq',
   'ClientMessage.body_type',
   'ClientMessage.body',
+  'Custom.kind',
+  'Custom.data',
   'Delta.tick',
   'Delta.enters',
   'Delta.updates',
@@ -284,8 +290,8 @@ export const Union = {
 
 /** Per union, the member table index of each tag (-1: NONE or unused). */
 export const UNION_MEMBERS: readonly (readonly number[])[] = [
-  [-1,8,18,13,1,9,2,15,0], // ClientBody
-  [-1,23,5,22,3,16,7,11,24,17,19,12,10,14], // ServerBody
+  [-1,9,19,14,1,10,2,16,0,5], // ClientBody
+  [-1,24,6,23,3,17,8,12,25,18,20,13,11,15,5], // ServerBody
 ];
 
 /** Enum indices (ubyte enums; unions excluded). */

@@ -8,6 +8,7 @@ export { ChatChannel } from './mmo/chat-channel.js';
 export { ChatMessage } from './mmo/chat-message.js';
 export { ClientBody, unionToClientBody, unionListToClientBody } from './mmo/client-body.js';
 export { ClientMessage } from './mmo/client-message.js';
+export { Custom } from './mmo/custom.js';
 export { DamageEvent } from './mmo/damage-event.js';
 export { DeathEvent } from './mmo/death-event.js';
 export { Delta } from './mmo/delta.js';

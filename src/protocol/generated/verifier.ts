@@ -13,8 +13,8 @@ function set(values: readonly number[]): Uint8Array {
 const ENUM_ChatChannel = set([0,1,2,3,4]);
 const ENUM_EntityKind = set([0,1,2]);
 const ENUM_InteractAction = set([0,1,2]);
-const TAGS_ClientBody = set([1,2,3,4,5,6,7,8]);
-const TAGS_ServerBody = set([1,2,3,4,5,6,7,8,9,10,11,12,13]);
+const TAGS_ClientBody = set([1,2,3,4,5,6,7,8,9]);
+const TAGS_ServerBody = set([1,2,3,4,5,6,7,8,9,10,11,12,13,14]);
 
 export function vAck(B: Uint8Array, base: number, end: number, pos: number, depth: number): number {
   const vt = table(B, base, end, pos, depth);
@@ -121,10 +121,28 @@ export function vClientMessage(B: Uint8Array, base: number, end: number, pos: nu
       case 6: e = vChat(B, base, end, t, depth + 1); break;
       case 7: e = vPing(B, base, end, t, depth + 1); break;
       case 8: e = vAck(B, base, end, t, depth + 1); break;
+      case 9: e = vCustom(B, base, end, t, depth + 1); break;
       default: e = unknownTag(p, 11);
     }
     if (e < 0) return e;
   }
+  return 0;
+}
+
+export function vCustom(B: Uint8Array, base: number, end: number, pos: number, depth: number): number {
+  const vt = table(B, base, end, pos, depth);
+  if (vt < 0) return vt;
+  const vs = ST[VS]!;
+  const ts = ST[TS]!;
+  let p: number;
+  let e: number;
+  // kind: Scalar, ushort
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 12);
+  if (p < 0) return p;
+  // data: VectorScalar, [ubyte]
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 13);
+  if (p < 0) return p;
+  if (p > 0 && (e = vector(B, base, end, p, 1, 0, 13)) < 0) return e;
   return 0;
 }
 
@@ -136,38 +154,38 @@ export function vDelta(B: Uint8Array, base: number, end: number, pos: number, de
   let p: number;
   let e: number;
   // tick: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 12);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 14);
   if (p < 0) return p;
   // enters: VectorTable, [EntityEnter]
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 13);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 15);
   if (p < 0) return p;
   if (p > 0) {
-    const v = vector(B, base, end, p, 4, 3, 13);
+    const v = vector(B, base, end, p, 4, 3, 15);
     if (v < 0) return v;
     const n = i32(B, v - 4);
-    if ((e = budget(n, v, 13)) < 0) return e;
+    if ((e = budget(n, v, 15)) < 0) return e;
     for (let i = 0; i < n; i++) {
-      const t = offset(B, end, v + 4 * i, 13);
+      const t = offset(B, end, v + 4 * i, 15);
       if (t < 0) return t;
       if ((e = vEntityEnter(B, base, end, t, depth + 1)) < 0) return e;
     }
   }
   // updates: VectorStruct, [EntityState]
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 14);
-  if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 12, 3, 14)) < 0) return e;
-  // leaves: VectorScalar, [uint]
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 15);
-  if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 4, 3, 15)) < 0) return e;
-  // damages: VectorStruct, [DamageEvent]
-  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 16);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 16);
   if (p < 0) return p;
   if (p > 0 && (e = vector(B, base, end, p, 12, 3, 16)) < 0) return e;
-  // deaths: VectorStruct, [DeathEvent]
-  p = field(B, base, vt, vs, ts, pos, 14, 4, 3, 17);
+  // leaves: VectorScalar, [uint]
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 17);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 8, 3, 17)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 4, 3, 17)) < 0) return e;
+  // damages: VectorStruct, [DamageEvent]
+  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 18);
+  if (p < 0) return p;
+  if (p > 0 && (e = vector(B, base, end, p, 12, 3, 18)) < 0) return e;
+  // deaths: VectorStruct, [DeathEvent]
+  p = field(B, base, vt, vs, ts, pos, 14, 4, 3, 19);
+  if (p < 0) return p;
+  if (p > 0 && (e = vector(B, base, end, p, 8, 3, 19)) < 0) return e;
   return 0;
 }
 
@@ -179,33 +197,33 @@ export function vEntityEnter(B: Uint8Array, base: number, end: number, pos: numb
   let p: number;
   let e: number;
   // id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 18);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 20);
   if (p < 0) return p;
   // kind: Enum, enum EntityKind
-  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 19);
+  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 21);
   if (p < 0) return p;
-  if (p > 0 && (e = enumByte(B, p, ENUM_EntityKind, 19)) < 0) return e;
+  if (p > 0 && (e = enumByte(B, p, ENUM_EntityKind, 21)) < 0) return e;
   // x: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 20);
+  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 22);
   if (p < 0) return p;
   // y: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 10, 2, 1, 21);
+  p = field(B, base, vt, vs, ts, pos, 10, 2, 1, 23);
   if (p < 0) return p;
   // hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 12, 2, 1, 22);
+  p = field(B, base, vt, vs, ts, pos, 12, 2, 1, 24);
   if (p < 0) return p;
   // max_hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 14, 2, 1, 23);
+  p = field(B, base, vt, vs, ts, pos, 14, 2, 1, 25);
   if (p < 0) return p;
   // level: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 16, 1, 0, 24);
+  p = field(B, base, vt, vs, ts, pos, 16, 1, 0, 26);
   if (p < 0) return p;
   // name: String, string
-  p = field(B, base, vt, vs, ts, pos, 18, 4, 3, 25);
+  p = field(B, base, vt, vs, ts, pos, 18, 4, 3, 27);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 25)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 27)) < 0) return e;
   // flags: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 20, 1, 0, 26);
+  p = field(B, base, vt, vs, ts, pos, 20, 1, 0, 28);
   if (p < 0) return p;
   return 0;
 }
@@ -218,14 +236,14 @@ export function vError(B: Uint8Array, base: number, end: number, pos: number, de
   let p: number;
   let e: number;
   // code: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 27);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 29);
   if (p < 0) return p;
   // reason: String, string
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 28);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 30);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 28)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 30)) < 0) return e;
   // ref_seq: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 29);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 31);
   if (p < 0) return p;
   return 0;
 }
@@ -238,20 +256,20 @@ export function vHello(B: Uint8Array, base: number, end: number, pos: number, de
   let p: number;
   let e: number;
   // protocol_version: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 30);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 32);
   if (p < 0) return p;
   // token: String, string
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 31);
-  if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 31)) < 0) return e;
-  // guest_name: String, string
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 32);
-  if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 32)) < 0) return e;
-  // client_name: String, string
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 33);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 33);
   if (p < 0) return p;
   if (p > 0 && (e = string(B, base, end, p, 33)) < 0) return e;
+  // guest_name: String, string
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 34);
+  if (p < 0) return p;
+  if (p > 0 && (e = string(B, base, end, p, 34)) < 0) return e;
+  // client_name: String, string
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 35);
+  if (p < 0) return p;
+  if (p > 0 && (e = string(B, base, end, p, 35)) < 0) return e;
   return 0;
 }
 
@@ -263,12 +281,12 @@ export function vInteract(B: Uint8Array, base: number, end: number, pos: number,
   let p: number;
   let e: number;
   // target: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 34);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 36);
   if (p < 0) return p;
   // action: Enum, enum InteractAction
-  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 35);
+  p = field(B, base, vt, vs, ts, pos, 6, 1, 0, 37);
   if (p < 0) return p;
-  if (p > 0 && (e = enumByte(B, p, ENUM_InteractAction, 35)) < 0) return e;
+  if (p > 0 && (e = enumByte(B, p, ENUM_InteractAction, 37)) < 0) return e;
   return 0;
 }
 
@@ -279,13 +297,13 @@ export function vItemGained(B: Uint8Array, base: number, end: number, pos: numbe
   const ts = ST[TS]!;
   let p: number;
   // item: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 36);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 38);
   if (p < 0) return p;
   // count: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 37);
+  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 39);
   if (p < 0) return p;
   // total: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 38);
+  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 40);
   if (p < 0) return p;
   return 0;
 }
@@ -298,12 +316,12 @@ export function vKicked(B: Uint8Array, base: number, end: number, pos: number, d
   let p: number;
   let e: number;
   // code: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 39);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 41);
   if (p < 0) return p;
   // reason: String, string
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 40);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 42);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 40)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 42)) < 0) return e;
   return 0;
 }
 
@@ -314,10 +332,10 @@ export function vLevelUp(B: Uint8Array, base: number, end: number, pos: number, 
   const ts = ST[TS]!;
   let p: number;
   // level: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 41);
+  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 43);
   if (p < 0) return p;
   // xp: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 42);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 44);
   if (p < 0) return p;
   return 0;
 }
@@ -330,13 +348,13 @@ export function vMove(B: Uint8Array, base: number, end: number, pos: number, dep
   let p: number;
   let e: number;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 43);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 45);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 43)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 45)) < 0) return e;
   // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 44);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 46);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 44)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 46)) < 0) return e;
   return 0;
 }
 
@@ -348,18 +366,18 @@ export function vMoveRejected(B: Uint8Array, base: number, end: number, pos: num
   let p: number;
   let e: number;
   // ref_seq: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 45);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 47);
   if (p < 0) return p;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 46);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 48);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 46)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 48)) < 0) return e;
   // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 47);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 49);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 47)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 49)) < 0) return e;
   // reason: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 10, 1, 0, 48);
+  p = field(B, base, vt, vs, ts, pos, 10, 1, 0, 50);
   if (p < 0) return p;
   return 0;
 }
@@ -372,9 +390,9 @@ export function vPing(B: Uint8Array, base: number, end: number, pos: number, dep
   let p: number;
   let e: number;
   // client_time: Float, double
-  p = field(B, base, vt, vs, ts, pos, 4, 8, 7, 49);
+  p = field(B, base, vt, vs, ts, pos, 4, 8, 7, 51);
   if (p < 0) return p;
-  if (p > 0 && (e = finite64(B, p, 49)) < 0) return e;
+  if (p > 0 && (e = finite64(B, p, 51)) < 0) return e;
   return 0;
 }
 
@@ -386,13 +404,13 @@ export function vPong(B: Uint8Array, base: number, end: number, pos: number, dep
   let p: number;
   let e: number;
   // client_time: Float, double
-  p = field(B, base, vt, vs, ts, pos, 4, 8, 7, 50);
+  p = field(B, base, vt, vs, ts, pos, 4, 8, 7, 52);
   if (p < 0) return p;
-  if (p > 0 && (e = finite64(B, p, 50)) < 0) return e;
+  if (p > 0 && (e = finite64(B, p, 52)) < 0) return e;
   // server_time: Float, double
-  p = field(B, base, vt, vs, ts, pos, 6, 8, 7, 51);
+  p = field(B, base, vt, vs, ts, pos, 6, 8, 7, 53);
   if (p < 0) return p;
-  if (p > 0 && (e = finite64(B, p, 51)) < 0) return e;
+  if (p > 0 && (e = finite64(B, p, 53)) < 0) return e;
   return 0;
 }
 
@@ -404,15 +422,15 @@ export function vRespawn(B: Uint8Array, base: number, end: number, pos: number, 
   let p: number;
   let e: number;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 52);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 54);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 52)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 54)) < 0) return e;
   // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 53);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 55);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 53)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 55)) < 0) return e;
   // hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 54);
+  p = field(B, base, vt, vs, ts, pos, 8, 2, 1, 56);
   if (p < 0) return p;
   return 0;
 }
@@ -425,17 +443,17 @@ export function vResume(B: Uint8Array, base: number, end: number, pos: number, d
   let p: number;
   let e: number;
   // protocol_version: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 55);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 57);
   if (p < 0) return p;
   // session_id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 56);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 58);
   if (p < 0) return p;
   // token: VectorScalar, [ubyte]
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 57);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 59);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 1, 0, 57)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 1, 0, 59)) < 0) return e;
   // last_seq: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 58);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 60);
   if (p < 0) return p;
   return 0;
 }
@@ -448,29 +466,29 @@ export function vSelfState(B: Uint8Array, base: number, end: number, pos: number
   let p: number;
   let e: number;
   // hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 59);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 61);
   if (p < 0) return p;
   // max_hp: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 60);
+  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 62);
   if (p < 0) return p;
   // level: Scalar, ubyte
-  p = field(B, base, vt, vs, ts, pos, 8, 1, 0, 61);
+  p = field(B, base, vt, vs, ts, pos, 8, 1, 0, 63);
   if (p < 0) return p;
   // xp: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 62);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 64);
   if (p < 0) return p;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 63);
+  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 65);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 63)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 65)) < 0) return e;
   // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 14, 4, 3, 64);
+  p = field(B, base, vt, vs, ts, pos, 14, 4, 3, 66);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 64)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 66)) < 0) return e;
   // inventory: VectorStruct, [InventoryItem]
-  p = field(B, base, vt, vs, ts, pos, 16, 4, 3, 65);
+  p = field(B, base, vt, vs, ts, pos, 16, 4, 3, 67);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 4, 1, 65)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 4, 1, 67)) < 0) return e;
   return 0;
 }
 
@@ -482,21 +500,21 @@ export function vServerFrame(B: Uint8Array, base: number, end: number, pos: numb
   let p: number;
   let e: number;
   // seq: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 66);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 68);
   if (p < 0) return p;
   // ack: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 67);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 69);
   if (p < 0) return p;
   // messages: VectorTable, [ServerMessage]
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 68);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 70);
   if (p < 0) return p;
   if (p > 0) {
-    const v = vector(B, base, end, p, 4, 3, 68);
+    const v = vector(B, base, end, p, 4, 3, 70);
     if (v < 0) return v;
     const n = i32(B, v - 4);
-    if ((e = budget(n, v, 68)) < 0) return e;
+    if ((e = budget(n, v, 70)) < 0) return e;
     for (let i = 0; i < n; i++) {
-      const t = offset(B, end, v + 4 * i, 68);
+      const t = offset(B, end, v + 4 * i, 70);
       if (t < 0) return t;
       if ((e = vServerMessage(B, base, end, t, depth + 1)) < 0) return e;
     }
@@ -512,19 +530,19 @@ export function vServerMessage(B: Uint8Array, base: number, end: number, pos: nu
   let p: number;
   let e: number;
   // body_type: UnionType, type of union ServerBody
-  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 69);
+  p = field(B, base, vt, vs, ts, pos, 4, 1, 0, 71);
   if (p < 0) return p;
   const tag4 = p > 0 ? B[p]! : 0;
-  if (tag4 !== 0 && TAGS_ServerBody[tag4] !== 1) return unknownTag(p, 69);
+  if (tag4 !== 0 && TAGS_ServerBody[tag4] !== 1) return unknownTag(p, 71);
   // body: Union, union ServerBody, required
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 70);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 72);
   if (p < 0) return p;
   if (p === 0) {
-    if (tag4 !== 0) return unionMismatch(pos, 70);
-    return requiredMissing(pos, 70);
+    if (tag4 !== 0) return unionMismatch(pos, 72);
+    return requiredMissing(pos, 72);
   } else {
-    if (tag4 === 0) return unionMismatch(p, 70);
-    const t = offset(B, end, p, 70);
+    if (tag4 === 0) return unionMismatch(p, 72);
+    const t = offset(B, end, p, 72);
     if (t < 0) return t;
     switch (tag4) {
       case 1: e = vWelcome(B, base, end, t, depth + 1); break;
@@ -540,7 +558,8 @@ export function vServerMessage(B: Uint8Array, base: number, end: number, pos: nu
       case 11: e = vLevelUp(B, base, end, t, depth + 1); break;
       case 12: e = vItemGained(B, base, end, t, depth + 1); break;
       case 13: e = vMoveRejected(B, base, end, t, depth + 1); break;
-      default: e = unknownTag(p, 70);
+      case 14: e = vCustom(B, base, end, t, depth + 1); break;
+      default: e = unknownTag(p, 72);
     }
     if (e < 0) return e;
   }
@@ -555,33 +574,33 @@ export function vSnapshot(B: Uint8Array, base: number, end: number, pos: number,
   let p: number;
   let e: number;
   // tick: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 71);
+  p = field(B, base, vt, vs, ts, pos, 4, 4, 3, 73);
   if (p < 0) return p;
   // zone: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 72);
+  p = field(B, base, vt, vs, ts, pos, 6, 2, 1, 74);
   if (p < 0) return p;
   // self_id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 73);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 75);
   if (p < 0) return p;
   // entities: VectorTable, [EntityEnter]
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 74);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 76);
   if (p < 0) return p;
   if (p > 0) {
-    const v = vector(B, base, end, p, 4, 3, 74);
+    const v = vector(B, base, end, p, 4, 3, 76);
     if (v < 0) return v;
     const n = i32(B, v - 4);
-    if ((e = budget(n, v, 74)) < 0) return e;
+    if ((e = budget(n, v, 76)) < 0) return e;
     for (let i = 0; i < n; i++) {
-      const t = offset(B, end, v + 4 * i, 74);
+      const t = offset(B, end, v + 4 * i, 76);
       if (t < 0) return t;
       if ((e = vEntityEnter(B, base, end, t, depth + 1)) < 0) return e;
     }
   }
   // self: Table, SelfState
-  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 75);
+  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 77);
   if (p < 0) return p;
   if (p > 0) {
-    const t = offset(B, end, p, 75);
+    const t = offset(B, end, p, 77);
     if (t < 0) return t;
     if ((e = vSelfState(B, base, end, t, depth + 1)) < 0) return e;
   }
@@ -596,37 +615,37 @@ export function vWelcome(B: Uint8Array, base: number, end: number, pos: number, 
   let p: number;
   let e: number;
   // protocol_version: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 76);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 78);
   if (p < 0) return p;
   // session_id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 77);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 79);
   if (p < 0) return p;
   // resume_token: VectorScalar, [ubyte]
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 78);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 80);
   if (p < 0) return p;
-  if (p > 0 && (e = vector(B, base, end, p, 1, 0, 78)) < 0) return e;
+  if (p > 0 && (e = vector(B, base, end, p, 1, 0, 80)) < 0) return e;
   // player_id: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 79);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 81);
   if (p < 0) return p;
   // name: String, string
-  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 80);
+  p = field(B, base, vt, vs, ts, pos, 12, 4, 3, 82);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 80)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 82)) < 0) return e;
   // zone: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 14, 2, 1, 81);
+  p = field(B, base, vt, vs, ts, pos, 14, 2, 1, 83);
   if (p < 0) return p;
   // tick_rate: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 16, 2, 1, 82);
+  p = field(B, base, vt, vs, ts, pos, 16, 2, 1, 84);
   if (p < 0) return p;
   // server_time: Float, double
-  p = field(B, base, vt, vs, ts, pos, 18, 8, 7, 83);
+  p = field(B, base, vt, vs, ts, pos, 18, 8, 7, 85);
   if (p < 0) return p;
-  if (p > 0 && (e = finite64(B, p, 83)) < 0) return e;
+  if (p > 0 && (e = finite64(B, p, 85)) < 0) return e;
   // resumed: Scalar, bool
-  p = field(B, base, vt, vs, ts, pos, 20, 1, 0, 84);
+  p = field(B, base, vt, vs, ts, pos, 20, 1, 0, 86);
   if (p < 0) return p;
   // replayed: Scalar, uint
-  p = field(B, base, vt, vs, ts, pos, 22, 4, 3, 85);
+  p = field(B, base, vt, vs, ts, pos, 22, 4, 3, 87);
   if (p < 0) return p;
   return 0;
 }
@@ -639,19 +658,19 @@ export function vZoneChanged(B: Uint8Array, base: number, end: number, pos: numb
   let p: number;
   let e: number;
   // zone: Scalar, ushort
-  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 86);
+  p = field(B, base, vt, vs, ts, pos, 4, 2, 1, 88);
   if (p < 0) return p;
   // name: String, string
-  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 87);
+  p = field(B, base, vt, vs, ts, pos, 6, 4, 3, 89);
   if (p < 0) return p;
-  if (p > 0 && (e = string(B, base, end, p, 87)) < 0) return e;
+  if (p > 0 && (e = string(B, base, end, p, 89)) < 0) return e;
   // x: Float, float
-  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 88);
+  p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 90);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 88)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 90)) < 0) return e;
   // y: Float, float
-  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 89);
+  p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 91);
   if (p < 0) return p;
-  if (p > 0 && (e = finite32(B, p, 89)) < 0) return e;
+  if (p > 0 && (e = finite32(B, p, 91)) < 0) return e;
   return 0;
 }

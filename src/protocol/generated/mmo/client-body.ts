@@ -4,6 +4,7 @@
 import { Ack } from '../mmo/ack.js';
 import { Attack } from '../mmo/attack.js';
 import { Chat } from '../mmo/chat.js';
+import { Custom } from '../mmo/custom.js';
 import { Hello } from '../mmo/hello.js';
 import { Interact } from '../mmo/interact.js';
 import { Move } from '../mmo/move.js';
@@ -20,13 +21,14 @@ export enum ClientBody {
   Interact = 5,
   Chat = 6,
   Ping = 7,
-  Ack = 8
+  Ack = 8,
+  Custom = 9
 }
 
 export function unionToClientBody(
   type: ClientBody,
-  accessor: (obj:Ack|Attack|Chat|Hello|Interact|Move|Ping|Resume) => Ack|Attack|Chat|Hello|Interact|Move|Ping|Resume|null
-): Ack|Attack|Chat|Hello|Interact|Move|Ping|Resume|null {
+  accessor: (obj:Ack|Attack|Chat|Custom|Hello|Interact|Move|Ping|Resume) => Ack|Attack|Chat|Custom|Hello|Interact|Move|Ping|Resume|null
+): Ack|Attack|Chat|Custom|Hello|Interact|Move|Ping|Resume|null {
   switch(ClientBody[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(new Hello())! as Hello;
@@ -37,15 +39,16 @@ export function unionToClientBody(
     case 'Chat': return accessor(new Chat())! as Chat;
     case 'Ping': return accessor(new Ping())! as Ping;
     case 'Ack': return accessor(new Ack())! as Ack;
+    case 'Custom': return accessor(new Custom())! as Custom;
     default: return null;
   }
 }
 
 export function unionListToClientBody(
   type: ClientBody, 
-  accessor: (index: number, obj:Ack|Attack|Chat|Hello|Interact|Move|Ping|Resume) => Ack|Attack|Chat|Hello|Interact|Move|Ping|Resume|null, 
+  accessor: (index: number, obj:Ack|Attack|Chat|Custom|Hello|Interact|Move|Ping|Resume) => Ack|Attack|Chat|Custom|Hello|Interact|Move|Ping|Resume|null, 
   index: number
-): Ack|Attack|Chat|Hello|Interact|Move|Ping|Resume|null {
+): Ack|Attack|Chat|Custom|Hello|Interact|Move|Ping|Resume|null {
   switch(ClientBody[type]) {
     case 'NONE': return null; 
     case 'Hello': return accessor(index, new Hello())! as Hello;
@@ -56,6 +59,7 @@ export function unionListToClientBody(
     case 'Chat': return accessor(index, new Chat())! as Chat;
     case 'Ping': return accessor(index, new Ping())! as Ping;
     case 'Ack': return accessor(index, new Ack())! as Ack;
+    case 'Custom': return accessor(index, new Custom())! as Custom;
     default: return null;
   }
 }
