@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { runLoadtest, DEFAULT_OPTIONS, type LoadtestOptions } from './runner.js';
 import { scenarios } from './scenarios/index.js';
 import type { BotBehaviour } from './swarm/bot.js';
+import { parseAttackList } from './attack/index.js';
 
 const USAGE = `npm run loadtest -- --scenario NAME --clients N --duration SECONDS [options]
 
@@ -38,6 +39,11 @@ Scenario knobs:
   --turnover PCT          soak: percent of players replaced per minute (default 5)
   --churn N               churn: connections cycled per second (default 2 % of clients)
   --max-rtt-p99 MS, --max-rss-growth PCT, --max-heap-slope MB_PER_MIN   pass criteria
+  --attacks A,B|all       attack: which attacks run together (default all: conn-flood, slowloris, handshake-flood,
+                          garbage, msg-flood, slow-readers, oversize, auth-bruteforce, resume-forgery)
+  --attack-intensity X    attack: scale of every attack's rate and socket caps (default 1)
+  --no-degrade            attack: spawn the server with degrade.enabled=false (adaptive degradation off)
+  --max-attack-rtt-p99 MS, --recover-within S, --max-rss-growth-mb MB   attack pass criteria (250, 10, 200)
 
 Output:
   --json                  stdout carries only the final JSON line
@@ -99,6 +105,12 @@ export function parseCli(argv: string[]): { opts: Partial<LoadtestOptions>; json
         'max-rtt-p99': { type: 'string' },
         'max-rss-growth': { type: 'string' },
         'max-heap-slope': { type: 'string' },
+        attacks: { type: 'string' },
+        'attack-intensity': { type: 'string' },
+        'no-degrade': { type: 'boolean' },
+        'max-attack-rtt-p99': { type: 'string' },
+        'recover-within': { type: 'string' },
+        'max-rss-growth-mb': { type: 'string' },
         json: { type: 'boolean' },
         progress: { type: 'string' },
         sample: { type: 'string' },
@@ -156,6 +168,18 @@ export function parseCli(argv: string[]): { opts: Partial<LoadtestOptions>; json
     progressMs: num(v.progress, 'progress', DEFAULT_OPTIONS.progressMs / 1000) * 1000,
     sampleMs: num(v.sample, 'sample', DEFAULT_OPTIONS.sampleMs / 1000, 0.1) * 1000,
   };
+  if (v.attacks !== undefined || scenario === 'attack') {
+    try {
+      opts.attacks = parseAttackList(v.attacks ?? 'all');
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    opts.attackIntensity = num(v['attack-intensity'], 'attack-intensity', 1, 0.01);
+    opts.maxAttackRttP99Ms = num(v['max-attack-rtt-p99'], 'max-attack-rtt-p99', 250);
+    opts.recoverWithinSec = num(v['recover-within'], 'recover-within', 10);
+    opts.maxRssGrowthMb = num(v['max-rss-growth-mb'], 'max-rss-growth-mb', 200);
+  }
+  if (v['no-degrade']) serverConfig['degrade.enabled'] = false;
   if (!spawnServer) opts.url = v.url ?? 'ws://127.0.0.1:7777/ws';
   if (v['server-pid']) opts.serverPid = num(v['server-pid'], 'server-pid', 0, 1);
   return { opts, json: v.json ?? false };

@@ -37,6 +37,7 @@ import { FaultMode } from './zone/records.js';
 import { BufferPool } from './pool/index.js';
 import { SessionService } from './session/service.js';
 import { SharedAdmission } from './session/shared-admission.js';
+import { startDegrade } from './net/degrade-runtime.js';
 import { clientVerifyLimits } from './protocol/verify.js';
 import type { Config } from './config/schema.js';
 
@@ -258,6 +259,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     tickHz: config.zones.tickHz,
   });
   await zones.start(sessions);
+  const degrade = startDegrade({ cfg: config.degrade, metrics, registry: metrics.registry, zones, admission: sessions.admission, tickHz: config.zones.tickHz, log: log.child({ component: 'degrade' }) });
   for (const h of zones.hosts) readiness.register(`zone-${h.def.id}`, () => h.readiness());
   if (config.debug.faultInjection) {
     log.warn('debug.faultInjection is on: POST /debug/zones/<id>/fault crashes zones and POST /debug/gateway/stall blocks the gateway on request');
@@ -350,6 +352,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   const shutdown = (why: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ why, connections: gateway.connections }, 'shutting down');
+      degrade?.stop();
       gateway.stopListening();
       gateway.closeAll(CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
       // Every player leaves its zone with its final state, which goes to the write queue...

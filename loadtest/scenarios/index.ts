@@ -6,8 +6,9 @@ import { steady } from './steady.js';
 import { soak } from './soak.js';
 import { reconnectStorm } from './reconnect-storm.js';
 import { churn } from './churn.js';
+import { attack } from '../attack/scenario.js';
 
-export const scenarios: ReadonlyMap<string, Scenario> = new Map([steady, soak, reconnectStorm, churn].map((s) => [s.name, s]));
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([steady, soak, reconnectStorm, churn, attack].map((s) => [s.name, s]));
 
 export function getScenario(name: string): Scenario {
   const s = scenarios.get(name);

@@ -46,6 +46,12 @@ export interface LoadtestOptions {
   maxRttP99Ms: number;
   maxRssGrowthPct: number;
   maxHeapSlopeMbPerMin: number;
+  /** attack: the attacks to run together (loadtest/attack), their intensity (1: the documented default), and its pass criteria. */
+  attacks?: string[];
+  attackIntensity?: number;
+  maxAttackRttP99Ms?: number;
+  maxRssGrowthMb?: number;
+  recoverWithinSec?: number;
   /** Which client the bots use: 'sdk' (ours) or a peer's (bench:compare). */
   bots: BotKind;
   /** With spawnServer: run this peer server script instead of ours, with these arguments. */

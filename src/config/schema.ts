@@ -482,8 +482,55 @@ export const AdmissionSection = Type.Object(
     perAddressResumesPerSec: Type.Number({ default: 100, minimum: 0.01, maximum: 1_000_000, description: 'Resumes per second per source address (many players may share a NAT address).' }),
     perAddressResumeBurst: Type.Integer({ default: 500, minimum: 1, maximum: 10_000_000, description: 'Resumes at once per source address.' }),
     maxTrackedAddresses: Type.Integer({ default: 100_000, minimum: 100, maximum: 10_000_000, description: 'Source addresses tracked before idle ones are forgotten.' }),
+    budgetPerSec: Type.Number({
+      default: 2000,
+      minimum: 1,
+      maximum: 100_000_000,
+      description: 'Cost units per second one source address may spend on handshakes, logins, resumes, moves and chat together (admission.costs): one budget, whatever the mix. 2000: ~400 players behind one NAT address moving 4 times a second, with room for their handshakes.',
+    }),
+    budgetBurst: Type.Number({ default: 5000, minimum: 1, maximum: 1_000_000_000, description: 'Cost units one source address may spend at once.' }),
+    accountBudgetPerSec: Type.Number({ default: 200, minimum: 1, maximum: 100_000_000, description: 'Cost units per second one account may spend (its sessions together; a player sends ~4 moves a second).' }),
+    accountBudgetBurst: Type.Number({ default: 600, minimum: 1, maximum: 1_000_000_000, description: 'Cost units one account may spend at once.' }),
+    costs: Type.Object(
+      {
+        handshake: Type.Number({ default: 20, minimum: 0, maximum: 1_000_000, description: 'A WebSocket upgrade.' }),
+        login: Type.Number({ default: 50, minimum: 0, maximum: 1_000_000, description: 'A fresh login (on top of its handshake).' }),
+        resume: Type.Number({ default: 10, minimum: 0, maximum: 1_000_000, description: 'A resume (on top of its handshake): cheap, so players come back after an outage.' }),
+        move: Type.Number({ default: 1, minimum: 0, maximum: 1_000_000, description: 'A move, attack or interact.' }),
+        chat: Type.Number({ default: 10, minimum: 0, maximum: 1_000_000, description: 'A chat line.' }),
+      },
+      { ...strict, description: 'What each action spends from the address and account budgets.' },
+    ),
   },
   { ...strict, description: 'Admission control on the WebSocket upgrade (refused clients get 429 with retry-after).' },
+);
+
+export const DegradeSection = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Shed load step by step when the process is over its budget, and restore when it passes (src/net/degrade.ts).' }),
+    sampleMs: Type.Integer({ default: 1000, minimum: 100, maximum: 60_000, description: 'How often the load is judged, ms.' }),
+    loopLagMs: Type.Number({ default: 50, minimum: 1, maximum: 10_000, description: "Over budget when the gateway's event-loop delay p99 over a sample is at least this, ms." }),
+    gatewayBusy: Type.Number({ default: 0.9, minimum: 0.05, maximum: 1, description: "Over budget when the gateway thread is busy (event-loop utilization, its CPU) at least this share of a sample." }),
+    tickBudget: Type.Number({ default: 0.8, minimum: 0.05, maximum: 10, description: "A zone is over budget when its mean tick takes at least this share of the tick period (0.8 at 20 Hz: 40 ms)." }),
+    raiseAfterMs: Type.Integer({ default: 2000, minimum: 0, maximum: 600_000, description: 'Over budget this long (at the current step) before the next step is taken.' }),
+    restoreAfterMs: Type.Integer({ default: 10_000, minimum: 0, maximum: 3_600_000, description: 'Under restoreRatio x every threshold this long before one step is undone (hysteresis).' }),
+    restoreRatio: Type.Number({ default: 0.6, minimum: 0.05, maximum: 1, description: 'Calm means every signal below this share of its threshold.' }),
+    shedLoginReserve: Type.Number({ default: 0.9, minimum: 0, maximum: 1, description: "While shedding: the share of the global handshake burst fresh logins may not use (resumes may), and addresses that overran their budget recently are refused outright." }),
+    abuserWindowMs: Type.Integer({ default: 10_000, minimum: 0, maximum: 3_600_000, description: 'While shedding, an address that ran out of budget within this long is refused at the handshake.' }),
+    updateTicks: Type.Array(Type.Integer({ minimum: 1, maximum: 16 }), {
+      default: [2, 4],
+      minItems: 1,
+      maxItems: 4,
+      description: 'world.aoi.updateTicks for the busiest zones at each reduce step after shedding (2: half the update frames).',
+    }),
+    visibleCap: Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), {
+      default: [48, 32],
+      minItems: 1,
+      maxItems: 4,
+      description: 'Visible-entity cap for the busiest zones at each reduce step (never above world.aoi.visibleCap); as many entries as updateTicks.',
+    }),
+  },
+  { ...strict, description: 'Adaptive degradation under overload: shed attackers and new handshakes, then lower the update rate and visible-entity cap of the busiest zones.' },
 );
 
 export const ProtocolSection = Type.Object(
@@ -541,6 +588,7 @@ export const ConfigSchema = Type.Object(
     world: WorldSection,
     sessions: SessionsSection,
     admission: AdmissionSection,
+    degrade: DegradeSection,
     protocol: ProtocolSection,
     pool: PoolSection,
     debug: DebugSection,
@@ -560,6 +608,7 @@ export type ZonesConfig = Static<typeof ZonesSection>;
 export type WorldConfig = Static<typeof WorldSection>;
 export type SessionsConfig = Static<typeof SessionsSection>;
 export type AdmissionSectionConfig = Static<typeof AdmissionSection>;
+export type DegradeConfig = Static<typeof DegradeSection>;
 export type ProtocolConfig = Static<typeof ProtocolSection>;
 export type PoolConfig = Static<typeof PoolSection>;
 

@@ -10,6 +10,16 @@
 // against the session's secret token.
 
 import { TokenBucket } from './token-bucket.js';
+import { Budget, BudgetAction } from './budget.js';
+
+/** What each action costs from the address and account budgets (admission.costs). */
+export interface AdmissionCosts {
+  handshake: number;
+  login: number;
+  resume: number;
+  move: number;
+  chat: number;
+}
 
 export interface AdmissionConfig {
   /** Global new handshakes per second (resumes and logins together). */
@@ -25,6 +35,20 @@ export interface AdmissionConfig {
   perAddressResumeBurst: number;
   /** Tracked source addresses before idle ones are evicted. */
   maxTrackedAddresses: number;
+  /** One budget per source address and one per account, in cost units (see budget.ts). Absent: no budgets (tests of the buckets alone). */
+  budgetPerSec?: number;
+  budgetBurst?: number;
+  accountBudgetPerSec?: number;
+  accountBudgetBurst?: number;
+  costs?: AdmissionCosts;
+}
+
+/** Tightened admission while the process sheds load (set by the degradation controller). */
+export interface ShedPolicy {
+  /** Share of the global burst fresh logins may not use. */
+  loginReserve: number;
+  /** An address that overran its budget within this long is refused. */
+  abuserWindowMs: number;
 }
 
 export const Admit = { ok: 0 } as const;
@@ -34,6 +58,10 @@ export interface AdmissionStats {
   admittedResumes: number;
   refusedGlobal: number;
   refusedAddress: number;
+  /** Refused because the address's cost budget was spent. */
+  refusedBudget: number;
+  /** Refused while shedding: an address that overran its budget recently, or a login beyond the tightened share. */
+  refusedShed: number;
 }
 
 interface AddressBuckets {
@@ -46,7 +74,12 @@ export class Admission {
   private readonly global: TokenBucket;
   private readonly reserve: number;
   private readonly addresses = new Map<string, AddressBuckets>();
-  readonly stats: AdmissionStats = { admittedLogins: 0, admittedResumes: 0, refusedGlobal: 0, refusedAddress: 0 };
+  readonly stats: AdmissionStats = { admittedLogins: 0, admittedResumes: 0, refusedGlobal: 0, refusedAddress: 0, refusedBudget: 0, refusedShed: 0 };
+  /** Cost budget per source address; null without admission.costs. */
+  readonly addressBudget: Budget | null;
+  /** Cost budget per account id; null without admission.costs. */
+  readonly accountBudget: Budget | null;
+  private shed: ShedPolicy | null = null;
 
   constructor(
     private readonly cfg: AdmissionConfig,
@@ -54,6 +87,35 @@ export class Admission {
   ) {
     this.global = new TokenBucket(cfg.handshakesPerSec, cfg.handshakeBurst, nowMs);
     this.reserve = Math.floor(cfg.handshakeBurst * cfg.resumeReserve);
+    const w = cfg.costs;
+    this.addressBudget = w ? new Budget({ perSec: cfg.budgetPerSec ?? 2000, burst: cfg.budgetBurst ?? 5000, weights: w, maxKeys: cfg.maxTrackedAddresses }) : null;
+    this.accountBudget = w ? new Budget({ perSec: cfg.accountBudgetPerSec ?? 200, burst: cfg.accountBudgetBurst ?? 600, weights: w, maxKeys: cfg.maxTrackedAddresses }) : null;
+  }
+
+  /** Tightens admission (a ShedPolicy) or restores it (null). Cold path: the degradation controller calls it once per step. */
+  setShedding(policy: ShedPolicy | null): void {
+    this.shed = policy;
+  }
+
+  get shedding(): boolean {
+    return this.shed !== null;
+  }
+
+  /**
+   * Spends an input's cost (a move, or a chat line) from its address's and
+   * its account's budgets. False: over budget, drop it like a rate-limited
+   * input. The hot call of the session layer: two Map lookups, no allocation.
+   */
+  spendInput(address: string, accountId: number, chat: boolean, nowMs: number): boolean {
+    const ab = this.addressBudget;
+    if (ab === null) return true;
+    const action = chat ? BudgetAction.chat : BudgetAction.move;
+    return ab.spend(address, action, nowMs) && this.accountBudget!.spend(accountId, action, nowMs);
+  }
+
+  /** Spends a login's cost from the account's budget (a token or guest login over the WebSocket); false: refuse it. */
+  spendLogin(accountId: number, nowMs: number): boolean {
+    return this.accountBudget === null || this.accountBudget.spend(accountId, BudgetAction.login, nowMs);
   }
 
   /**
@@ -61,6 +123,16 @@ export class Admission {
    * `resume` is true when the client claims to resume an existing session.
    */
   admit(address: string, resume: boolean, nowMs: number): number {
+    const shed = this.shed;
+    const ab = this.addressBudget;
+    if (shed !== null && ab !== null && ab.overrun(address, nowMs, shed.abuserWindowMs)) {
+      this.stats.refusedShed++;
+      return Math.max(1000, shed.abuserWindowMs);
+    }
+    if (ab !== null && !(ab.spend(address, BudgetAction.handshake, nowMs) && ab.spend(address, resume ? BudgetAction.resume : BudgetAction.login, nowMs))) {
+      this.stats.refusedBudget++;
+      return 1000;
+    }
     const a = this.bucketsFor(address, nowMs);
     const own = resume ? a.resume : a.login;
     const ownWait = own.waitMs(nowMs);
@@ -68,9 +140,10 @@ export class Admission {
       this.stats.refusedAddress++;
       return ownWait;
     }
-    const floor = resume ? 0 : this.reserve;
+    const floor = resume ? 0 : shed === null ? this.reserve : Math.max(this.reserve, Math.floor(this.cfg.handshakeBurst * shed.loginReserve));
     if (!this.global.take(nowMs, 1, floor)) {
-      this.stats.refusedGlobal++;
+      if (shed !== null && !resume) this.stats.refusedShed++;
+      else this.stats.refusedGlobal++;
       return Math.max(1, this.global.waitMs(nowMs, 1, floor));
     }
     own.take(nowMs);

@@ -224,6 +224,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
         { labels: { decision: 'resume' }, value: st.admittedResumes },
         { labels: { decision: 'refused_global' }, value: st.refusedGlobal },
         { labels: { decision: 'refused_address' }, value: st.refusedAddress },
+        { labels: { decision: 'refused_budget' }, value: st.refusedBudget },
+        { labels: { decision: 'refused_shed' }, value: st.refusedShed },
       ];
     });
   }
@@ -361,6 +363,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       claims = { accountId: g.accountId, name: g.name, guest: true, expiresAt: g.expiresAt };
     }
     const identity: SessionIdentity = { accountId: claims.accountId, name: claims.name, guest: claims.guest };
+    if (!this.admission.spendLogin(claims.accountId, performance.now())) return this.kick(ws, CloseCode.tryAgainLater, 'too many logins to this account; retry-after-ms=5000', CloseReason.refused);
     const live = this.registry.findByIdentity(identity);
     if (live) return this.takeOver(live, ws, conn);
     conn.phase = PHASE_AUTH;
@@ -493,7 +496,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
     s.inSeq = seq;
     const now = performance.now();
-    if (!s.inputBucket.take(now)) {
+    if (!s.inputBucket.take(now) || !this.admission.spendInput(ws.getUserData().ip, s.identity.accountId, type === ClientBody.Chat, now)) {
       this.m.inputsDropped.inc(0);
       if (++s.floodStrikes > this.d.cfg.floodStrikes) this.refuse(ws, 4, CloseCode.flood, 'too many messages', 'flood');
       return;

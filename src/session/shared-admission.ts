@@ -159,6 +159,9 @@ export class SharedAdmission {
       admittedResumes: Atomics.load(i, kAdmittedResumes),
       refusedGlobal: Atomics.load(i, kRefusedGlobal),
       refusedAddress: Atomics.load(i, kRefusedAddress),
+      // Cost budgets and shedding (session/budget.ts) are decided on the main thread's Admission only.
+      refusedBudget: 0,
+      refusedShed: 0,
     };
   }
 }

@@ -25,7 +25,10 @@ import type { SpatialGrid } from './grid.js';
 import { SLOT_MASK } from './entity-store.js';
 
 export class Visibility {
+  /** Storage per observer (the configured cap). */
   readonly cap: number;
+  /** The cap compute() applies now, 1..cap: lowered under overload (ToZone.aoiLoad), restored after. */
+  limit: number;
   readonly radius: number;
   readonly hysteresis: number;
   /** Visible entity ids, cap per observer slot. Read-only outside this class. */
@@ -55,6 +58,7 @@ export class Visibility {
   ) {
     const n = store.capacity;
     this.cap = cap;
+    this.limit = cap;
     this.radius = radius;
     this.hysteresis = hysteresis;
     this.sets = new Uint32Array(n * cap);
@@ -126,14 +130,15 @@ export class Visibility {
       d2s[m] = d2;
       m++;
     }
-    if (m > cap) {
+    const limit = this.limit;
+    if (m > limit) {
       const key = this.key;
       const h = this.hysteresis;
       for (let i = 0; i < m; i++) key[i] = Math.sqrt(d2s[i]!) - (mark[cand[i]!] === sKept ? h : 0);
-      selectSmallest(cand, key, m, cap);
+      selectSmallest(cand, key, m, limit);
       // Visible entities pushed out by the cap leave.
-      for (let i = cap; i < m; i++) if (mark[cand[i]!] === sKept) mark[cand[i]!] = sVisible;
-      m = cap;
+      for (let i = limit; i < m; i++) if (mark[cand[i]!] === sKept) mark[cand[i]!] = sVisible;
+      m = limit;
     }
 
     // Marks are final: whatever of the old view is still sVisible leaves.

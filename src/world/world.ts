@@ -137,7 +137,10 @@ export class World {
   private readonly refreshEvery: number;
   /** Ability of a player's Attack (CombatRules tables). */
   private readonly playerAbility: number;
-  private readonly updateEvery: number;
+  private updateEvery: number;
+  /** After updateEvery was lowered: until this tick, updates carry changes from the old, longer window (none lost). */
+  private wideUntil = 0;
+  private wideWindow = 1;
 
   /**
    * Builds the zone and, unless `populate` is false (checkpoint restore),
@@ -856,6 +859,27 @@ export class World {
     this.evTail[t] = i;
   }
 
+  /**
+   * Degrades or restores this zone's area of interest at run time (the
+   * gateway's degradation controller, ToZone.aoiLoad): send each player its
+   * view every `updateTicks` ticks and show at most `visibleCap` entities.
+   * 0 restores the zone's configured value. Cold path.
+   */
+  setAoiLoad(updateTicks: number, visibleCap: number): void {
+    const upd = updateTicks === 0 ? this.def.aoi.updateTicks : Math.min(16, Math.max(1, updateTicks | 0));
+    if (upd < this.updateEvery) {
+      this.wideUntil = this.tickCount + this.updateEvery;
+      this.wideWindow = this.updateEvery;
+    }
+    this.updateEvery = upd;
+    this.vis.limit = visibleCap === 0 ? this.vis.cap : Math.min(this.vis.cap, Math.max(1, visibleCap | 0));
+  }
+
+  /** The update period and visible cap in force (tests, diagnostics). */
+  aoiLoad(): { updateTicks: number; visibleCap: number } {
+    return { updateTicks: this.updateEvery, visibleCap: this.vis.limit };
+  }
+
   private writeDelta(o: number, writer: DeltaWriter): void {
     const vis = this.vis;
     const tick = this.tickCount;
@@ -894,10 +918,11 @@ export class World {
     }
     const stays = vis.stays;
     const stayCount = vis.stayCount;
+    const win = tick < this.wideUntil ? this.wideWindow : upd;
     for (let i = 0; i < stayCount; i++) {
       const s = stays[i]!;
       // Changed within the ticks since this player's last update (just this one when upd is 1).
-      if (((tick - changed[s]!) >>> 0) >= upd) continue;
+      if (((tick - changed[s]!) >>> 0) >= win) continue;
       if (!open) {
         writer.begin(o, session);
         open = true;

@@ -33,6 +33,11 @@ export const ToZone = {
   reconcile: 8,
   /** Fault injection (debug.faultInjection): u8 FaultMode. */
   fault: 9,
+  /**
+   * Adaptive degradation (src/net/degrade.ts): u8 updateTicks | u8 0 | u16
+   * visibleCap for the whole zone; 0 restores the configured value. Session 0.
+   */
+  aoiLoad: 20,
 } as const;
 
 /** Why a player joins (ToZone.join payload byte 0). */

@@ -358,6 +358,9 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       case ToZone.fault:
         if (this.data.faultInjection) this.fault(data[offset]!);
         return;
+      case ToZone.aoiLoad:
+        this.world.setAoiLoad(data[offset]!, data[offset + 2]! | (data[offset + 3]! << 8));
+        return;
     }
   }
 
