@@ -1,4 +1,4 @@
-// `npm run bench:compare [-- --json] [--clients 500] [--duration 20] [--servers ours,uws-bare,colyseus-ws,colyseus-uws]`
+// `npm run bench:compare [-- --json] [--clients 500] [--duration 20] [--servers ours,uws-bare,colyseus-ws,colyseus-uws] [--bots lean,sdk]`
 //
 // Runs the steady scenario against our server and each peer, one after the
 // other in the same run (same machine, same load, same bot behaviour and
@@ -7,6 +7,12 @@
 // then one line of ratios: { vsUwsBare, vsColyseus, vsColyseusUws }.
 // The bare uWebSockets.js peer sends frames of the mean size our server sent
 // (measured first); Colyseus runs the same game loop (peers/sim.ts).
+// --bots: the bot engine(s), each server run once per engine listed (default
+// lean): 'lean' drives ours with loadtest/lean/ on our protocol and the bare
+// uWS peer with the same engine on the peers' wire format (peers/wire.ts);
+// 'sdk' drives ours with the client SDK and the bare peer with `ws`. Colyseus
+// is always driven by its own SDK (see loadtest/README.md, "Lean bots", for why).
+// Each line carries botKind and botUsPerMessage (bot thread CPU per message).
 // Targets (reported, not asserted): ours >= 0.5x bare uWS and >= 5x Colyseus
 // in messages per server CPU-second; server RSS at 10,000 clients under 1 GB.
 
@@ -24,6 +30,7 @@ const { values } = parseArgs({
     ramp: { type: 'string', default: '250' },
     workers: { type: 'string', default: '2' },
     servers: { type: 'string', default: 'ours,uws-bare,colyseus-ws,colyseus-uws' },
+    bots: { type: 'string', default: 'lean' },
     'server-config': { type: 'string', multiple: true },
   },
 });
@@ -55,6 +62,10 @@ function line(server: string, r: LoadtestResult): Line {
     serverCores: r.serverCores,
     meanFrameBytesIn: r.meanFrameBytesIn,
     serverRssEndMb: r.serverRssEndMb,
+    botKind: r.botKind,
+    botUsPerMessage: r.botUsPerMessage,
+    fullBots: r.fullBots,
+    fullBotUsPerMessage: r.fullBotUsPerMessage,
     clients: r.clients,
     connected: r.connected,
     errors: r.errors,
@@ -62,10 +73,12 @@ function line(server: string, r: LoadtestResult): Line {
   };
 }
 
-async function run(server: string, frameBytes: number): Promise<Line> {
+type Engine = 'lean' | 'sdk';
+
+async function run(server: string, engine: Engine, frameBytes: number): Promise<Line> {
   const common = { scenario: 'steady', clients, durationSec, spawnServer: true, rampPerSec: Number(values.ramp), workers: Number(values.workers), progressMs: values.json ? 0 : 5000, log };
   let peer: { bots: BotKind; peerScript: string; peerArgs: string[] } | null = null;
-  if (server === 'uws-bare') peer = { bots: 'raw', peerScript: peerDir('uws-bare.js'), peerArgs: ['--frame-bytes', String(frameBytes)] };
+  if (server === 'uws-bare') peer = { bots: engine === 'lean' ? 'lean-raw' : 'raw', peerScript: peerDir('uws-bare.js'), peerArgs: ['--frame-bytes', String(frameBytes)] };
   else if (server === 'colyseus-ws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'ws'] };
   else if (server === 'colyseus-uws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'uws'] };
   else if (server !== 'ours') throw new Error(`unknown server ${server}`);
@@ -74,22 +87,34 @@ async function run(server: string, frameBytes: number): Promise<Line> {
     const i = kv.indexOf('=');
     serverConfig[kv.slice(0, i)] = kv.slice(i + 1);
   }
-  log(`bench:compare: ${server}, ${clients} clients, ${durationSec} s`);
-  const r = await runLoadtest(peer ? { ...common, ...peer } : { ...common, serverConfig });
+  log(`bench:compare: ${server}, ${clients} clients, ${durationSec} s, ${peer?.bots ?? engine} bots`);
+  const r = await runLoadtest(peer ? { ...common, ...peer } : { ...common, bots: engine, serverConfig });
   if (!r.pass) log(`bench:compare: ${server} did not pass steady: ${r.failures.join('; ')}`);
   return line(server, r);
 }
 
 const servers = values.servers.split(',').map((s) => s.trim());
+const engines = values.bots.split(',').map((s) => s.trim());
+for (const e of engines) {
+  if (e !== 'lean' && e !== 'sdk') {
+    process.stderr.write(`bench:compare: --bots takes lean and/or sdk, got "${e}"\n`);
+    process.exit(2);
+  }
+}
 const lines: Line[] = [];
 let frameBytes = 400;
-for (const s of servers) {
-  const l = await run(s, frameBytes);
-  if (s === 'ours' && typeof l.meanFrameBytesIn === 'number' && l.meanFrameBytesIn > 0) frameBytes = l.meanFrameBytesIn;
-  lines.push(l);
-  process.stdout.write(values.json ? `${JSON.stringify(l)}\n` : `${l.server.padEnd(14)} ${JSON.stringify(l)}\n`);
+for (const engine of engines as Engine[]) {
+  for (const s of servers) {
+    // Colyseus has one client here, its SDK: run it once, not once per engine.
+    if (s.startsWith('colyseus') && lines.some((l) => l.server === s)) continue;
+    const l = await run(s, engine, frameBytes);
+    if (s === 'ours' && typeof l.meanFrameBytesIn === 'number' && l.meanFrameBytesIn > 0) frameBytes = l.meanFrameBytesIn;
+    lines.push(l);
+    process.stdout.write(values.json ? `${JSON.stringify(l)}\n` : `${l.server.padEnd(14)} ${JSON.stringify(l)}\n`);
+  }
 }
-const by = (n: string) => lines.find((l) => l.server === n)?.msgsPerServerCpuSecond ?? null;
+// Ratios from the first engine's runs (Colyseus: its only run).
+const by = (n: string) => lines.find((l) => l.server === n && (n.startsWith('colyseus') || l.botKind === engines[0] || (engines[0] === 'lean' ? l.botKind === 'lean-raw' : l.botKind === 'raw')))?.msgsPerServerCpuSecond ?? null;
 const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? round(a / b, 3) : null);
 const ours = by('ours');
 const ratios = {
@@ -100,6 +125,7 @@ const ratios = {
   targets: { vsUwsBare: '>= 0.5', vsColyseus: '>= 5' },
   clients,
   durationSec,
+  bots: engines[0],
   frameBytesForBareUws: frameBytes,
 };
 process.stdout.write(`${JSON.stringify(ratios)}\n`);
