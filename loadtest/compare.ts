@@ -64,6 +64,8 @@ function line(server: string, r: LoadtestResult): Line {
     serverRssEndMb: r.serverRssEndMb,
     botKind: r.botKind,
     botUsPerMessage: r.botUsPerMessage,
+    botUserUsPerMessage: r.botUserUsPerMessage,
+    botSystemUsPerMessage: r.botSystemUsPerMessage,
     fullBots: r.fullBots,
     fullBotUsPerMessage: r.fullBotUsPerMessage,
     clients: r.clients,

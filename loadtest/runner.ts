@@ -303,11 +303,15 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
     const serverRssEndMb = await probe.sampleRssMb();
     const rtt = sw.rttWindow.totalCount > 0 ? sw.rttWindow : sw.rtt;
     const usPer = (a: BotCost, b: BotCost) => (a.msgs - b.msgs > 0 ? round((a.cpuUs - b.cpuUs) / (a.msgs - b.msgs), 2) : null);
+    const usPerPart = (a: BotCost, b: BotCost, k: 'userUs' | 'systemUs') => (a[k] < 0 || b[k] < 0 || a.msgs - b.msgs <= 0 ? null : round((a[k] - b[k]) / (a.msgs - b.msgs), 2));
     const result: LoadtestResult = {
       scenario: opts.scenario,
       clients: opts.clients,
       botKind: bots,
       botUsPerMessage: usPer(w1.cost.main, w0.cost.main),
+      // Where it goes: user space (JS, Node, libuv) and the kernel (loopback TCP reads and writes).
+      botUserUsPerMessage: usPerPart(w1.cost.main, w0.cost.main, 'userUs'),
+      botSystemUsPerMessage: usPerPart(w1.cost.main, w0.cost.main, 'systemUs'),
       fullBots,
       fullBotUsPerMessage: fullBots > 0 ? usPer(w1.cost.full, w0.cost.full) : null,
       botCpuSource: w1.cost.cpuSource,

@@ -67,6 +67,9 @@ export interface WorkerReport {
   cpuUs: number;
   /** 'native': the kernel's per-thread clock (native addon); 'estimate': event-loop busy time. */
   cpuSource: 'native' | 'estimate';
+  /** The same CPU split into user and kernel time, us (from /proc, 10 ms resolution; -1 when unreadable). */
+  userUs: number;
+  systemUs: number;
 }
 
 export type FromWorker =

@@ -56,6 +56,9 @@ export function isLoopbackUrl(url: string): boolean {
 /** CPU time and WebSocket messages (in + out) of a set of bot threads, cumulative. */
 export interface BotCost {
   cpuUs: number;
+  /** User and kernel parts (from /proc; -1 when some thread's were unreadable). */
+  userUs: number;
+  systemUs: number;
   msgs: number;
   threads: number;
 }
@@ -165,14 +168,16 @@ export class Swarm extends EventEmitter {
    * and the probe) and of the full SDK bots' thread, as of the last reports.
    */
   botCost(): { main: BotCost; full: BotCost; cpuSource: string | null } {
-    const main: BotCost = { cpuUs: 0, msgs: 0, threads: 0 };
-    const full: BotCost = { cpuUs: 0, msgs: 0, threads: 0 };
+    const main: BotCost = { cpuUs: 0, userUs: 0, systemUs: 0, msgs: 0, threads: 0 };
+    const full: BotCost = { cpuUs: 0, userUs: 0, systemUs: 0, msgs: 0, threads: 0 };
     let source: string | null = null;
     for (const w of this.all()) {
       const r = w.last;
       if (!r) continue;
       const into = r.full ? full : main;
       into.cpuUs += r.cpuUs;
+      into.userUs = into.userUs < 0 || r.userUs < 0 ? -1 : into.userUs + r.userUs;
+      into.systemUs = into.systemUs < 0 || r.systemUs < 0 ? -1 : into.systemUs + r.systemUs;
       into.msgs += r.counters.msgsIn + r.counters.msgsOut;
       into.threads++;
       source = r.cpuSource;

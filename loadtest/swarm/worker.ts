@@ -13,6 +13,18 @@ import { LeanBot } from '../lean/bot.js';
 import { LeanRawBot } from '../lean/raw-bot.js';
 import { parseWsUrl } from '../lean/conn.js';
 import { cpuSource, threadCpuSeconds } from '../../native-bindings/index.js';
+import { parseTaskStat } from '../../native-bindings/proc.js';
+import { readFileSync } from 'node:fs';
+
+/** This thread's user and kernel CPU so far, us (from /proc/thread-self/stat, 10 ms resolution; -1 when unreadable). Cold path: once per report. */
+function userSystemUs(): [number, number] {
+  try {
+    const t = parseTaskStat(readFileSync('/proc/thread-self/stat', 'latin1'));
+    return t ? [Math.round(t.userSeconds * 1e6), Math.round(t.systemSeconds * 1e6)] : [-1, -1];
+  } catch {
+    return [-1, -1];
+  }
+}
 
 /** What the worker needs of a bot, whichever client it uses. */
 export interface SwarmBot {
@@ -94,6 +106,7 @@ class Host implements BotHost {
       full: init.full ?? false,
       cpuUs: Math.round(threadCpuSeconds() * 1e6),
       cpuSource,
+      ...((([u, k]) => ({ userUs: u, systemUs: k }))(userSystemUs())),
     };
     loop.reset();
     port.postMessage(msg);
