@@ -10,8 +10,8 @@
 // --bots: the bot engine(s), each server run once per engine listed (default
 // lean): 'lean' drives ours with loadtest/lean/ on our protocol and the bare
 // uWS peer with the same engine on the peers' wire format (peers/wire.ts);
-// 'sdk' drives ours with the client SDK and the bare peer with `ws`. Colyseus
-// is always driven by its own SDK (see loadtest/README.md, "Lean bots", for why).
+// 'sdk' drives ours with the client SDK and the bare peer with `ws`; Colyseus
+// gets the lean engine speaking its protocol (lean/colyseus-bot.ts) or its SDK.
 // Each line carries botKind and botUsPerMessage (bot thread CPU per message).
 // Targets (reported, not asserted): ours >= 0.5x bare uWS and >= 5x Colyseus
 // in messages per server CPU-second; server RSS at 10,000 clients under 1 GB.
@@ -81,8 +81,8 @@ async function run(server: string, engine: Engine, frameBytes: number): Promise<
   const common = { scenario: 'steady', clients, durationSec, spawnServer: true, rampPerSec: Number(values.ramp), workers: Number(values.workers), progressMs: values.json ? 0 : 5000, log };
   let peer: { bots: BotKind; peerScript: string; peerArgs: string[] } | null = null;
   if (server === 'uws-bare') peer = { bots: engine === 'lean' ? 'lean-raw' : 'raw', peerScript: peerDir('uws-bare.js'), peerArgs: ['--frame-bytes', String(frameBytes)] };
-  else if (server === 'colyseus-ws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'ws'] };
-  else if (server === 'colyseus-uws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'uws'] };
+  else if (server === 'colyseus-ws') peer = { bots: engine === 'lean' ? 'lean-colyseus' : 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'ws'] };
+  else if (server === 'colyseus-uws') peer = { bots: engine === 'lean' ? 'lean-colyseus' : 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'uws'] };
   else if (server !== 'ours') throw new Error(`unknown server ${server}`);
   const serverConfig: Record<string, unknown> = {};
   for (const kv of values['server-config'] ?? []) {
@@ -107,16 +107,15 @@ const lines: Line[] = [];
 let frameBytes = 400;
 for (const engine of engines as Engine[]) {
   for (const s of servers) {
-    // Colyseus has one client here, its SDK: run it once, not once per engine.
-    if (s.startsWith('colyseus') && lines.some((l) => l.server === s)) continue;
     const l = await run(s, engine, frameBytes);
     if (s === 'ours' && typeof l.meanFrameBytesIn === 'number' && l.meanFrameBytesIn > 0) frameBytes = l.meanFrameBytesIn;
     lines.push(l);
     process.stdout.write(values.json ? `${JSON.stringify(l)}\n` : `${l.server.padEnd(14)} ${JSON.stringify(l)}\n`);
   }
 }
-// Ratios from the first engine's runs (Colyseus: its only run).
-const by = (n: string) => lines.find((l) => l.server === n && (n.startsWith('colyseus') || l.botKind === engines[0] || (engines[0] === 'lean' ? l.botKind === 'lean-raw' : l.botKind === 'raw')))?.msgsPerServerCpuSecond ?? null;
+// Ratios from the first engine's runs.
+const lean = (k: unknown) => typeof k === 'string' && k.startsWith('lean');
+const by = (n: string) => lines.find((l) => l.server === n && lean(l.botKind) === (engines[0] === 'lean'))?.msgsPerServerCpuSecond ?? null;
 const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? round(a / b, 3) : null);
 const ours = by('ours');
 const ratios = {

@@ -149,7 +149,7 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
         : // /debug/gc lets the soak read the heap's floor after a full collection.
           await spawnServer({ config: { 'debug.gcEndpoint': true, ...opts.serverConfig }, args: opts.serverArgs, nodeArgs: ['--expose-gc'] });
       // Colyseus serves matchmaking and rooms at the root; ours and the bare peer at /ws.
-      url = opts.bots === 'colyseus' ? `ws://127.0.0.1:${server.port}` : server.wsUrl;
+      url = opts.bots === 'colyseus' || opts.bots === 'lean-colyseus' ? `ws://127.0.0.1:${server.port}` : server.wsUrl;
       pid = server.pid;
       log(`server pid ${server.pid} listening on ${server.port}`);
     }

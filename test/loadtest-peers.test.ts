@@ -44,3 +44,15 @@ test('colyseus-ws: bots join the room through matchmaking and get the game loop'
   assert.ok(r.msgsOutPerSec > 20 * 3, `out ${r.msgsOutPerSec}/s (moves, pings)`);
   assert.ok(r.rttP50Ms !== null);
 });
+
+test('colyseus-ws with lean bots: the lean engine speaks Colyseus (matchmaking, JOIN_ROOM, byte messages) and gets the game loop', async () => {
+  const r = await runLoadtest({ ...quiet, clients: 20, bots: 'lean-colyseus', peerScript: peer('colyseus-server.js'), peerArgs: ['--transport', 'ws'], addresses: 0 });
+  assert.equal(r.pass, true, r.failures.join('; '));
+  assert.equal(r.botKind, 'lean-colyseus');
+  assert.equal(r.connected, 20);
+  assert.ok(r.msgsInPerSec > 20, `in ${r.msgsInPerSec}/s`);
+  assert.ok(r.msgsOutPerSec > 20 * 3, `out ${r.msgsOutPerSec}/s (moves, pings)`);
+  const c = r.counters as Record<string, number>;
+  assert.ok(c.pongs! > 0, `pongs ${c.pongs} of ${c.pings}: the room read our pings`);
+  assert.ok(r.rttP50Ms !== null);
+});

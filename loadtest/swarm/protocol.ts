@@ -7,14 +7,10 @@ import type { Counters } from './counters.js';
  * Which client the bots use: our SDK ('sdk'), the lean engine on our protocol
  * ('lean', loadtest/lean/), or a peer server's client (bench:compare): plain
  * `ws` ('raw') or the lean engine ('lean-raw') on the peers' wire format, the
- * Colyseus SDK ('colyseus').
+ * Colyseus SDK ('colyseus') or the lean engine speaking Colyseus's protocol
+ * ('lean-colyseus').
  */
-export type BotKind = 'sdk' | 'lean' | 'raw' | 'lean-raw' | 'colyseus';
-
-/** The lean engine's kinds. */
-export function isLean(kind: BotKind): boolean {
-  return kind === 'lean' || kind === 'lean-raw';
-}
+export type BotKind = 'sdk' | 'lean' | 'raw' | 'lean-raw' | 'colyseus' | 'lean-colyseus';
 
 export interface WorkerInit {
   workerIndex: number;

@@ -11,6 +11,7 @@ import { mulberry32 } from '../netfault/proxy.js';
 import { createPeerBot } from '../peers/bots.js';
 import { LeanBot } from '../lean/bot.js';
 import { LeanRawBot } from '../lean/raw-bot.js';
+import { LeanColyseusBot } from '../lean/colyseus-bot.js';
 import { parseWsUrl } from '../lean/conn.js';
 import { cpuSource, threadCpuSeconds } from '../../native-bindings/index.js';
 import { parseTaskStat } from '../../native-bindings/proc.js';
@@ -126,13 +127,14 @@ process.on('uncaughtException', (e) => {
 const wheel = setInterval(() => host.turnWheel(), init.stepMs);
 const reporter = setInterval(() => host.report(), init.reportMs);
 
-const target = init.kind === 'lean' || init.kind === 'lean-raw' ? parseWsUrl(init.url) : null;
+const target = init.kind === 'lean' || init.kind === 'lean-raw' || init.kind === 'lean-colyseus' ? parseWsUrl(init.url) : null;
 
 function makeBot(index: number): SwarmBot {
   const addr = init.addresses.length > 0 ? init.addresses[index % init.addresses.length] : undefined;
   if (init.kind === 'sdk') return new Bot(host, index, addr);
   if (init.kind === 'lean') return new LeanBot(host, index, target!, addr);
   if (init.kind === 'lean-raw') return new LeanRawBot(host, index, target!, addr);
+  if (init.kind === 'lean-colyseus') return new LeanColyseusBot(host, index, target!, 'world');
   return createPeerBot(init.kind, host, index, addr, init.peer ?? {});
 }
 
