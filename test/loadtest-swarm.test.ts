@@ -111,6 +111,19 @@ test('lean bots: a storm brings every one back on its own session (resume with t
   assert.equal(srv.upgrades, 80, 'each bot connected twice: login and resume');
 });
 
+test('lean bots: after a resume they re-send the moves not acknowledged, and count replayed frames they had seen as duplicates', async () => {
+  const srv = await fake();
+  srv.freezeAcks = true; // frames keep ack 0: every move stays unacknowledged
+  srv.replayOverlap = 2; // a resume also replays 2 frames the bot already processed
+  const r = await runLoadtest({ ...quiet, scenario: 'reconnect-storm', clients: 20, durationSec: 3, url: srv.url, bots: 'lean', fullBots: 0, behaviour: { backoffBaseMs: 50 } });
+  assert.equal(r.pass, true, r.failures.join('; '));
+  assert.equal(r.backOwn, 20);
+  const c = r.counters as Record<string, number>;
+  assert.equal(c.seqDuplicates, 40, 'two replayed frames per bot, recognised as already seen');
+  assert.equal(c.seqGaps, 0);
+  assert.ok(srv.duplicates >= 20, `the moves were sent again after the resume (${srv.duplicates} duplicates at the server)`);
+});
+
 test('lean bots: a server that refuses resumes fails the storm (4101 ends the bot)', async () => {
   const srv = await fake();
   srv.refuseResume = true;

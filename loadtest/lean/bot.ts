@@ -3,7 +3,7 @@
 // chats on every channel, pings for the round trip, acknowledges frames about
 // once a second, and on a lost socket resumes its session with its token and
 // the last seq it processed, re-sending the moves the server had not
-// acknowledged. It counts gaps and duplicates in the frames' seq, and the
+// acknowledged (paced as they were walked). It counts gaps and duplicates in the frames' seq, and the
 // same counters as the SDK bots, into its worker's Counters.
 //
 // What it gives up: a world model. It knows its own position (from the
@@ -72,6 +72,9 @@ export class LeanBot implements SwarmBot, ConnOwner {
   private readonly moveX = new Float64Array(MOVE_RING);
   private readonly moveY = new Float64Array(MOVE_RING);
   private moveHead = 0;
+  /** After a resume: the unacknowledged moves still to re-send, [resendAt, resendEnd) of the ring, one per step. */
+  private resendAt = 0;
+  private resendEnd = 0;
   private attempt = 0;
   private reconnecting = false;
   private leaving = false;
@@ -151,13 +154,40 @@ export class LeanBot implements SwarmBot, ConnOwner {
   step(now: number): void {
     if (this.phase !== 'playing' || !this.connected) return;
     const b = this.host.behaviour;
-    const k = this.host.counters;
     if (now - this.heardAt > SILENCE_MS) {
       this.silenced = true;
       this.conn.kill();
       return;
     }
-    if (this.positioned && !this.dead) this.walk(now, b.speed, b.maxStep, b.reach);
+    if (this.resendAt < this.resendEnd) {
+      // Re-walk the moves the server lost, at the pace they were made: sent together they
+      // would cover seconds of walking at once (a speed refusal). No other input meanwhile:
+      // a later seq accepted first would make the server drop these as duplicates.
+      const r = this.resendAt++ & (MOVE_RING - 1);
+      this.send(builder.move(this.moveSeq[r]!, this.moveX[r]!, this.moveY[r]!));
+      this.lastMoveAt = now;
+    } else {
+      if (this.positioned && !this.dead) this.walk(now, b.speed, b.maxStep, b.reach);
+      this.inputs(now);
+    }
+    if (now >= this.nextPingAt) {
+      this.nextPingAt = now + b.pingIntervalMs * (0.75 + 0.5 * this.host.random());
+      this.host.counters.pings++;
+      this.pingT = now;
+      this.send(builder.ping(now));
+    }
+    if (this.lastSeq > this.ackedOut && now - this.ackedAt >= ACK_EVERY_MS) {
+      this.ackedAt = now;
+      this.ackedOut = this.lastSeq;
+      this.send(builder.ack(this.lastSeq));
+    }
+    this.conn.flush();
+  }
+
+  /** Attacks, loot and chat due at this step. */
+  private inputs(now: number): void {
+    const b = this.host.behaviour;
+    const k = this.host.counters;
     if (this.pendingLoot !== 0) {
       this.send(builder.interact(this.nextInput++, this.pendingLoot, InteractAction.Loot));
       k.interacts++;
@@ -178,18 +208,6 @@ export class LeanBot implements SwarmBot, ConnOwner {
       this.nextChatAt = now + b.chatIntervalMs * (0.5 + this.host.random());
       this.talk();
     }
-    if (now >= this.nextPingAt) {
-      this.nextPingAt = now + b.pingIntervalMs * (0.75 + 0.5 * this.host.random());
-      k.pings++;
-      this.pingT = now;
-      this.send(builder.ping(now));
-    }
-    if (this.lastSeq > this.ackedOut && now - this.ackedAt >= ACK_EVERY_MS) {
-      this.ackedAt = now;
-      this.ackedOut = this.lastSeq;
-      this.send(builder.ack(this.lastSeq));
-    }
-    this.conn.flush();
   }
 
   // ------------------------------------------------------------ behaviour
@@ -559,13 +577,12 @@ export class LeanBot implements SwarmBot, ConnOwner {
     this.phase = 'playing';
     this.connected = true;
     this.lastMoveAt = now;
-    // Moves the server has not acknowledged go again, in order (it drops duplicates by seq).
+    // Moves the server has not acknowledged go again, in order, one per step (see step()).
+    this.resendAt = this.resendEnd = this.moveHead;
     if (resumed) {
-      const from = Math.max(0, this.moveHead - MOVE_RING);
-      for (let i = from; i < this.moveHead; i++) {
-        const r = i & (MOVE_RING - 1);
-        if (this.moveSeq[r]! > this.ackIn) this.send(builder.move(this.moveSeq[r]!, this.moveX[r]!, this.moveY[r]!));
-      }
+      let i = Math.max(0, this.moveHead - MOVE_RING);
+      while (i < this.moveHead && this.moveSeq[i & (MOVE_RING - 1)]! <= this.ackIn) i++;
+      this.resendAt = i;
     }
   }
 }
