@@ -1,4 +1,4 @@
-// `npm run bench:compare [-- --json] [--clients 500] [--duration 20] [--servers ours,uws-bare,colyseus-ws,colyseus-uws] [--gateway-threads 1,2]`
+// `npm run bench:compare [-- --json] [--clients 500] [--duration 20] [--servers ours,uws-bare,colyseus-ws,colyseus-uws] [--bots lean,sdk] [--gateway-threads 1,2]`
 //
 // Runs the steady scenario against our server and each peer, one after the
 // other in the same run (same machine, same load, same bot behaviour and
@@ -9,6 +9,12 @@
 // servers ours-1gt, ours-2gt, with ratios for each.
 // The bare uWebSockets.js peer sends frames of the mean size our server sent
 // (measured first); Colyseus runs the same game loop (peers/sim.ts).
+// --bots: the bot engine(s), each server run once per engine listed (default
+// lean): 'lean' drives ours with loadtest/lean/ on our protocol and the bare
+// uWS peer with the same engine on the peers' wire format (peers/wire.ts);
+// 'sdk' drives ours with the client SDK and the bare peer with `ws`; Colyseus
+// gets the lean engine speaking its protocol (lean/colyseus-bot.ts) or its SDK.
+// Each line carries botKind and botUsPerMessage (bot thread CPU per message).
 // Targets (reported, not asserted): ours >= 0.5x bare uWS and >= 5x Colyseus
 // in messages per server CPU-second; server RSS at 10,000 clients under 1 GB.
 
@@ -26,6 +32,7 @@ const { values } = parseArgs({
     ramp: { type: 'string', default: '250' },
     workers: { type: 'string', default: '2' },
     servers: { type: 'string', default: 'ours,uws-bare,colyseus-ws,colyseus-uws' },
+    bots: { type: 'string', default: 'lean' },
     'server-config': { type: 'string', multiple: true },
     'gateway-threads': { type: 'string', default: '1' },
   },
@@ -58,6 +65,12 @@ function line(server: string, r: LoadtestResult): Line {
     serverCores: r.serverCores,
     meanFrameBytesIn: r.meanFrameBytesIn,
     serverRssEndMb: r.serverRssEndMb,
+    botKind: r.botKind,
+    botUsPerMessage: r.botUsPerMessage,
+    botUserUsPerMessage: r.botUserUsPerMessage,
+    botSystemUsPerMessage: r.botSystemUsPerMessage,
+    fullBots: r.fullBots,
+    fullBotUsPerMessage: r.fullBotUsPerMessage,
     clients: r.clients,
     connected: r.connected,
     errors: r.errors,
@@ -66,12 +79,14 @@ function line(server: string, r: LoadtestResult): Line {
   };
 }
 
-async function run(server: string, frameBytes: number): Promise<Line> {
+type Engine = 'lean' | 'sdk';
+
+async function run(server: string, engine: Engine, frameBytes: number): Promise<Line> {
   const common = { scenario: 'steady', clients, durationSec, spawnServer: true, rampPerSec: Number(values.ramp), workers: Number(values.workers), progressMs: values.json ? 0 : 5000, log };
   let peer: { bots: BotKind; peerScript: string; peerArgs: string[] } | null = null;
-  if (server === 'uws-bare') peer = { bots: 'raw', peerScript: peerDir('uws-bare.js'), peerArgs: ['--frame-bytes', String(frameBytes)] };
-  else if (server === 'colyseus-ws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'ws'] };
-  else if (server === 'colyseus-uws') peer = { bots: 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'uws'] };
+  if (server === 'uws-bare') peer = { bots: engine === 'lean' ? 'lean-raw' : 'raw', peerScript: peerDir('uws-bare.js'), peerArgs: ['--frame-bytes', String(frameBytes)] };
+  else if (server === 'colyseus-ws') peer = { bots: engine === 'lean' ? 'lean-colyseus' : 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'ws'] };
+  else if (server === 'colyseus-uws') peer = { bots: engine === 'lean' ? 'lean-colyseus' : 'colyseus', peerScript: peerDir('colyseus-server.js'), peerArgs: ['--transport', 'uws'] };
   else if (!/^ours(-\d+gt)?$/.test(server)) throw new Error(`unknown server ${server}`);
   const serverConfig: Record<string, unknown> = {};
   const gt = /^ours-(\d+)gt$/.exec(server);
@@ -80,8 +95,8 @@ async function run(server: string, frameBytes: number): Promise<Line> {
     const i = kv.indexOf('=');
     serverConfig[kv.slice(0, i)] = kv.slice(i + 1);
   }
-  log(`bench:compare: ${server}, ${clients} clients, ${durationSec} s`);
-  const r = await runLoadtest(peer ? { ...common, ...peer } : { ...common, serverConfig });
+  log(`bench:compare: ${server}, ${clients} clients, ${durationSec} s, ${peer?.bots ?? engine} bots`);
+  const r = await runLoadtest(peer ? { ...common, ...peer } : { ...common, bots: engine, serverConfig });
   if (!r.pass) log(`bench:compare: ${server} did not pass steady: ${r.failures.join('; ')}`);
   return line(server, r);
 }
@@ -89,15 +104,26 @@ async function run(server: string, frameBytes: number): Promise<Line> {
 const gatewayThreads = values['gateway-threads'].split(',').map((n) => Number(n.trim()));
 const oursNames = gatewayThreads.length === 1 && gatewayThreads[0] === 1 ? ['ours'] : gatewayThreads.map((n) => `ours-${n}gt`);
 const servers = values.servers.split(',').flatMap((s) => (s.trim() === 'ours' ? oursNames : [s.trim()]));
+const engines = values.bots.split(',').map((s) => s.trim());
+for (const e of engines) {
+  if (e !== 'lean' && e !== 'sdk') {
+    process.stderr.write(`bench:compare: --bots takes lean and/or sdk, got "${e}"\n`);
+    process.exit(2);
+  }
+}
 const lines: Line[] = [];
 let frameBytes = 400;
-for (const s of servers) {
-  const l = await run(s, frameBytes);
-  if (s === oursNames[0] && typeof l.meanFrameBytesIn === 'number' && l.meanFrameBytesIn > 0) frameBytes = l.meanFrameBytesIn;
-  lines.push(l);
-  process.stdout.write(values.json ? `${JSON.stringify(l)}\n` : `${l.server.padEnd(14)} ${JSON.stringify(l)}\n`);
+for (const engine of engines as Engine[]) {
+  for (const s of servers) {
+    const l = await run(s, engine, frameBytes);
+    if (s === oursNames[0] && typeof l.meanFrameBytesIn === 'number' && l.meanFrameBytesIn > 0) frameBytes = l.meanFrameBytesIn;
+    lines.push(l);
+    process.stdout.write(values.json ? `${JSON.stringify(l)}\n` : `${l.server.padEnd(14)} ${JSON.stringify(l)}\n`);
+  }
 }
-const by = (n: string) => lines.find((l) => l.server === n)?.msgsPerServerCpuSecond ?? null;
+// Ratios from the first engine's runs.
+const lean = (k: unknown) => typeof k === 'string' && k.startsWith('lean');
+const by = (n: string) => lines.find((l) => l.server === n && lean(l.botKind) === (engines[0] === 'lean'))?.msgsPerServerCpuSecond ?? null;
 const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? round(a / b, 3) : null);
 for (const name of oursNames) {
   const ours = by(name);
@@ -110,6 +136,7 @@ for (const name of oursNames) {
     targets: { vsUwsBare: '>= 0.7', vsColyseus: '>= 5' },
     clients,
     durationSec,
+    bots: engines[0],
     frameBytesForBareUws: frameBytes,
   };
   process.stdout.write(`${JSON.stringify(ratios)}\n`);

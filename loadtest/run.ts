@@ -24,6 +24,10 @@ Server:
   --server-arg ARG        an extra argument for the spawned server (repeatable), e.g. --server-arg=--log.level=warn
 
 Swarm:
+  --bots lean|sdk         the bot engine: lean (loadtest/lean/: raw sockets, a FlatBuffers peek, a few us per message)
+                          or sdk (the client SDK with its world model, ~31 us per message); default lean above 2,000 clients
+  --full-bots N           with lean bots: N of the clients run the full SDK and audit their world model
+                          (default min(50, 1 % of clients))
   --ramp PER_SEC          new connections per second while ramping up (default ${DEFAULT_OPTIONS.rampPerSec})
   --workers N             bot worker threads (default ${DEFAULT_OPTIONS.workers})
   --probe-bots N          bots on an extra lightly loaded thread whose RTT is reported (default ${DEFAULT_OPTIONS.probeBots}; 0: all bots')
@@ -87,6 +91,8 @@ export function parseCli(argv: string[]): { opts: Partial<LoadtestOptions>; json
         'server-arg': { type: 'string', multiple: true },
         ramp: { type: 'string' },
         workers: { type: 'string' },
+        bots: { type: 'string' },
+        'full-bots': { type: 'string' },
         'probe-bots': { type: 'string' },
         addresses: { type: 'string' },
         'via-proxy': { type: 'boolean' },
@@ -144,6 +150,8 @@ export function parseCli(argv: string[]): { opts: Partial<LoadtestOptions>; json
   const dropVia = v['drop-via'] ?? 'client';
   if (dropVia !== 'client' && dropVia !== 'proxy') fail(`--drop-via is client or proxy, got "${dropVia}"`);
   const spawnServer = v['spawn-server'] ?? false;
+  if (v.bots !== undefined && v.bots !== 'lean' && v.bots !== 'sdk') fail(`--bots is lean or sdk, got "${v.bots}"`);
+  if (v['full-bots'] !== undefined && v.bots === 'sdk') fail('--full-bots goes with --bots lean (sdk bots are all full)');
   const opts: Partial<LoadtestOptions> = {
     scenario,
     clients: num(v.clients, 'clients', DEFAULT_OPTIONS.clients, 1),
@@ -151,6 +159,8 @@ export function parseCli(argv: string[]): { opts: Partial<LoadtestOptions>; json
     spawnServer,
     rampPerSec: num(v.ramp, 'ramp', DEFAULT_OPTIONS.rampPerSec, 1),
     workers: num(v.workers, 'workers', DEFAULT_OPTIONS.workers, 1),
+    ...(v.bots !== undefined ? { bots: v.bots as 'lean' | 'sdk' } : {}),
+    ...(v['full-bots'] !== undefined ? { fullBots: num(v['full-bots'], 'full-bots', 0, 0) } : {}),
     probeBots: num(v['probe-bots'], 'probe-bots', DEFAULT_OPTIONS.probeBots, 0),
     addresses: num(v.addresses, 'addresses', DEFAULT_OPTIONS.addresses, 0),
     serverConfig,

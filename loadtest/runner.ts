@@ -5,12 +5,13 @@
 
 import { DEFAULT_BEHAVIOUR } from './swarm/bot.js';
 import { errorCount, pMs, diffCounters, type Counters } from './swarm/counters.js';
-import { Swarm, isLoopbackUrl, loopbackAddresses } from './swarm/swarm.js';
+import { Swarm, isLoopbackUrl, loopbackAddresses, type BotCost } from './swarm/swarm.js';
 import { ServerProbe, threadBreakdown, round, histogramQuantileBetween, type CpuSample } from './server/probe.js';
 import { spawnServer, type SpawnedServer } from './server/spawn.js';
 import { NetFaultProxy } from './netfault/proxy.js';
 import { getScenario } from './scenarios/index.js';
 import type { LoadtestOptions, ScenarioContext, ServerSample } from './scenarios/types.js';
+import type { BotKind } from './swarm/protocol.js';
 
 export type { LoadtestOptions } from './scenarios/types.js';
 
@@ -37,7 +38,6 @@ export const DEFAULT_OPTIONS: LoadtestOptions = {
   maxRttP99Ms: 50,
   maxRssGrowthPct: 5,
   maxHeapSlopeMbPerMin: 1,
-  bots: 'sdk',
   log: (line) => process.stderr.write(`${line}\n`),
 };
 
@@ -62,8 +62,21 @@ export interface LoadtestResult {
   [key: string]: unknown;
 }
 
+/** Above this many clients the bots default to the lean engine (the SDK bots cost ~31 us per message). */
+export const LEAN_ABOVE_CLIENTS = 2000;
+
+/** The bots a run uses, and how many full SDK bots go beside lean ones. */
+export function resolveBots(o: Pick<LoadtestOptions, 'clients' | 'bots' | 'fullBots'>): { bots: BotKind; fullBots: number } {
+  const bots = o.bots ?? (o.clients > LEAN_ABOVE_CLIENTS ? 'lean' : 'sdk');
+  if (bots !== 'lean') return { bots, fullBots: 0 };
+  const want = o.fullBots ?? Math.min(50, Math.ceil(o.clients / 100));
+  return { bots, fullBots: Math.max(0, Math.min(want, Math.floor(o.clients / 2))) };
+}
+
 interface WindowMark {
   atSec: number;
+  /** Bot threads' own CPU and messages (the main kind's, and the full SDK bots'). */
+  cost: ReturnType<Swarm['botCost']>;
   /** This process's CPU (driver and bot threads), us. */
   botCpuUs: number;
   /** The server's event-loop delay histogram buckets (from /metrics). */
@@ -115,6 +128,9 @@ export function heapSlopeMbPerMin(samples: readonly ServerSample[], from: number
 
 export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<LoadtestResult> {
   const opts: LoadtestOptions = { ...DEFAULT_OPTIONS, ...partial };
+  const { bots, fullBots } = resolveBots(opts);
+  opts.bots = bots;
+  opts.fullBots = fullBots;
   const scenario = getScenario(opts.scenario);
   const log = opts.log;
   const t0 = performance.now();
@@ -133,7 +149,7 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
         : // /debug/gc lets the soak read the heap's floor after a full collection.
           await spawnServer({ config: { 'debug.gcEndpoint': true, ...opts.serverConfig }, args: opts.serverArgs, nodeArgs: ['--expose-gc'] });
       // Colyseus serves matchmaking and rooms at the root; ours and the bare peer at /ws.
-      url = opts.bots === 'colyseus' ? `ws://127.0.0.1:${server.port}` : server.wsUrl;
+      url = opts.bots === 'colyseus' || opts.bots === 'lean-colyseus' ? `ws://127.0.0.1:${server.port}` : server.wsUrl;
       pid = server.pid;
       log(`server pid ${server.pid} listening on ${server.port}`);
     }
@@ -158,7 +174,8 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
     const serverRssStartMb = await probe.sampleRssMb();
     swarm = await Swarm.start({
       url,
-      kind: opts.bots,
+      kind: bots,
+      fullBots,
       workers: opts.workers,
       probeBots: Math.min(opts.probeBots, Math.floor(opts.clients / 2)),
       addresses: loopback ? loopbackAddresses(opts.addresses) : [],
@@ -206,7 +223,7 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
       await ctx.freshReports();
       const u = process.cpuUsage();
       const loop = (await probe.scrape())?.buckets('mmo_eventloop_delay_seconds') ?? [];
-      return { atSec: now(), botCpuUs: u.user + u.system, loop, counters: sw.totals(), cpu: await probe.sampleCpu() };
+      return { atSec: now(), botCpuUs: u.user + u.system, cost: sw.botCost(), loop, counters: sw.totals(), cpu: await probe.sampleCpu() };
     };
     const ctx: ScenarioContext = {
       opts,
@@ -285,9 +302,19 @@ export async function runLoadtest(partial: Partial<LoadtestOptions>): Promise<Lo
     const msgs = d.msgsIn + d.msgsOut;
     const serverRssEndMb = await probe.sampleRssMb();
     const rtt = sw.rttWindow.totalCount > 0 ? sw.rttWindow : sw.rtt;
+    const usPer = (a: BotCost, b: BotCost) => (a.msgs - b.msgs > 0 ? round((a.cpuUs - b.cpuUs) / (a.msgs - b.msgs), 2) : null);
+    const usPerPart = (a: BotCost, b: BotCost, k: 'userUs' | 'systemUs') => (a[k] < 0 || b[k] < 0 || a.msgs - b.msgs <= 0 ? null : round((a[k] - b[k]) / (a.msgs - b.msgs), 2));
     const result: LoadtestResult = {
       scenario: opts.scenario,
       clients: opts.clients,
+      botKind: bots,
+      botUsPerMessage: usPer(w1.cost.main, w0.cost.main),
+      // Where it goes: user space (JS, Node, libuv) and the kernel (loopback TCP reads and writes).
+      botUserUsPerMessage: usPerPart(w1.cost.main, w0.cost.main, 'userUs'),
+      botSystemUsPerMessage: usPerPart(w1.cost.main, w0.cost.main, 'systemUs'),
+      fullBots,
+      fullBotUsPerMessage: fullBots > 0 ? usPer(w1.cost.full, w0.cost.full) : null,
+      botCpuSource: w1.cost.cpuSource,
       connected: sw.connected(),
       unexpectedDisconnects: totals.unexpectedDisconnects,
       errors: errorCount(totals),

@@ -8,7 +8,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeServer } from './helpers/fake-server.js';
-import { runLoadtest, heapSlopeMbPerMin, slope } from '../loadtest/runner.js';
+import { runLoadtest, heapSlopeMbPerMin, slope, resolveBots } from '../loadtest/runner.js';
 import { MetricsText, histogramQuantileBetween } from '../loadtest/server/probe.js';
 import { parseCli } from '../loadtest/run.js';
 
@@ -81,6 +81,58 @@ test('reconnect-storm fails its criteria when the server refuses resumes', async
   assert.ok(r.failures.some((f) => /0 of 20 back on their own session/.test(f)), r.failures.join('; '));
 });
 
+test('lean bots: they play against the protocol double, spread over source addresses, beside full SDK bots', async () => {
+  const srv = await fake();
+  const r = await runLoadtest({ ...quiet, scenario: 'steady', clients: 40, durationSec: 2, url: srv.url, addresses: 8, bots: 'lean', fullBots: 4, behaviour: { pingIntervalMs: 300 } });
+  assert.equal(r.pass, true, r.failures.join('; '));
+  assert.equal(r.botKind, 'lean');
+  assert.equal(r.fullBots, 4);
+  assert.equal(r.connected, 40);
+  assert.equal(srv.sessions.size, 40, 'one session per bot');
+  const moves = srv.inputs.filter((i) => i.type === 'move').length;
+  assert.ok(moves > 40 * 2, `bots moved ${moves} times`);
+  const c = r.counters as Record<string, number>;
+  assert.equal(c.seqGaps, 0);
+  assert.equal(c.seqDuplicates, 0);
+  assert.ok(c.pongs! > 0 && r.rttP50Ms !== null);
+  const addrs = new Set(srv.remoteAddresses.map((a) => a.replace(/^::ffff:/, '')));
+  assert.equal(addrs.size, 8);
+  assert.ok(typeof r.botUsPerMessage === 'number' && typeof r.fullBotUsPerMessage === 'number');
+});
+
+test('lean bots: a storm brings every one back on its own session (resume with token and last seq)', async () => {
+  const srv = await fake();
+  const r = await runLoadtest({ ...quiet, scenario: 'reconnect-storm', clients: 40, durationSec: 2, url: srv.url, bots: 'lean', fullBots: 0, behaviour: { backoffBaseMs: 50 } });
+  assert.equal(r.pass, true, r.failures.join('; '));
+  assert.equal(r.dropped, 40);
+  assert.equal(r.backOwn, 40);
+  assert.equal(r.lostSessions, 0);
+  assert.equal(srv.sessions.size, 40, 'no bot opened a second session');
+  assert.equal(srv.upgrades, 80, 'each bot connected twice: login and resume');
+});
+
+test('lean bots: after a resume they re-send the moves not acknowledged, and count replayed frames they had seen as duplicates', async () => {
+  const srv = await fake();
+  srv.freezeAcks = true; // frames keep ack 0: every move stays unacknowledged
+  srv.replayOverlap = 2; // a resume also replays 2 frames the bot already processed
+  const r = await runLoadtest({ ...quiet, scenario: 'reconnect-storm', clients: 20, durationSec: 3, url: srv.url, bots: 'lean', fullBots: 0, behaviour: { backoffBaseMs: 50 } });
+  assert.equal(r.pass, true, r.failures.join('; '));
+  assert.equal(r.backOwn, 20);
+  const c = r.counters as Record<string, number>;
+  assert.equal(c.seqDuplicates, 40, 'two replayed frames per bot, recognised as already seen');
+  assert.equal(c.seqGaps, 0);
+  assert.ok(srv.duplicates >= 20, `the moves were sent again after the resume (${srv.duplicates} duplicates at the server)`);
+});
+
+test('lean bots: a server that refuses resumes fails the storm (4101 ends the bot)', async () => {
+  const srv = await fake();
+  srv.refuseResume = true;
+  const r = await runLoadtest({ ...quiet, scenario: 'reconnect-storm', clients: 20, durationSec: 2, url: srv.url, bots: 'lean', fullBots: 0, behaviour: { backoffBaseMs: 50 } });
+  assert.equal(r.pass, false);
+  assert.equal(r.backOwn, 0);
+  assert.equal(r.gaveUp, 20);
+});
+
 test('heap slope follows the floor of the saw-tooth; histogram quantiles between scrapes', () => {
   // 10 MB saw-tooth on a floor rising 2 MB/min, sampled every second for 2 minutes.
   const samples = Array.from({ length: 121 }, (_, t) => ({ t, heapUsedMb: 100 + (2 * t) / 60 + (t % 10), rssMb: null }));
@@ -109,4 +161,17 @@ test('the CLI parses scenario options and server config keys', () => {
   assert.equal(opts.rampPerSec, 250);
   assert.deepEqual(opts.serverConfig, { 'net.idleTimeout': 30 });
   assert.equal(opts.dropVia, 'proxy');
+  assert.equal(opts.bots, undefined, 'no --bots: the runner picks by client count');
+  const lean = parseCli(['--bots', 'lean', '--full-bots', '7']).opts;
+  assert.equal(lean.bots, 'lean');
+  assert.equal(lean.fullBots, 7);
+});
+
+test('bot engine defaults: lean above 2,000 clients with min(50, 1 %) full SDK bots, sdk at or below', () => {
+  assert.deepEqual(resolveBots({ clients: 2000 }), { bots: 'sdk', fullBots: 0 });
+  assert.deepEqual(resolveBots({ clients: 2001 }), { bots: 'lean', fullBots: 21 });
+  assert.deepEqual(resolveBots({ clients: 10_000 }), { bots: 'lean', fullBots: 50 });
+  assert.deepEqual(resolveBots({ clients: 100, bots: 'lean' }), { bots: 'lean', fullBots: 1 });
+  assert.deepEqual(resolveBots({ clients: 10, bots: 'lean', fullBots: 9 }), { bots: 'lean', fullBots: 5 });
+  assert.deepEqual(resolveBots({ clients: 5000, bots: 'sdk', fullBots: 9 }), { bots: 'sdk', fullBots: 0 });
 });

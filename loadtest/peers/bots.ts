@@ -12,7 +12,8 @@ import { PeerEncoder, PeerOut } from './wire.js';
 
 type Phase = 'connecting' | 'playing' | 'closed';
 
-abstract class PeerBot implements SwarmBot {
+/** A peer bot's player behaviour; subclasses bring the transport (here: ws, Colyseus; loadtest/lean/raw-bot.ts: the lean engine). */
+export abstract class PeerBot implements SwarmBot {
   phase: Phase = 'connecting';
   client: { connected: boolean } | null = { connected: false };
   protected readonly enc = new PeerEncoder();

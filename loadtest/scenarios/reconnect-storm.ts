@@ -21,6 +21,7 @@ export const reconnectStorm: Scenario = {
     await ctx.startWindow();
     await ctx.freshReports();
     const before = ctx.swarm.totals();
+    const costBefore = ctx.swarm.botCost();
     const loopBefore = (await ctx.probe.scrape())?.buckets('mmo_eventloop_delay_seconds') ?? [];
     const t0 = ctx.now();
     let dropped: number;
@@ -47,6 +48,9 @@ export const reconnectStorm: Scenario = {
     await ctx.freshReports();
     const loopAfter = (await ctx.probe.scrape())?.buckets('mmo_eventloop_delay_seconds') ?? [];
     const stormSec = ctx.now() - t0;
+    // The bots' own CPU over the storm (their threads' clocks, as of the reports just taken): how much of the time to get back is theirs.
+    const costAfter = ctx.swarm.botCost();
+    const stormBotCpuSec = (costAfter.main.cpuUs + costAfter.full.cpuUs - costBefore.main.cpuUs - costBefore.full.cpuUs) / 1e6;
     await ctx.swarm.audit();
     const d = diffCounters(ctx.swarm.totals(), before);
     const back = ctx.swarm.backTime;
@@ -68,6 +72,8 @@ export const reconnectStorm: Scenario = {
       eventLoopP99MsDuringStorm: p99Loop === null ? null : p99Loop === Infinity ? 'over the top bucket' : round(p99Loop * 1000, 1),
       stormSettled: settled,
       stormObservedSec: round(stormSec, 1),
+      stormBotCpuSeconds: round(stormBotCpuSec, 2),
+      stormBotCores: stormSec > 0 ? round(stormBotCpuSec / stormSec, 3) : null,
     });
     // Play on for the rest of the duration: the resumed sessions must carry traffic.
     const rest = durationSec - (ctx.now() - t0);

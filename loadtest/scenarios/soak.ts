@@ -41,6 +41,8 @@ export const soak: Scenario = {
     }
     // Let the last joiners finish their handshakes before the final count.
     await ctx.waitConnected(clients, 15_000);
+    // Bots with a world model (SDK bots; with lean bots, the full ones) look for a second copy of themselves.
+    await ctx.swarm.audit();
     await ctx.endWindow();
     const end = ctx.now();
     const floor = await floors.stop();

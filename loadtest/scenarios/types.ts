@@ -52,8 +52,14 @@ export interface LoadtestOptions {
   maxAttackRttP99Ms?: number;
   maxRssGrowthMb?: number;
   recoverWithinSec?: number;
-  /** Which client the bots use: 'sdk' (ours) or a peer's (bench:compare). */
-  bots: BotKind;
+  /**
+   * Which client the bots use: 'sdk' (ours, with a world model), 'lean' (the
+   * lean engine, loadtest/lean/) or a peer's (bench:compare). Default: lean
+   * above 2,000 clients, else sdk.
+   */
+  bots?: BotKind;
+  /** With lean bots: this many full SDK bots beside them (default min(50, 1 % of clients rounded up)). */
+  fullBots?: number;
   /** With spawnServer: run this peer server script instead of ours, with these arguments. */
   peerScript?: string;
   peerArgs?: string[];

@@ -58,6 +58,8 @@ export const COUNTER_KEYS = [
   'replayed',
   /** Sequenced frames whose seq skipped ahead of the last one processed. */
   'seqGaps',
+  /** Sequenced frames at or below the last one processed (a replay overlapping what was already seen). */
+  'seqDuplicates',
   /** Full snapshots received (join, zone change, resume past the replay buffer). */
   'snapshots',
   /** Other entities carrying the bot's own name (a duplicate player), found by an audit. */

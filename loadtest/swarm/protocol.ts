@@ -3,8 +3,14 @@
 import type { BotBehaviour } from './bot.js';
 import type { Counters } from './counters.js';
 
-/** Which client the bots use: our SDK, or a peer server's client (bench:compare). */
-export type BotKind = 'sdk' | 'raw' | 'colyseus';
+/**
+ * Which client the bots use: our SDK ('sdk'), the lean engine on our protocol
+ * ('lean', loadtest/lean/), or a peer server's client (bench:compare): plain
+ * `ws` ('raw') or the lean engine ('lean-raw') on the peers' wire format, the
+ * Colyseus SDK ('colyseus') or the lean engine speaking Colyseus's protocol
+ * ('lean-colyseus').
+ */
+export type BotKind = 'sdk' | 'lean' | 'raw' | 'lean-raw' | 'colyseus' | 'lean-colyseus';
 
 export interface WorkerInit {
   workerIndex: number;
@@ -22,6 +28,8 @@ export interface WorkerInit {
   reportMs: number;
   /** Extra settings of peer bots (message sizes, room name...). */
   peer?: Record<string, unknown>;
+  /** The thread of full SDK bots that run beside lean ones (--full-bots). */
+  full?: boolean;
 }
 
 export type ToWorker =
@@ -49,6 +57,15 @@ export interface WorkerReport {
   back: string;
   /** The worker's event-loop delay p99 over the period, ms (how loaded the bots are). */
   loopDelayP99Ms: number;
+  kind: BotKind;
+  full: boolean;
+  /** CPU time this worker thread has used since it started, us (cumulative). */
+  cpuUs: number;
+  /** 'native': the kernel's per-thread clock (native addon); 'estimate': event-loop busy time. */
+  cpuSource: 'native' | 'estimate';
+  /** The same CPU split into user and kernel time, us (from /proc, 10 ms resolution; -1 when unreadable). */
+  userUs: number;
+  systemUs: number;
 }
 
 export type FromWorker =

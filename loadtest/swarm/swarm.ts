@@ -22,6 +22,12 @@ export interface SwarmOptions {
    * queueing, and is reported separately.
    */
   probeBots?: number;
+  /**
+   * Full SDK bots on a thread of their own beside lean ones (kind 'lean'):
+   * they keep the SDK's world model and audit it, so a lean run still checks
+   * correctness (default 0).
+   */
+  fullBots?: number;
   /** Source addresses (see loopbackAddresses). */
   addresses?: string[];
   behaviour?: Partial<BotBehaviour>;
@@ -45,6 +51,16 @@ export function loopbackAddresses(n: number): string[] {
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname;
   return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '[::1]';
+}
+
+/** CPU time and WebSocket messages (in + out) of a set of bot threads, cumulative. */
+export interface BotCost {
+  cpuUs: number;
+  /** User and kernel parts (from /proc; -1 when some thread's were unreadable). */
+  userUs: number;
+  systemUs: number;
+  msgs: number;
+  threads: number;
 }
 
 interface WorkerState {
@@ -72,6 +88,9 @@ export class Swarm extends EventEmitter {
   /** The probe worker, if any (not in `workers`' load share). */
   private probe: WorkerState | null = null;
   private probeSpawned = 0;
+  /** The full SDK bots' worker, if any (not in `workers`' load share). */
+  private full: WorkerState | null = null;
+  private fullSpawned = 0;
   private nextIndex = 0;
   private stopped = false;
 
@@ -84,6 +103,7 @@ export class Swarm extends EventEmitter {
       kind: 'sdk' as BotKind,
       workers: 2,
       probeBots: 0,
+      fullBots: 0,
       addresses: [] as string[],
       seed: 1,
       stepMs: 50,
@@ -93,14 +113,17 @@ export class Swarm extends EventEmitter {
     };
     const s = new Swarm(opts);
     const ready: Promise<void>[] = [];
-    const threads = opts.workers + (opts.probeBots > 0 ? 1 : 0);
+    const probes = opts.probeBots > 0 ? 1 : 0;
+    const threads = opts.workers + probes + (opts.fullBots > 0 ? 1 : 0);
     for (let i = 0; i < threads; i++) {
-      const probe = i === opts.workers;
+      const probe = probes === 1 && i === opts.workers;
+      const full = i === opts.workers + probes;
       const init: WorkerInit = {
         workerIndex: i,
         probe,
+        full,
         url: opts.url,
-        kind: opts.kind,
+        kind: full ? 'sdk' : opts.kind,
         // Probes ping 4 times a second so a short run still yields a usable p99.
         behaviour: probe ? { ...opts.behaviour, pingIntervalMs: Math.min(opts.behaviour.pingIntervalMs, 250) } : opts.behaviour,
         addresses: opts.addresses,
@@ -112,6 +135,7 @@ export class Swarm extends EventEmitter {
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
       const st: WorkerState = { worker, last: null, exited: false };
       if (probe) s.probe = st;
+      else if (full) s.full = st;
       else s.workers.push(st);
       worker.on('message', (m: FromWorker) => s.onMessage(st, m));
       worker.on('error', (e) => s.emit('workerError', e));
@@ -129,11 +153,36 @@ export class Swarm extends EventEmitter {
 
   /** Threads that report (the probe worker included). */
   get workerCount(): number {
-    return this.workers.length + (this.probe ? 1 : 0);
+    return this.all().length;
   }
 
   private all(): WorkerState[] {
-    return this.probe ? [...this.workers, this.probe] : this.workers;
+    const a = [...this.workers];
+    if (this.probe) a.push(this.probe);
+    if (this.full) a.push(this.full);
+    return a;
+  }
+
+  /**
+   * Cumulative CPU and messages of the threads of the main kind (the workers
+   * and the probe) and of the full SDK bots' thread, as of the last reports.
+   */
+  botCost(): { main: BotCost; full: BotCost; cpuSource: string | null } {
+    const main: BotCost = { cpuUs: 0, userUs: 0, systemUs: 0, msgs: 0, threads: 0 };
+    const full: BotCost = { cpuUs: 0, userUs: 0, systemUs: 0, msgs: 0, threads: 0 };
+    let source: string | null = null;
+    for (const w of this.all()) {
+      const r = w.last;
+      if (!r) continue;
+      const into = r.full ? full : main;
+      into.cpuUs += r.cpuUs;
+      into.userUs = into.userUs < 0 || r.userUs < 0 ? -1 : into.userUs + r.userUs;
+      into.systemUs = into.systemUs < 0 || r.systemUs < 0 ? -1 : into.systemUs + r.systemUs;
+      into.msgs += r.counters.msgsIn + r.counters.msgsOut;
+      into.threads++;
+      source = r.cpuSource;
+    }
+    return { main, full, cpuSource: source };
   }
 
   /** Cumulative counters of every worker (as of their last reports). */
@@ -181,6 +230,16 @@ export class Swarm extends EventEmitter {
   /** Starts `count` more bots at `perSec` in total (0: all at once); resolves once all are started (not yet connected). */
   async spawn(count: number, perSec: number, timeoutMs = 600_000): Promise<void> {
     const jobs: Promise<void>[] = [];
+    if (this.full && this.fullSpawned < this.opts.fullBots && count > 0) {
+      // The full SDK bots come first (they keep theirs: leaves go to the main workers).
+      const share = Math.min(count, this.opts.fullBots - this.fullSpawned);
+      this.fullSpawned += share;
+      const first = this.nextIndex;
+      this.nextIndex += share;
+      count -= share;
+      jobs.push(this.waitFor(this.full, (m) => m.t === 'spawned', timeoutMs, 'spawn'));
+      this.send(this.full, { t: 'spawn', first, count: share, perSec: Math.min(perSec, 100) });
+    }
     if (this.probe && this.probeSpawned < this.opts.probeBots && count > 0) {
       // The probe worker fills up first (it keeps its bots: leaves go to the others).
       const share = Math.min(count, this.opts.probeBots - this.probeSpawned);

@@ -9,6 +9,23 @@ import { encodeHistogram, newHistogram, zeroCounters, type Counters, type Histog
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { mulberry32 } from '../netfault/proxy.js';
 import { createPeerBot } from '../peers/bots.js';
+import { LeanBot } from '../lean/bot.js';
+import { LeanRawBot } from '../lean/raw-bot.js';
+import { LeanColyseusBot } from '../lean/colyseus-bot.js';
+import { parseWsUrl } from '../lean/conn.js';
+import { cpuSource, threadCpuSeconds } from '../../native-bindings/index.js';
+import { parseTaskStat } from '../../native-bindings/proc.js';
+import { readFileSync } from 'node:fs';
+
+/** This thread's user and kernel CPU so far, us (from /proc/thread-self/stat, 10 ms resolution; -1 when unreadable). Cold path: once per report. */
+function userSystemUs(): [number, number] {
+  try {
+    const t = parseTaskStat(readFileSync('/proc/thread-self/stat', 'latin1'));
+    return t ? [Math.round(t.userSeconds * 1e6), Math.round(t.systemSeconds * 1e6)] : [-1, -1];
+  } catch {
+    return [-1, -1];
+  }
+}
 
 /** What the worker needs of a bot, whichever client it uses. */
 export interface SwarmBot {
@@ -86,6 +103,11 @@ class Host implements BotHost {
       connect: encodeHistogram(this.connectTime),
       back: encodeHistogram(this.backTime),
       loopDelayP99Ms: loop.percentile(99) / 1e6,
+      kind: init.kind,
+      full: init.full ?? false,
+      cpuUs: Math.round(threadCpuSeconds() * 1e6),
+      cpuSource,
+      ...((([u, k]) => ({ userUs: u, systemUs: k }))(userSystemUs())),
     };
     loop.reset();
     port.postMessage(msg);
@@ -105,9 +127,14 @@ process.on('uncaughtException', (e) => {
 const wheel = setInterval(() => host.turnWheel(), init.stepMs);
 const reporter = setInterval(() => host.report(), init.reportMs);
 
+const target = init.kind === 'lean' || init.kind === 'lean-raw' || init.kind === 'lean-colyseus' ? parseWsUrl(init.url) : null;
+
 function makeBot(index: number): SwarmBot {
   const addr = init.addresses.length > 0 ? init.addresses[index % init.addresses.length] : undefined;
   if (init.kind === 'sdk') return new Bot(host, index, addr);
+  if (init.kind === 'lean') return new LeanBot(host, index, target!, addr);
+  if (init.kind === 'lean-raw') return new LeanRawBot(host, index, target!, addr);
+  if (init.kind === 'lean-colyseus') return new LeanColyseusBot(host, index, target!, 'world');
   return createPeerBot(init.kind, host, index, addr, init.peer ?? {});
 }
 
