@@ -25,6 +25,7 @@ import { Accounts } from './persist/accounts.js';
 import type { PlayerState } from './persist/types.js';
 import { RateLimiter } from './net/rate-limit.js';
 import { authRoutes, AuthMetrics } from './net/auth-routes.js';
+import { adminRoutes } from './admin/routes.js';
 import { availableParallelism } from 'node:os';
 import { defaultZoneDefs, validateZoneSet, type ZoneDef } from './world/index.js';
 import { ZoneSet } from './zone/host.js';
@@ -277,6 +278,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     });
   }
 
+  routes.push(...adminRoutes({ admin: config.admin, rateLimit: { burst: config.auth.rateLimitBurst, perMinute: config.auth.rateLimitPerMinute }, registry: metrics.registry, metrics, threads, zones, sessions, log: log.child({ component: 'admin' }) }));
   const gateway = new Gateway({ net: config.net, uws, log: log.child({ component: 'gateway' }), stats, routes, handler: sessions, gate: sessions });
   sessions.attach(gateway);
   const port = await gateway.listen();

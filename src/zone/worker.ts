@@ -2,10 +2,11 @@
 // and log layers (through runtime.ts), and the thread helper that names and
 // places it (zone-N in top -H and /proc).
 
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { setupThread, type ThreadsShared } from '../../native-bindings/threads.js';
 import { createWorkerLogger } from '../log/logger.js';
 import { ZoneRuntime, type ZoneWorkerData } from './runtime.js';
+import { AdminResponder } from './admin-view.js';
 
 export interface WorkerInit extends ZoneWorkerData {
   logLevel: string;
@@ -17,4 +18,10 @@ const thread = data.threads ? setupThread({ role: 'zone', index: data.index, sha
 const log = createWorkerLogger(data.logLevel, { zone: data.def.id, thread: `zone-${data.index}` });
 const runtime = new ZoneRuntime(data, log);
 if (thread) setInterval(() => thread.publish(), data.threads!.publishMs).unref();
+// The dashboard's world viewer (admin-view.ts): answered between ticks, rate-bounded there.
+const admin = new AdminResponder(() => runtime.world, data.def.id);
+parentPort?.on('message', (m: unknown) => {
+  const a = admin.answer(m);
+  if (a) parentPort!.postMessage(a.answer, a.transfer);
+});
 runtime.start();
