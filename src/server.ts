@@ -27,6 +27,7 @@ import { Accounts } from './persist/accounts.js';
 import type { PlayerState } from './persist/types.js';
 import { RateLimiter } from './net/rate-limit.js';
 import { authRoutes, AuthMetrics } from './net/auth-routes.js';
+import { adminRoutes } from './admin/routes.js';
 import { availableParallelism } from 'node:os';
 import { defaultZoneDefs, validateZoneSet, type ZoneDef } from './world/index.js';
 import { loadContent, type LoadedContent } from './content/load.js';
@@ -310,6 +311,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     });
   }
 
+  routes.push(...adminRoutes({ admin: config.admin, rateLimit: { burst: config.auth.rateLimitBurst, perMinute: config.auth.rateLimitPerMinute }, registry: metrics.registry, metrics, threads, zones, sessions, log: log.child({ component: 'admin' }) }));
   const gwLog = log.child({ component: 'gateway' });
   let threaded: ThreadedGateway | null = null;
   if (gatewayThreads > 1 && config.debug.faultInjection) {

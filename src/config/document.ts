@@ -9,7 +9,7 @@ import { ConfigSchema, isObjectSchema, type Config } from './schema.js';
 import { describeAllowed, envName } from './loader.js';
 
 export function renderConfigYaml(config: Config, opts: { comments: boolean }): string {
-  if (!opts.comments) return stringify(config, { lineWidth: 0 });
+  if (!opts.comments) return stringify(redactSecrets(config), { lineWidth: 0 });
   const lines: string[] = [
     '# mmo-server configuration reference.',
     '#',
@@ -21,6 +21,12 @@ export function renderConfigYaml(config: Config, opts: { comments: boolean }): s
   ];
   renderObject(ConfigSchema, config as unknown as Record<string, unknown>, '', 0, lines);
   return lines.join('\n').replace(/\n+$/, '\n');
+}
+
+/** The admin token is a credential: --print-config says whether it is set, never what it is. */
+function redactSecrets(config: Config): Config {
+  if (!config.admin?.token) return config;
+  return { ...config, admin: { ...config.admin, token: '<set: redacted>' } };
 }
 
 function renderObject(schema: TObject, value: Record<string, unknown>, prefix: string, depth: number, out: string[]) {

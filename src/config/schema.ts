@@ -575,6 +575,24 @@ export const DebugSection = Type.Object(
   { ...strict, description: 'Testing aids.' },
 );
 
+export const AdminSection = Type.Object(
+  {
+    token: Type.String({
+      default: '',
+      maxLength: 1024,
+      description:
+        'Bearer token for the operations dashboard and its API under /admin/ (Authorization: Bearer <token>). Empty (the default): every /admin/ route answers 404 and the dashboard is off. Use a long random string; it is compared in constant time and never logged or printed by --print-config.',
+    }),
+    logLines: Type.Integer({
+      default: 200,
+      minimum: 10,
+      maximum: 10_000,
+      description: 'Warning and error log lines the dashboard\'s log tail keeps (the most recent; older ones are dropped).',
+    }),
+  },
+  { ...strict, description: 'Operations dashboard (/admin/) and world viewer.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSection,
@@ -592,6 +610,7 @@ export const ConfigSchema = Type.Object(
     protocol: ProtocolSection,
     pool: PoolSection,
     debug: DebugSection,
+    admin: AdminSection,
   },
   strict,
 );
@@ -611,6 +630,7 @@ export type AdmissionSectionConfig = Static<typeof AdmissionSection>;
 export type DegradeConfig = Static<typeof DegradeSection>;
 export type ProtocolConfig = Static<typeof ProtocolSection>;
 export type PoolConfig = Static<typeof PoolSection>;
+export type AdminConfig = Static<typeof AdminSection>;
 
 /** Walks the schema: every leaf key with its dotted path. Cold path. */
 export function leafKeys(schema: TObject = ConfigSchema, prefix = ''): Array<{ path: string; schema: TSchema }> {

@@ -4,6 +4,7 @@
 
 import { pino, type Logger, type DestinationStream } from 'pino';
 import type { LogConfig } from '../config/schema.js';
+import { TAIL_MIN_LEVEL, warningTail } from './tail.js';
 
 export type { Logger } from 'pino';
 
@@ -18,13 +19,10 @@ export function createLogger(cfg: LogConfig, opts: LoggerOptions = {}): Logger {
   const pretty = cfg.pretty === 'always' || (cfg.pretty === 'auto' && process.stdout.isTTY === true);
   const base = { pid: process.pid, ...opts.base };
   if (pretty && !opts.destination) {
-    return pino({
-      level: cfg.level,
-      base,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
-    });
+    const transport = pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }) as DestinationStream;
+    return pino({ level: cfg.level, base }, withTail(transport, cfg.level));
   }
-  if (opts.destination) return pino({ level: cfg.level, base, timestamp: pino.stdTimeFunctions.isoTime }, opts.destination);
+  if (opts.destination) return pino({ level: cfg.level, base, timestamp: pino.stdTimeFunctions.isoTime }, withTail(opts.destination, cfg.level));
   // Asynchronous writes keep the gateway thread off stdout's pipe; flushed at exit.
   const dest = pino.destination({ dest: 1, sync: false });
   // A closed or broken stdout (a log shipper that died, `| head`) must cost the
@@ -34,7 +32,15 @@ export function createLogger(cfg: LogConfig, opts: LoggerOptions = {}): Logger {
     stdoutDestinations.delete(dest);
   });
   stdoutDestinations.add(dest);
-  return pino({ level: cfg.level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  return pino({ level: cfg.level, base, timestamp: pino.stdTimeFunctions.isoTime }, withTail(dest, cfg.level));
+}
+
+/** The destination plus the dashboard's warning tail (src/log/tail.ts): lines at warn and above go to both. */
+function withTail(dest: DestinationStream, level: string): DestinationStream {
+  return pino.multistream([
+    { level: level as pino.Level, stream: dest },
+    { level: TAIL_MIN_LEVEL as unknown as pino.Level, stream: warningTail },
+  ]) as unknown as DestinationStream;
 }
 
 const stdoutDestinations = new Set<{ flushSync(): void; emit(event: 'error', err: unknown): boolean }>();

@@ -51,6 +51,14 @@ export class RateLimiter {
     return Math.ceil((1 - b.tokens) / this.perMs);
   }
 
+  /** The ms until `key` has a token, without taking one (0: it has one now). */
+  wait(key: string, nowMs: number): number {
+    const b = this.buckets.get(key);
+    if (!b) return 0;
+    const tokens = Math.min(this.opts.burst, b.tokens + (nowMs - b.at) * this.perMs);
+    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.perMs);
+  }
+
   get size(): number {
     return this.buckets.size;
   }

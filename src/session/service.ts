@@ -508,6 +508,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       this.ackQueue.push(s);
     }
     if (type === ClientBody.Chat) {
+      if (s.muted) return this.errorTo(s, ErrorCode.muted, 'muted by an operator', seq);
       const c = m.body(this.chat) as Chat;
       if (!s.chatBucket.take(now)) return this.errorTo(s, ErrorCode.rateLimited, 'chat rate limit', seq);
       const channel = c.channel();
@@ -896,6 +897,16 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.msg.error(code, reason, refSeq);
     this.stageBuilt(s, false);
     this.scheduleFlush();
+  }
+
+  /** Operator kick (dashboard): ends the session (saved, out of the world) and closes its socket with 4103 kicked. False when unknown. */
+  kickSession(id: number, reason: string): boolean {
+    const s = this.registry.get(id);
+    if (!s || s.state === SessionState.closed) return false;
+    const ws = s.socket;
+    this.endSession(s);
+    if (ws && ws.getUserData().open) this.kick(ws, CloseCode.kicked, reason, CloseReason.kicked);
+    return true;
   }
 
   /** Tells a socket why (Kicked), then closes it with `code`. */

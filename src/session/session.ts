@@ -92,6 +92,8 @@ export class Session {
   pendingZoneChanged = false;
   /** The socket is backed up: position deltas are dropped until it drains, then a snapshot. */
   lagging = false;
+  /** Muted by an operator (dashboard): its chat is refused with ErrorCode.muted. */
+  muted = false;
   /** Inputs refused by the rate limit, decaying with accepted ones: too many closes the socket. */
   floodStrikes = 0;
   /** Rate limits. */

@@ -78,6 +78,8 @@ export class ZoneHost {
   /** When the last crash was noticed (0: none pending). */
   crashedAt = 0;
   private lastCrash: string | null = null;
+  /** Why the worker last went down (kept after it recovered): the dashboard's zones table. */
+  lastRestartReason: string | null = null;
 
   constructor(
     readonly index: number,
@@ -129,6 +131,7 @@ export class ZoneHost {
       this.set.opts.threads?.release(this.name);
       if (this.stopping) return;
       this.lastCrash ??= `exit code ${code}`;
+      this.lastRestartReason = this.lastCrash;
       this.set.crashed(this, code);
     });
   }
@@ -200,6 +203,15 @@ export class ZoneHost {
       this.worker = null;
       void w.terminate();
     }
+  }
+
+  /** Operator restart: ends the worker; its exit takes the crash path (restart from the last checkpoint, players rejoin). */
+  terminate(reason: string): boolean {
+    const w = this.worker;
+    if (!w || this.state !== ZoneState.up) return false;
+    this.lastCrash = reason;
+    void w.terminate();
+    return true;
   }
 
   /** After the worker died: a fresh view of both rings for the next worker. */
@@ -391,6 +403,11 @@ export class ZoneSet {
     if (!h || !this.opts.faultInjection) return false;
     const b = new Uint8Array([mode]);
     return h.send(ToZone.fault, 0, b);
+  }
+
+  /** Operator restart (dashboard): as a crash, counted against the restart intensity. False when the zone is not up. */
+  restart(index: number, reason: string): boolean {
+    return this.hosts[index]?.terminate(reason) ?? false;
   }
 
   async stop(): Promise<void> {
