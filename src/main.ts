@@ -7,7 +7,7 @@
 // uWebSockets.js unavailable (see net.allowSlowFallback).
 
 import { nativeStatus } from '../native-bindings/index.js';
-import { loadConfig, ConfigError, renderConfigYaml, type LoadedConfig } from './config/index.js';
+import { loadConfig, ConfigError, renderConfigYaml, redactConfig, type LoadedConfig } from './config/index.js';
 import { createLogger, flushLogs, type Logger } from './log/logger.js';
 import { UwsLoadError } from './net/uws.js';
 import { startServer, type RunningServer } from './server.js';
@@ -21,7 +21,7 @@ Options:
   -c, --config FILE     YAML configuration file (also MMO_CONFIG). Without one the
                         embedded defaults apply; config/default.yaml lists every key.
       --check-config    validate the merged configuration, print where it came from, exit
-      --print-config    print the merged configuration as YAML and exit
+      --print-config    print the merged configuration as YAML (secrets masked) and exit
   -v, --version         print the version and exit
   -h, --help            this text
 
@@ -45,7 +45,7 @@ function main(): void {
   const { flags, config } = loaded;
   if (flags.help) return void process.stdout.write(USAGE);
   if (flags.version) return void process.stdout.write(`${VERSION}\n`);
-  if (flags.printConfig) return void process.stdout.write(renderConfigYaml(config, { comments: false }));
+  if (flags.printConfig) return void process.stdout.write(renderConfigYaml(redactConfig(config), { comments: false }));
   if (flags.checkConfig) {
     return void process.stdout.write(`configuration OK (${loaded.sources.join(' < ')})\n`);
   }

@@ -25,8 +25,8 @@ import { Accounts } from './persist/accounts.js';
 import type { PlayerState } from './persist/types.js';
 import { RateLimiter } from './net/rate-limit.js';
 import { authRoutes, AuthMetrics } from './net/auth-routes.js';
-import { availableParallelism } from 'node:os';
-import { defaultZoneDefs, validateZoneSet, type ZoneDef } from './world/index.js';
+import type { ZoneDef } from './world/index.js';
+import { assertStartupConfig } from './config/validate.js';
 import { ZoneSet } from './zone/host.js';
 import { registerZoneMetrics } from './zone/metrics.js';
 import { FaultMode } from './zone/records.js';
@@ -66,40 +66,12 @@ export interface RunningServer {
 /** Where a new character (and every guest) starts until the zone layer supplies spawn points. */
 export const DEFAULT_NEW_PLAYER: PlayerState = { zone: 0, x: 0, y: 0, hp: 100, maxHp: 100, xp: 0, level: 1, inventory: [] };
 
-/** Zones the server runs: zones.count, or one per CPU but the gateway's. */
-export function zoneCount(config: Config): number {
-  return config.zones.count > 0 ? config.zones.count : Math.max(1, availableParallelism() - 1);
-}
-
-/** The zone layout: the default ring of zones with the configured rules. Cold path. */
-export function zoneDefs(config: Config): ZoneDef[] {
-  const z = config.zones;
-  const w = config.world;
-  const defs = defaultZoneDefs(zoneCount(config), { size: z.size, npcsPerZone: z.npcsPerZone, maxPlayers: z.maxPlayersPerZone, seed: z.seed });
-  for (const d of defs) {
-    d.aoi = { ...d.aoi, ...w.aoi };
-    d.movement = { ...d.movement, ...w.movement };
-    d.combat = { ...d.combat, ...w.combat };
-    d.sayRadius = w.sayRadius;
-    d.sayMaxListeners = w.sayMaxListeners;
-    d.linkDeadInvulnerable = w.linkDeadInvulnerable;
-    d.maxLoot = w.maxLoot;
-  }
-  validateZoneSet(defs);
-  return defs;
-}
+export { zoneCount, zoneDefs } from './config/validate.js';
 
 export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: PlayerState = DEFAULT_NEW_PLAYER): Promise<RunningServer> {
   const { config } = loaded;
-  if (config.pool.maxPages % config.pool.pagesPerSet !== 0) {
-    throw new ConfigError([{ key: 'pool.maxPages', value: config.pool.maxPages, source: 'configuration', allowed: `a multiple of pool.pagesPerSet (${config.pool.pagesPerSet})` }]);
-  }
-  let defs: ZoneDef[];
-  try {
-    defs = zoneDefs(config);
-  } catch (err) {
-    throw new ConfigError([], `invalid configuration: zones/world: ${(err as Error).message}`);
-  }
+  // The checks loadConfig made already, for a Config built by hand (tests, embedding): ConfigError, exit 2.
+  const defs: ZoneDef[] = assertStartupConfig(config);
   const uws = loadUws({ allowSlowFallback: config.net.allowSlowFallback });
   if (!uws.native) log.warn({ reason: uws.detail }, 'running on the slow uWebSockets.js emulation (net.allowSlowFallback is set)');
 
