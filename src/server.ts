@@ -24,6 +24,8 @@ import { loadTokenSecret, TokenSigner } from './persist/token.js';
 import { Accounts } from './persist/accounts.js';
 import type { PlayerState } from './persist/types.js';
 import { RateLimiter } from './net/rate-limit.js';
+import { assertPortFree } from './net/port-guard.js';
+import { lockDataDir } from './persist/data-dir-lock.js';
 import { authRoutes, AuthMetrics } from './net/auth-routes.js';
 import type { ZoneDef } from './world/index.js';
 import { assertStartupConfig } from './config/validate.js';
@@ -92,6 +94,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   const metrics = createMetrics(config.metrics);
   registerThreadCpuMetric(metrics.registry, threads);
   const persistLog = log.child({ component: 'persist' });
+  const dataLock = lockDataDir(config.server.dataDir); // one server per data directory (exit 5)
   const persistence = await Persistence.open({ ...persistenceOptions(config), threads: threads.shared }, persistLog, metrics.registry);
   const secret = loadTokenSecret(config.auth.tokenSecret, config.server.dataDir);
   if (secret.fixedMode !== undefined) log.warn({ file: secret.source, mode: secret.fixedMode.toString(8) }, 'token secret file was readable by others; mode set to 0600');
@@ -251,6 +254,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
 
   const gateway = new Gateway({ net: config.net, uws, log: log.child({ component: 'gateway' }), stats, routes, handler: sessions, gate: sessions });
   sessions.attach(gateway);
+  await assertPortFree(config.net.host, config.net.port); // another process on the port: refuse (exit 4)
   const port = await gateway.listen();
   readiness.register('listener', () => gateway.listening || 'not listening');
   readiness.register('database', () => persistence.queue.databaseUp || 'database writes failing (retrying)');
@@ -280,6 +284,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       await passwords.close();
       metrics.stop();
       gatewayThread.release();
+      dataLock.release();
     })();
     return stopping;
   };
