@@ -4,12 +4,15 @@
 //
 // Exit codes: 0 clean stop or --help/--check-config; 1 runtime failure or
 // shutdown timeout; 2 invalid configuration or arguments; 3 native
-// uWebSockets.js unavailable (see net.allowSlowFallback).
+// uWebSockets.js unavailable (see net.allowSlowFallback); 4 net.host:net.port
+// in use by another process; 5 server.dataDir in use by another server.
 
 import { nativeStatus } from '../native-bindings/index.js';
-import { loadConfig, ConfigError, renderConfigYaml, type LoadedConfig } from './config/index.js';
+import { loadConfig, ConfigError, renderConfigYaml, redactConfig, type LoadedConfig } from './config/index.js';
 import { createLogger, flushLogs, type Logger } from './log/logger.js';
 import { UwsLoadError } from './net/uws.js';
+import { PORT_IN_USE } from './net/port-guard.js';
+import { DATA_DIR_LOCKED } from './persist/data-dir-lock.js';
 import { checkContent, startServer, type RunningServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -21,14 +24,15 @@ Options:
   -c, --config FILE     YAML configuration file (also MMO_CONFIG). Without one the
                         embedded defaults apply; config/default.yaml lists every key.
       --check-config    validate the merged configuration, print where it came from, exit
-      --print-config    print the merged configuration as YAML and exit
+      --print-config    print the merged configuration as YAML (secrets masked) and exit
   -v, --version         print the version and exit
   -h, --help            this text
 
 Any setting can be overridden: --net.port=9000 on the command line, or
 MMO_NET__PORT=9000 in the environment. Precedence: defaults < file < env < CLI.
 
-Exit codes: 0 ok, 1 runtime failure, 2 bad configuration, 3 native uWebSockets.js unavailable.
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration, 3 native uWebSockets.js unavailable,
+4 port in use by another process, 5 data directory in use by another server.
 `;
 
 function main(): void {
@@ -45,7 +49,7 @@ function main(): void {
   const { flags, config } = loaded;
   if (flags.help) return void process.stdout.write(USAGE);
   if (flags.version) return void process.stdout.write(`${VERSION}\n`);
-  if (flags.printConfig) return void process.stdout.write(renderConfigYaml(config, { comments: false }));
+  if (flags.printConfig) return void process.stdout.write(renderConfigYaml(redactConfig(config), { comments: false }));
   if (flags.checkConfig) {
     // The content module too: it can fail to load or define nonsense (exit 2, naming it).
     return void checkContent(config).then(
@@ -59,11 +63,26 @@ function main(): void {
 
   const log = createLogger(config.log);
   run(loaded, log).catch((err: unknown) => {
-    const code = err instanceof UwsLoadError ? 3 : err instanceof ConfigError ? 2 : 1;
+    const code = exitCodeOf(err);
+    // The refusals an operator fixes (a port, a directory, a key) also go to stderr as one plain line.
+    if (code !== 1) process.stderr.write(`mmo-server: ${err instanceof Error ? err.message : String(err)}\n`);
     log.fatal({ err }, err instanceof Error ? err.message : 'start-up failed');
     flushLogs();
     process.exit(code);
   });
+}
+
+/** Start-up failures with their own exit code, by the error's stable code. */
+const EXIT_BY_CODE: Readonly<Record<string, number>> = {
+  [PORT_IN_USE]: 4,
+  [DATA_DIR_LOCKED]: 5,
+};
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof UwsLoadError) return 3;
+  if (err instanceof ConfigError) return 2;
+  const code = (err as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && EXIT_BY_CODE[code]) || 1;
 }
 
 async function run(loaded: LoadedConfig, log: Logger): Promise<void> {

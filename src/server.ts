@@ -26,12 +26,15 @@ import { loadTokenSecret, TokenSigner } from './persist/token.js';
 import { Accounts } from './persist/accounts.js';
 import type { PlayerState } from './persist/types.js';
 import { RateLimiter } from './net/rate-limit.js';
+import { assertPortFree } from './net/port-guard.js';
+import { lockDataDir } from './persist/data-dir-lock.js';
 import { authRoutes, AuthMetrics } from './net/auth-routes.js';
 import { adminRoutes } from './admin/routes.js';
 import { availableParallelism } from 'node:os';
 import { defaultZoneDefs, validateZoneSet, type ZoneDef } from './world/index.js';
 import { loadContent, type LoadedContent } from './content/load.js';
 import { REFERENCE_CONTENT } from './content/reference.js';
+import { assertStartupConfig, zoneCount } from './config/validate.js';
 import { ZoneSet } from './zone/host.js';
 import { registerZoneMetrics } from './zone/metrics.js';
 import { FaultMode } from './zone/records.js';
@@ -80,10 +83,7 @@ export function gatewayThreadCount(config: Config): number {
   return g === 'auto' ? autoGatewayThreads(availableParallelism()) : g;
 }
 
-/** Zones the server runs: zones.count, or one per CPU but the gateway's. */
-export function zoneCount(config: Config): number {
-  return config.zones.count > 0 ? config.zones.count : Math.max(1, availableParallelism() - 1);
-}
+export { zoneCount };
 
 /** The zone layout: the default ring of zones with the configured rules. Cold path. */
 export function zoneDefs(config: Config, content: LoadedContent = { content: REFERENCE_CONTENT, module: '', source: 'built-in reference' }): ZoneDef[] {
@@ -113,9 +113,8 @@ export async function checkContent(config: Config): Promise<string> {
 
 export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: PlayerState = DEFAULT_NEW_PLAYER): Promise<RunningServer> {
   const { config } = loaded;
-  if (config.pool.maxPages % config.pool.pagesPerSet !== 0) {
-    throw new ConfigError([{ key: 'pool.maxPages', value: config.pool.maxPages, source: 'configuration', allowed: `a multiple of pool.pagesPerSet (${config.pool.pagesPerSet})` }]);
-  }
+  // The checks loadConfig made already, for a Config built by hand (tests, embedding): ConfigError, exit 2.
+  assertStartupConfig(config);
   let defs: ZoneDef[];
   try {
     const content = await loadContent(config.world.content);
@@ -144,6 +143,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   const metrics = createMetrics(config.metrics);
   registerThreadCpuMetric(metrics.registry, threads);
   const persistLog = log.child({ component: 'persist' });
+  const dataLock = lockDataDir(config.server.dataDir); // one server per data directory (exit 5)
   const persistence = await Persistence.open({ ...persistenceOptions(config), threads: threads.shared }, persistLog, metrics.registry);
   const secret = loadTokenSecret(config.auth.tokenSecret, config.server.dataDir);
   if (secret.fixedMode !== undefined) log.warn({ file: secret.source, mode: secret.fixedMode.toString(8) }, 'token secret file was readable by others; mode set to 0600');
@@ -344,6 +344,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
         }))
       : new Gateway({ net: config.net, uws, log: gwLog, stats, routes, handler: sessions, gate: sessions });
   sessions.attach(gateway);
+  await assertPortFree(config.net.host, config.net.port); // another process on the port: refuse (exit 4)
   const port = await gateway.listen();
   if (threaded) log.info({ gatewayThreads, port }, 'gateway threads listening');
   readiness.register('listener', () => (threaded ? threaded.readiness() : gateway.listening || 'not listening'));
@@ -376,6 +377,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       await passwords.close();
       metrics.stop();
       gatewayThread.release();
+      dataLock.release();
     })();
     return stopping;
   };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, defaultConfig, envName, ConfigError, renderConfigYaml } from '../src/config/index.js';
+import { loadConfig, defaultConfig, envName, ConfigError, renderConfigYaml, redactConfig, redactUrl } from '../src/config/index.js';
 import { tempDir, runCli } from './helpers/server.js';
 
 const CONFIG_DIR = fileURLToPath(new URL('../../config/', import.meta.url));
@@ -75,7 +75,7 @@ describe('config validation names the key, the value and what is allowed', () =>
 
     const cliErr = rejection(() => loadConfig({ argv: ['--net.prot=80'], env: {} }));
     assert.match(cliErr.message, /net\.prot/);
-    assert.match(cliErr.message, /did you mean net\.port\?/);
+    assert.match(cliErr.message, /did you mean --net\.port\?/);
   });
 
   test('a section that is not a mapping, bad YAML, missing file', () => {
@@ -186,5 +186,49 @@ describe('CLI', () => {
     const r = await runCli(['--net.maxBackpressure=1']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /net\.maxBackpressure = 1 .*allowed an integer from 4096 to 268435456/);
+  });
+
+  test('--check-config refuses what start-up refuses: a short auth.tokenSecret, pool.maxPages not a multiple, exit 2 naming the key', async () => {
+    const secret = await runCli(['--check-config'], { MMO_AUTH__TOKEN_SECRET: 'short-secret' });
+    assert.equal(secret.code, 2, secret.stdout + secret.stderr);
+    assert.match(secret.stderr, /auth\.tokenSecret .*\(from env MMO_AUTH__TOKEN_SECRET\): allowed empty \(a generated secret\) or at least 32 bytes/);
+    assert.doesNotMatch(secret.stderr, /short-secret/, 'the secret is not echoed');
+    assert.doesNotMatch(secret.stderr, /\n\s+at /, 'no stack trace');
+    const pool = await runCli(['--check-config', '--pool.maxPages=100', '--pool.pagesPerSet=64']);
+    assert.equal(pool.code, 2);
+    assert.match(pool.stderr, /pool\.maxPages = 100 \(from cli --pool\.maxPages\): allowed a multiple of pool\.pagesPerSet \(64\)/);
+    const pinning = await runCli(['--check-config', '--threads.pinning={"gateway":"4000"}']);
+    assert.equal(pinning.code, 2, pinning.stdout + pinning.stderr);
+    assert.match(pinning.stderr, /threads\.pinning\.gateway .*CPU 4000 is not available/);
+  });
+
+  test('start-up with a short auth.tokenSecret exits 2 with the key, not 1 with a stack trace', async () => {
+    const r = await runCli(['--net.port=0', '--net.host=127.0.0.1', `--server.dataDir=${tempDir()}`], { MMO_AUTH__TOKEN_SECRET: 'short' });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /auth\.tokenSecret/);
+  });
+
+  test('an unknown command-line key reads like the env and file cases: key, value, source, suggestion', async () => {
+    const r = await runCli(['--net.prot=80']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'mmo-server: invalid configuration:\n  - --net.prot = "80" (from command line): allowed no such option (did you mean --net.port?)\n');
+    const spaced = await runCli(['--net.prot', '81', '--log.levl=debug']);
+    assert.equal(spaced.code, 2);
+    assert.match(spaced.stderr, /--net\.prot = "81" \(from command line\)/);
+    assert.match(spaced.stderr, /--log\.levl = "debug" \(from command line\): allowed no such option \(did you mean --log\.level\?\)/);
+  });
+
+  test('--print-config masks secrets: auth.tokenSecret, the password in persist.postgresUrl', async () => {
+    const r = await runCli(['--print-config', '--persist.postgresUrl=postgres://mmo:hunter2pw@db.example:5432/mmo'], { MMO_AUTH__TOKEN_SECRET: 'x'.repeat(40) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /hunter2pw/);
+    assert.doesNotMatch(r.stdout, /xxxxxxxx/);
+    assert.match(r.stdout, /postgresUrl: postgres:\/\/mmo:\*\*\*@db\.example:5432\/mmo/);
+    assert.match(r.stdout, /tokenSecret: "\*\*\*"/);
+    // The config itself still holds the real values (only the printout is masked).
+    const { config } = loadConfig({ argv: [], env: { MMO_AUTH__TOKEN_SECRET: 'y'.repeat(40) } });
+    assert.equal(redactConfig(config).auth.tokenSecret, '***');
+    assert.equal(config.auth.tokenSecret, 'y'.repeat(40));
+    assert.equal(redactUrl('postgres://db:5432/mmo'), 'postgres://db:5432/mmo');
   });
 });

@@ -22,7 +22,7 @@ export class ConfigError extends Error {
         ? headline
         : `${headline}:\n` +
             issues
-              .map((i) => `  - ${i.key} = ${formatValue(i.value)} (from ${i.source}): allowed ${i.allowed}`)
+              .map((i) => `  - ${i.key}${i.value === undefined ? '' : ` = ${formatValue(i.value)}`} (from ${i.source}): allowed ${i.allowed}`)
               .join('\n'),
     );
     this.name = 'ConfigError';
@@ -30,7 +30,6 @@ export class ConfigError extends Error {
 }
 
 function formatValue(v: unknown): string {
-  if (v === undefined) return '(missing)';
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }

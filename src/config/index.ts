@@ -2,3 +2,5 @@ export { ConfigSchema, type Config, type NetConfig, type LogConfig, type ServerC
 export { loadConfig, defaultConfig, envName, describeAllowed, type LoadedConfig, type CliFlags } from './loader.js';
 export { ConfigError, type ConfigIssue } from './errors.js';
 export { renderConfigYaml } from './document.js';
+export { redactConfig, redactUrl, REDACTED } from './redact.js';
+export { assertStartupConfig, startupIssues, zoneCount, zoneDefs } from './validate.js';

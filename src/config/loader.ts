@@ -11,6 +11,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigSchema, leafKeys, isObjectSchema, type Config } from './schema.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
+import { startupIssues } from './validate.js';
 
 export interface CliFlags {
   help: boolean;
@@ -113,6 +114,9 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     const first = Value.Errors(ConfigSchema, config).First();
     throw new ConfigError([], `configuration rejected by schema at ${first?.path}: ${first?.message}`);
   }
+  // Checks across keys, the same ones startServer makes: --check-config must refuse what start-up would.
+  const late = startupIssues(config as unknown as Config, (key) => origin.get(key) ?? 'defaults').issues;
+  if (late.length) throw new ConfigError(late);
   return { config: config as unknown as Config, sources, file, flags: cli.flags };
 }
 
@@ -177,20 +181,33 @@ function parseCli(argv: readonly string[]): ParsedCli {
     'print-config': { type: 'boolean' },
   };
   for (const { path } of LEAVES) options[path] = { type: 'string' };
+  // Unknown --keys first, each with its value and a suggestion, as the file and env layers report them.
+  const unknown: ConfigIssue[] = [];
+  const names = [...LEAF_BY_PATH.keys(), 'config', 'help', 'version', 'check-config', 'print-config'];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (!arg.startsWith('--')) continue;
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const known = options[name];
+    if (known) {
+      if (known.type === 'string' && eq < 0) i++; // its value is the next argument
+      continue;
+    }
+    const next = argv[i + 1];
+    const value = eq >= 0 ? arg.slice(eq + 1) : next !== undefined && !next.startsWith('-') ? argv[++i] : undefined;
+    unknown.push({ key: `--${name}`, value, source: 'command line', allowed: `no such option${suggest(name, names).replace('mean ', 'mean --')}` });
+  }
+  if (unknown.length) throw new ConfigError(unknown);
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
   } catch (err) {
-    const msg = (err as Error).message;
-    const flag = /'(-{1,2}[^']+)'/.exec(msg)?.[1] ?? msg;
-    throw new ConfigError([
-      {
-        key: flag,
-        value: undefined,
-        source: 'command line',
-        allowed: `${msg.split('.')[0]}${suggest(flag.replace(/^-+/, '').split('=')[0] ?? '', [...LEAF_BY_PATH.keys(), 'config', 'help', 'check-config', 'print-config'])}`,
-      },
-    ]);
+    // What is left: a positional argument, a missing value, a value given to a flag.
+    const msg = (err as Error).message.split('\n')[0]!;
+    const flag = /'(-{1,2}[^' ]+)/.exec(msg)?.[1] ?? '(arguments)';
+    throw new ConfigError([{ key: flag, value: undefined, source: 'command line', allowed: `${msg.replace(/\.$/, '')}; see --help` }]);
   }
   const overrides: Array<[string, string]> = [];
   for (const { path } of LEAVES) {
