@@ -25,6 +25,11 @@ const LIMITS = [
   '--sessions.inputsPerSec=10000',
   '--sessions.inputBurst=100000',
   '--sessions.floodStrikes=1000000',
+  // The cost budgets would stop the floods this file needs to back a socket up.
+  '--admission.budgetPerSec=100000000',
+  '--admission.budgetBurst=1000000000',
+  '--admission.accountBudgetPerSec=100000000',
+  '--admission.accountBudgetBurst=1000000000',
 ];
 const TEXT = 'x'.repeat(480);
 
