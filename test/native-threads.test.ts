@@ -105,7 +105,8 @@ describe('threads config section', () => {
   test('pinning accepts off, auto and a mapping from env, CLI and file syntax; rejects the rest naming the key', () => {
     assert.equal(loadConfig({ argv: [], env: {} }).config.threads.pinning, 'off');
     assert.equal(loadConfig({ argv: ['--threads.pinning=auto'], env: {} }).config.threads.pinning, 'auto');
-    assert.deepEqual(loadConfig({ argv: [], env: { MMO_THREADS__PINNING: '{"gateway":0,"zone-*":"1-3"}' } }).config.threads.pinning, { gateway: 0, 'zone-*': '1-3' });
+    // CPUs every machine has (0 only): the mapping must also name CPUs this process may use (validated at load).
+    assert.deepEqual(loadConfig({ argv: [], env: { MMO_THREADS__PINNING: '{"gateway":0,"zone-*":"0"}' } }).config.threads.pinning, { gateway: 0, 'zone-*': '0' });
     for (const bad of ['on', '{"Gateway":0}', '{"gateway":"0-"}', '{}']) {
       assert.throws(
         () => loadConfig({ argv: [`--threads.pinning=${bad}`], env: {} }),
