@@ -62,7 +62,8 @@ describe('shared admission', () => {
     const workers = [0, 1].map(() => new Worker(url, { workerData: { init: a.init, n: 5000, address: '10.7.7.7', start } }));
     const counts = await Promise.all(workers.map(async (w) => (await once(w, 'message'))[0] as number));
     assert.equal(counts[0]! + counts[1]!, 1000, `granted ${counts.join(' + ')}`);
-    assert.ok(counts[0]! > 0 && counts[1]! > 0, 'both threads were granted some');
+    // Which thread got how many depends on the scheduler (one may finish before the other starts on a busy
+    // machine): the contract is the sum, which per-thread budgets would make 2,000.
     assert.equal(a.stats.admittedLogins, 1000);
     assert.equal(a.stats.refusedAddress, 9000);
   });
