@@ -32,7 +32,7 @@ import type { ThreadsShared } from '../../native-bindings/threads.js';
 import { Doorbell, MainThreadWaker, SpscRing } from '../ring/index.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { RestartIntensity } from '../zone/intensity.js';
-import { HotCounter, PullGauge } from '../metrics/hot.js';
+import { HotCounter, PullCounter, PullGauge } from '../metrics/hot.js';
 import { CloseReason, type CloseReasonIndex, type NetStats } from './stats.js';
 import type { Route } from './http.js';
 import type { GatewayLike, Socket, SocketData, SocketHandler } from './gateway.js';
@@ -189,7 +189,7 @@ export class ThreadedGateway implements GatewayLike {
   private listenOk = false;
   private drainHost: GatewayThreadHost | null = null;
   private lastErrorLog = 0;
-  private readonly m: { restarts: HotCounter; ringFull: HotCounter; drainErrors: HotCounter };
+  private readonly m: { restarts: HotCounter; drainErrors: HotCounter };
   private readonly onRecord = (type: number, conn: number, data: Uint8Array, offset: number, length: number): void => {
     const h = this.drainHost!;
     switch (type) {
@@ -244,9 +244,12 @@ export class ThreadedGateway implements GatewayLike {
     const reg = opts.registry;
     this.m = {
       restarts: new HotCounter(reg, 'mmo_gateway_thread_restarts_total', 'Gateway threads restarted after they died.'),
-      ringFull: new HotCounter(reg, 'mmo_gateway_ring_full_total', 'Frames for a gateway thread that found its ring full (the socket was closed; the client resumes).'),
       drainErrors: new HotCounter(reg, 'mmo_gateway_drain_errors_total', 'Exceptions while handling gateway thread records, outside any one socket.'),
     };
+    // Counted where it happens (RemoteSocket.send), per thread; each host outlives its thread's restarts.
+    new PullCounter(reg, 'mmo_gateway_ring_full_total', 'Frames for a gateway thread that found its ring full (the socket was closed; the client resumes).', () =>
+      this.hosts.reduce((n, h) => n + h.ringFull, 0),
+    );
     new PullGauge(reg, 'mmo_gateway_threads', 'Gateway threads by state.', () =>
       GATEWAY_THREAD_STATE_NAMES.map((state, i) => ({ labels: { state }, value: this.hosts.filter((h) => h.state === i).length })),
     );
