@@ -23,6 +23,7 @@ import type { NetConfig } from '../config/schema.js';
 import { Doorbell, MainThreadWaker, SpscRing } from '../ring/index.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { CloseReason, classifyClose } from './stats.js';
+import { refuseUpgradeRetryLater, refuseUpgradeShuttingDown } from './http.js';
 import { addressText, loadUws, type HttpResponse, type HttpRequest, type us_listen_socket, type WebSocket, type us_socket_context_t } from './uws.js';
 import { SharedAdmission, type SharedAdmissionInit } from '../session/shared-admission.js';
 import {
@@ -164,20 +165,14 @@ const WAIT = new Int32Array(new SharedArrayBuffer(4));
 function onUpgrade(res: HttpResponse, req: HttpRequest, ctx: us_socket_context_t): void {
   const ip = addressText(res.getRemoteAddressAsText());
   if (!accepting) {
-    res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('shutting down'));
+    refuseUpgradeShuttingDown(res);
     return;
   }
   const claimText = req.getQuery('resume') ?? '';
   const claim = /^\d{1,10}$/.test(claimText) && Number(claimText) <= 0xffffffff ? Number(claimText) : -1;
   const retryMs = admission ? admission.admit(ip, claim, Date.now()) : 0;
   if (retryMs > 0) {
-    res.cork(() =>
-      res
-        .writeStatus('429 Too Many Requests')
-        .writeHeader('retry-after', String(Math.ceil(retryMs / 1000)))
-        .writeHeader('x-retry-after-ms', String(Math.ceil(retryMs)))
-        .end('try again later'),
-    );
+    refuseUpgradeRetryLater(res, retryMs);
     return;
   }
   const data: ThreadSocketData = { id: connId(d.index, nextConn++), ip, closeReason: -1, open: true };

@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import type { NetConfig } from '../config/schema.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { CloseReason, classifyClose, type CloseReasonIndex, type NetStats } from './stats.js';
-import { mountRoutes, type Route } from './http.js';
+import { mountRoutes, refuseUpgradeRetryLater, refuseUpgradeShuttingDown, type Route } from './http.js';
 import { addressText, type TemplatedApp, type UwsLoad, type WebSocket, type us_listen_socket, type HttpRequest, type HttpResponse, type us_socket_context_t } from './uws.js';
 
 /** Per-socket state uWS keeps for us (getUserData()). */
@@ -164,18 +164,12 @@ export class Gateway implements GatewayLike {
   private onUpgrade(res: HttpResponse, req: HttpRequest, ctx: us_socket_context_t): void {
     const ip = addressText(res.getRemoteAddressAsText());
     if (!this.accepting) {
-      res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('shutting down'));
+      refuseUpgradeShuttingDown(res);
       return;
     }
     const retryMs = this.opts.gate ? this.opts.gate.admit(ip, req) : 0;
     if (retryMs > 0) {
-      res.cork(() =>
-        res
-          .writeStatus('429 Too Many Requests')
-          .writeHeader('retry-after', String(Math.ceil(retryMs / 1000)))
-          .writeHeader('x-retry-after-ms', String(Math.ceil(retryMs)))
-          .end('try again later'),
-      );
+      refuseUpgradeRetryLater(res, retryMs);
       return;
     }
     const data: SocketData = { id: this.nextId++, ip, closeReason: -1, open: true, attachment: null };

@@ -50,6 +50,22 @@ export function statusLine(status: number): string {
   return STATUS_TEXT[status] ?? `${status} Status`;
 }
 
+/** An upgrade refused while shutting down: 503, retry in 5 s. */
+export function refuseUpgradeShuttingDown(res: HttpResponse): void {
+  res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('shutting down'));
+}
+
+/** An upgrade refused by admission: 429 with when to retry, in seconds and (for our SDK) in ms. */
+export function refuseUpgradeRetryLater(res: HttpResponse, retryMs: number): void {
+  res.cork(() =>
+    res
+      .writeStatus('429 Too Many Requests')
+      .writeHeader('retry-after', String(Math.ceil(retryMs / 1000)))
+      .writeHeader('x-retry-after-ms', String(Math.ceil(retryMs)))
+      .end('try again later'),
+  );
+}
+
 export function sendText(res: HttpResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
   res.cork(() => {
     res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
