@@ -5,25 +5,9 @@
 // tail. The token is asked once and kept in this tab's sessionStorage.
 
 import uPlot from 'uplot';
+// The server's record of one live sample (type only: erased from the bundle).
+import type { LiveSample as Sample } from '../../src/admin/live.js';
 
-type Sample = {
-  t: number;
-  players: number;
-  connected: number;
-  zombies: number;
-  handshakesPerSec: number;
-  resumesPerSec: number;
-  msgsInPerSec: number;
-  msgsOutPerSec: number;
-  cpu: Record<string, number>;
-  zones: Array<{ id: number; state: string; players: number; npcs: number; tickP50Ms: number; tickP99Ms: number; inboundFill: number; outboundFill: number }>;
-  loopLagMs: number;
-  persistQueue: number;
-  persistFailures: number;
-  persistDbUp: boolean;
-  rssBytes: number;
-  heapUsedBytes: number;
-};
 
 const HISTORY = 600;
 const TOKEN_KEY = 'mmo-admin-token';
