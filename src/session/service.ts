@@ -4,9 +4,9 @@
 // sockets, and saves players through the persistence layer.
 //
 // Per inbound frame (hot): verify → dedupe by input seq → rate limit → copy
-// into the zone's ring. Per flush (hot): for each session with staged
-// messages, one sequenced frame (kept for replay) and, when needed, one
-// unsequenced frame (Welcome, Pong, Kicked), each sent inside the socket's cork.
+// into the zone's ring. Zone output is staged per session; the flush that
+// turns it into frames, kept for replay and sent, is SessionFlusher
+// (flusher.ts).
 //
 // Handoff between zones (a portal): zone A reports the player with their
 // state; the gateway points the session at zone B, sends B a join, and sends A
@@ -25,7 +25,6 @@ import { ErrorCode, describeVerifyError } from '../protocol/codes.js';
 import { PROTOCOL_VERSION, MIN_PROTOCOL_VERSION } from '../protocol/version.js';
 import { verifyClientMessage, lastVerifyFailure, type VerifyLimits } from '../protocol/verify.js';
 import { rebindByteBuffer, reusableByteBuffer, stringField, fieldSlot } from '../protocol/read.js';
-import { FrameWriter } from '../protocol/frame.js';
 import { ServerMessageBuilder } from '../protocol/build.js';
 import { ClientMessage } from '../protocol/generated/mmo/client-message.js';
 import { ClientBody } from '../protocol/generated/mmo/client-body.js';
@@ -40,14 +39,14 @@ import type { Persistence } from '../persist/persistence.js';
 import type { Accounts, TokenClaims } from '../persist/accounts.js';
 import type { PlayerRecord } from '../persist/types.js';
 import type { PlayerSnapshot } from '../persist/write-queue.js';
-import { HotCounter, HotHistogram, PullGauge } from '../metrics/hot.js';
 import { FromZone, ToZone, JoinKind, WriteThroughKind, JOIN_HEADER, HANDOFF_HEADER, WRITE_THROUGH_HEADER } from '../zone/records.js';
 import type { ZoneSet, ZoneEvents } from '../zone/host.js';
 import { SessionRegistry, ResumeResult, RESUME_RESULT_NAMES } from './registry.js';
 import { Session, SessionState, type SessionIdentity } from './session.js';
 import { Admission, type AdmissionConfig } from './admission.js';
 import type { SharedAdmission } from './shared-admission.js';
-import { Staging } from './outbound.js';
+import { SessionFlusher, ACK_SWEEP_MS } from './flusher.js';
+import { createSessionMetrics, registerSessionGauges, Rejected, InputDrop, LoginResult, ResumeOutcome, type SessionMetrics, type RejectedIndex } from './metrics.js';
 import { ReplayBuffer, type ReplayLimits } from './replay.js';
 import { encodeRecord, snapshotOf, NO_ZONE } from './player.js';
 
@@ -105,7 +104,6 @@ interface Leaving {
   stateLen: number;
 }
 
-const RESULT = { replayed: 0, snapshot: 1 } as const;
 const CHAT_TEXT = fieldSlot('Chat.text');
 const CHAT_TO = fieldSlot('Chat.to');
 const HELLO_TOKEN = fieldSlot('Hello.token');
@@ -115,17 +113,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   readonly registry: SessionRegistry;
   readonly admission: Admission;
   private gateway: GatewayLike | null = null;
-  private readonly staging = new Staging();
-  private readonly dirty: Session[] = [];
-  private readonly frames = new FrameWriter();
-  private frameBuf = new Uint8Array(64 * 1024);
-  /**
-   * Views of frameBuf by length: uWS needs a view with the frame's exact
-   * length, and frame lengths repeat (a tick's Delta is much the same size
-   * each time), so a view made once per length is reused instead of a
-   * subarray per send. Reset when frameBuf grows.
-   */
-  private frameViews: Uint8Array[] = [];
+  private readonly out: SessionFlusher;
   private readonly msg = new ServerMessageBuilder();
   private readonly bb: ByteBuffer = reusableByteBuffer();
   private readonly cm = new ClientMessage();
@@ -135,99 +123,33 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   private readonly ack = new Ack();
   private readonly ping = new Ping();
   private readonly leaving = new Map<number, Leaving>();
-  /** Sessions with accepted inputs not yet acknowledged in any frame (see flushAcks). */
-  private readonly ackQueue: Session[] = [];
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
   private readonly zoneLoad: Int32Array;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
-  private flushScheduled = false;
   private shuttingDown = false;
   private lastVerifyLog = 0;
   private suppressedVerifyLogs = 0;
-  private readonly scratch = new Uint8Array(512);
-  // Cork plumbing: one bound function, fields instead of a closure per send.
-  private corkWs: Socket | null = null;
-  private corkBytes: Uint8Array | null = null;
-  private corkResult = 0;
-  private readonly corkedSend = (): void => {
-    this.corkResult = this.corkWs!.send(this.corkBytes!, true);
-  };
-  private readonly flushNow = (): void => {
-    this.flushScheduled = false;
-    this.drained();
-  };
 
   // Metrics.
-  private readonly m: {
-    verifyFailures: HotCounter;
-    duplicates: HotCounter;
-    inputsDropped: HotCounter;
-    resumeOutcome: HotCounter;
-    takeovers: HotCounter;
-    replayedFrames: HotCounter;
-    coalesced: HotCounter;
-    logins: HotCounter;
-    handoffs: HotCounter;
-    frameBytes: HotHistogram;
-  };
+  private readonly m: SessionMetrics;
 
   constructor(private readonly d: SessionServiceDeps) {
     const c = d.cfg;
     this.registry = new SessionRegistry({ zombieTtlMs: c.zombieTtlMs, limits: { chatPerSec: c.chatPerSec, chatBurst: c.chatBurst, inputsPerSec: c.inputsPerSec, inputBurst: c.inputBurst } });
     this.admission = new Admission(d.admission, performance.now());
     this.zoneLoad = new Int32Array(d.zones.count);
-    const reg = d.registry;
-    const reasons = ['text_frame', 'malformed', 'version', 'unexpected', 'flood'].map((reason) => ({ reason }));
-    this.m = {
-      verifyFailures: new HotCounter(reg, 'mmo_protocol_rejected_total', 'Frames refused at the protocol boundary (each closed its socket), by reason.', reasons),
-      duplicates: new HotCounter(reg, 'mmo_session_duplicate_inputs_total', 'Inputs dropped because their seq was already accepted (re-sent after a resume).'),
-      inputsDropped: new HotCounter(reg, 'mmo_session_inputs_dropped_total', 'Inputs dropped, by reason.', [{ reason: 'rate' }, { reason: 'zone_full' }, { reason: 'in_transit' }, { reason: 'no_zone' }]),
-      resumeOutcome: new HotCounter(reg, 'mmo_session_resumes_accepted_total', 'Accepted resumes by what the client got: its missed frames, or a snapshot.', [{ outcome: 'replayed' }, { outcome: 'snapshot' }]),
-      takeovers: new HotCounter(reg, 'mmo_session_takeovers_total', 'Logins that took over a live session of the same account.'),
-      replayedFrames: new HotCounter(reg, 'mmo_session_replayed_frames_total', 'Frames re-sent to resumed sessions.'),
-      coalesced: new HotCounter(reg, 'mmo_net_deltas_coalesced_total', 'Position deltas dropped for backed-up sockets (a snapshot followed).'),
-      logins: new HotCounter(reg, 'mmo_session_logins_total', 'Logins by result.', [{ result: 'ok' }, { result: 'refused' }, { result: 'failed' }]),
-      handoffs: new HotCounter(reg, 'mmo_session_handoffs_total', 'Players handed from one zone to another through a portal.'),
-      frameBytes: new HotHistogram(reg, 'mmo_net_frame_bytes', 'Size of outbound WebSocket frames.', [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536]),
-    };
-    new PullGauge(reg, 'mmo_sessions', 'Sessions by state.', () => [
-      { labels: { state: 'connected' }, value: this.registry.count[SessionState.connected]! },
-      { labels: { state: 'zombie' }, value: this.registry.count[SessionState.zombie]! },
-    ]);
-    new PullGauge(reg, 'mmo_session_resumes_total', 'Resume attempts by result (ok, or why refused).', () =>
-      RESUME_RESULT_NAMES.map((result, i) => ({ labels: { result }, value: this.registry.resumes[i]! })),
-    );
-    new PullGauge(
-      reg,
-      'mmo_session_resume_retries_total',
-      'Accepted resumes that presented the token of an earlier resume whose Welcome never reached the client (the link died during the handshake); counted in mmo_session_resumes_total{result="ok"} too.',
-      () => this.registry.resumeRetries,
-    );
-    new PullGauge(reg, 'mmo_session_zombie_expiries_total', 'Zombie sessions that expired (saved and removed).', () => this.registry.zombieExpiries);
-    new PullGauge(reg, 'mmo_session_replay_bytes', 'Bytes of frames held in replay buffers (pool slices).', () => d.pool.stats().bytesInUse);
-    new PullGauge(reg, 'mmo_pool_pages', 'Buffer pool pages: total and in use.', () => {
-      const s = d.pool.stats();
-      return [
-        { labels: { kind: 'total' }, value: s.pagesTotal },
-        { labels: { kind: 'in_use' }, value: s.pagesInUse },
-        { labels: { kind: 'high_water' }, value: s.pagesHighWater },
-      ];
+    this.m = createSessionMetrics(d.registry);
+    this.out = new SessionFlusher({
+      stats: d.stats,
+      lagBytes: c.lagBytes,
+      closeBytes: c.closeBytes,
+      frameBytes: this.m.frameBytes,
+      slowConsumer: (_s, ws) => this.kick(ws, CloseCode.slowConsumer, 'too far behind: reconnect to resume', CloseReason.slowConsumer),
     });
-    new PullGauge(reg, 'mmo_pool_failed_allocs_total', 'Buffer pool allocations refused at the ceiling.', () => d.pool.stats().failedAllocs);
     const shared = d.sharedAdmission ?? null;
     if (shared) this.registry.onLive = (id, live) => shared.noteSession(id, live);
-    new PullGauge(reg, 'mmo_admission_total', 'Upgrade requests by admission decision.', () => {
-      const st = shared ? shared.stats : this.admission.stats;
-      return [
-        { labels: { decision: 'login' }, value: st.admittedLogins },
-        { labels: { decision: 'resume' }, value: st.admittedResumes },
-        { labels: { decision: 'refused_global' }, value: st.refusedGlobal },
-        { labels: { decision: 'refused_address' }, value: st.refusedAddress },
-        { labels: { decision: 'refused_budget' }, value: st.refusedBudget },
-        { labels: { decision: 'refused_shed' }, value: st.refusedShed },
-      ];
-    });
+    registerSessionGauges(d.registry, this.registry, d.pool, () => (shared ? shared.stats : this.admission.stats));
   }
 
   /** The gateway calls back into the service to close sockets; set once, before listening. */
@@ -235,7 +157,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.gateway = gateway;
     this.sweepTimer = setInterval(() => this.sweep(), 250);
     this.sweepTimer.unref();
-    this.ackTimer = setInterval(() => this.flushAcks(), ACK_SWEEP_MS);
+    this.ackTimer = setInterval(() => this.out.flushAcks(), ACK_SWEEP_MS);
     this.ackTimer.unref();
   }
 
@@ -256,9 +178,9 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
 
   message(ws: Socket, bytes: Uint8Array, offset: number, length: number, isBinary: boolean): void {
     const conn = ws.getUserData().attachment as Conn;
-    if (!isBinary) return this.refuse(ws, 0, CloseCode.textFrame, 'text frames are not part of the protocol', 'text frame');
+    if (!isBinary) return this.refuse(ws, Rejected.textFrame, CloseCode.textFrame, 'text frames are not part of the protocol', 'text frame');
     const code = verifyClientMessage(bytes, offset, length, this.d.verify);
-    if (code !== 0) return this.refuse(ws, 1, CloseCode.malformed, `malformed message: ${describeVerifyError(code)}`, describeVerifyError(code));
+    if (code !== 0) return this.refuse(ws, Rejected.malformed, CloseCode.malformed, `malformed message: ${describeVerifyError(code)}`, describeVerifyError(code));
     const m = ClientMessage.getRootAsClientMessage(rebindByteBuffer(this.bb, bytes, offset), this.cm);
     const type = m.bodyType();
     const s = conn.session;
@@ -266,7 +188,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       if (conn.phase !== PHASE_NEW) return; // a second Hello while the first is being answered: ignored
       if (type === ClientBody.Hello) return this.onHello(ws, conn, m);
       if (type === ClientBody.Resume) return this.onResume(ws, conn, m);
-      return this.refuse(ws, 3, CloseCode.unexpectedMessage, 'say Hello or Resume first', 'input before hello');
+      return this.refuse(ws, Rejected.unexpected, CloseCode.unexpectedMessage, 'say Hello or Resume first', 'input before hello');
     }
     // Anything a client sends after a resume's Welcome shows it holds the new token.
     if (s.tokenUnconfirmed && s.socket === ws) s.confirmTokens();
@@ -297,7 +219,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
         return;
       }
       default:
-        return this.refuse(ws, 3, CloseCode.unexpectedMessage, 'already in a session', 'hello or resume in session');
+        return this.refuse(ws, Rejected.unexpected, CloseCode.unexpectedMessage, 'already in a session', 'hello or resume in session');
     }
   }
 
@@ -343,21 +265,21 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     const h = m.body(this.hello) as Hello;
     const v = h.protocolVersion();
     if (v < MIN_PROTOCOL_VERSION || v > PROTOCOL_VERSION) {
-      return this.kick(ws, CloseCode.versionMismatch, `protocol version ${v} is not supported; this server speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`, CloseReason.refused, 2);
+      return this.kick(ws, CloseCode.versionMismatch, `protocol version ${v} is not supported; this server speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`, CloseReason.refused, Rejected.version);
     }
     const token = stringField(h, HELLO_TOKEN);
     let claims: TokenClaims;
     if (token !== null) {
       const r = this.d.accounts.verifyToken(token);
       if (!r.ok) {
-        this.m.logins.inc(1);
+        this.m.logins.inc(LoginResult.refused);
         return this.kick(ws, CloseCode.authFailed, `login refused: ${r.reason}`, CloseReason.refused);
       }
       claims = r.claims;
     } else {
       const g = this.d.accounts.guest(stringField(h, HELLO_GUEST) ?? undefined);
       if (!g.ok) {
-        this.m.logins.inc(1);
+        this.m.logins.inc(LoginResult.refused);
         return this.kick(ws, CloseCode.authFailed, `login refused: ${g.message}`, CloseReason.refused);
       }
       claims = { accountId: g.accountId, name: g.name, guest: true, expiresAt: g.expiresAt };
@@ -370,7 +292,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.d.persistence.loadForLogin(claims, { zone: NO_ZONE, x: 0, y: 0, hp: 0, maxHp: 0, xp: 0, level: 1, inventory: [] }).then(
       (record) => this.completeLogin(ws, conn, identity, record),
       (err: unknown) => {
-        this.m.logins.inc(2);
+        this.m.logins.inc(LoginResult.failed);
         this.d.log.error({ err, name: identity.name }, 'login failed: could not load the player');
         if (conn.phase !== PHASE_CLOSED) this.kick(ws, CloseCode.tryAgainLater, 'the game database is unavailable; retry-after-ms=5000', CloseReason.refused);
       },
@@ -394,7 +316,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       atSpawn = true;
     }
     if (zone < 0) {
-      this.m.logins.inc(2);
+      this.m.logins.inc(LoginResult.failed);
       return this.kick(ws, CloseCode.zoneDown, 'no zone is up; retry later', CloseReason.kicked);
     }
     const s = this.registry.create(identity, ws, zone, performance.now());
@@ -405,13 +327,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     s.lastStateLen = encodeRecord(record, s.lastState, atSpawn);
     if (s.lastStateLen < 0) {
       this.registry.end(s);
-      this.m.logins.inc(2);
+      this.m.logins.inc(LoginResult.failed);
       return this.kick(ws, CloseCode.authFailed, 'this character cannot be loaded', CloseReason.refused);
     }
     conn.session = s;
     conn.phase = PHASE_IN;
     s.pendingWelcome = true;
-    this.m.logins.inc(0);
+    this.m.logins.inc(LoginResult.ok);
     this.sendJoin(s, JoinKind.login, 0);
   }
 
@@ -432,7 +354,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     conn.session = s;
     conn.phase = PHASE_IN;
     this.m.takeovers.inc();
-    this.m.logins.inc(0);
+    this.m.logins.inc(LoginResult.ok);
     this.zoneSend(s, ToZone.linkDead, ZERO);
     this.stageWelcome(s, false, 0);
     this.zoneSend(s, ToZone.resync, null);
@@ -443,7 +365,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     const r = m.body(this.resume) as Resume;
     const v = r.protocolVersion();
     if (v < MIN_PROTOCOL_VERSION || v > PROTOCOL_VERSION) {
-      return this.kick(ws, CloseCode.versionMismatch, `protocol version ${v} is not supported`, CloseReason.refused, 2);
+      return this.kick(ws, CloseCode.versionMismatch, `protocol version ${v} is not supported`, CloseReason.refused, Rejected.version);
     }
     const id = r.sessionId();
     const prev = this.registry.get(id)?.socket ?? null;
@@ -471,10 +393,10 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     if (lastSeq <= s.outSeq && replay.covers(lastSeq, s.outSeq)) {
       const n = s.outSeq - lastSeq;
       this.sendWelcomeNow(s, ws, n);
-      replay.forEachAfter(lastSeq, (bytes, offset, length) => this.sendFrame(s, ws, bytes, offset, length, 1));
+      replay.forEachAfter(lastSeq, (bytes, offset, length) => this.out.sendFrame(s, ws, bytes, offset, length, 1));
       replay.ackThrough(lastSeq);
       if (lastSeq > s.clientSeq) s.clientSeq = lastSeq;
-      this.m.resumeOutcome.inc(RESULT.replayed);
+      this.m.resumeOutcome.inc(ResumeOutcome.replayed);
       this.m.replayedFrames.inc(0, n);
     } else {
       // The gap no longer fits: a fresh snapshot replaces what was missed.
@@ -482,7 +404,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       replay.clear();
       s.clientSeq = s.outSeq;
       this.zoneSend(s, ToZone.resync, null);
-      this.m.resumeOutcome.inc(RESULT.snapshot);
+      this.m.resumeOutcome.inc(ResumeOutcome.snapshot);
     }
   }
 
@@ -497,16 +419,12 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     s.inSeq = seq;
     const now = performance.now();
     if (!s.inputBucket.take(now) || !this.admission.spendInput(ws.getUserData().ip, s.identity.accountId, type === ClientBody.Chat, now)) {
-      this.m.inputsDropped.inc(0);
-      if (++s.floodStrikes > this.d.cfg.floodStrikes) this.refuse(ws, 4, CloseCode.flood, 'too many messages', 'flood');
+      this.m.inputsDropped.inc(InputDrop.rate);
+      if (++s.floodStrikes > this.d.cfg.floodStrikes) this.refuse(ws, Rejected.flood, CloseCode.flood, 'too many messages', 'flood');
       return;
     }
     if (s.floodStrikes > 0) s.floodStrikes--;
-    if (!s.ackQueued) {
-      s.ackQueued = true;
-      s.ackDueAt = now + ACK_DELAY_MS;
-      this.ackQueue.push(s);
-    }
+    this.out.owesAck(s, now);
     if (type === ClientBody.Chat) {
       if (s.muted) return this.errorTo(s, ErrorCode.muted, 'muted by an operator', seq);
       const c = m.body(this.chat) as Chat;
@@ -518,13 +436,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     if (s.inTransit) {
       if (s.held.length >= this.d.cfg.heldInputsMax) {
         s.held.shift();
-        this.m.inputsDropped.inc(2);
+        this.m.inputsDropped.inc(InputDrop.inTransit);
       }
       s.held.push(bytes.slice(offset, offset + length));
       return;
     }
     const host = this.d.zones.hosts[s.zone];
-    if (!host || !host.send(ToZone.input, s.id, bytes, offset, length)) this.m.inputsDropped.inc(host ? 1 : 3);
+    if (!host || !host.send(ToZone.input, s.id, bytes, offset, length)) this.m.inputsDropped.inc(host ? InputDrop.zoneFull : InputDrop.noZone);
   }
 
   private whisper(s: Session, c: Chat, seq: number): void {
@@ -534,9 +452,9 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     const target = to ? this.registry.findByName(to) : undefined;
     if (!target) return this.errorTo(s, ErrorCode.whisperTargetNotFound, `${to ?? '(nobody)'} is not online`, seq);
     this.msg.chatMessage(ChatChannel.Whisper, s.entity, s.identity.name, text);
-    const e = this.staging.store(this.msg.bytes, this.msg.start, this.msg.length);
-    this.link(target, e, false);
-    if (target !== s) this.link(s, e, false);
+    const e = this.out.store(this.msg.bytes, this.msg.start, this.msg.length);
+    this.out.link(target, e, false);
+    if (target !== s) this.out.link(s, e, false);
     this.scheduleFlush();
   }
 
@@ -551,13 +469,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
           this.m.coalesced.inc();
           return;
         }
-        this.link(s, this.staging.store(data, offset, length), false);
+        this.out.link(s, this.out.store(data, offset, length), false);
         return;
       case FromZone.out:
-        if (s) this.link(s, this.staging.store(data, offset, length), false);
+        if (s) this.out.link(s, this.out.store(data, offset, length), false);
         return;
       case FromZone.outUnsequenced:
-        if (s && s.socket) this.link(s, this.staging.store(data, offset, length), true);
+        if (s && s.socket) this.out.link(s, this.out.store(data, offset, length), true);
         return;
       case FromZone.state:
         if (s && s.zone === zone) this.keepState(s, data, offset, length);
@@ -580,7 +498,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       case FromZone.bounce:
         if (s && s.zone !== zone) {
           const host = this.d.zones.hosts[s.zone];
-          if (!host || !host.send(ToZone.input, s.id, data, offset, length)) this.m.inputsDropped.inc(1);
+          if (!host || !host.send(ToZone.input, s.id, data, offset, length)) this.m.inputsDropped.inc(InputDrop.zoneFull);
         }
         return;
       case FromZone.fenceAck:
@@ -637,7 +555,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     if (!s.inTransit) return;
     s.inTransit = false;
     const host = this.d.zones.hosts[s.zone];
-    for (const b of s.held) if (!host || !host.send(ToZone.input, s.id, b)) this.m.inputsDropped.inc(1);
+    for (const b of s.held) if (!host || !host.send(ToZone.input, s.id, b)) this.m.inputsDropped.inc(InputDrop.zoneFull);
     s.held.length = 0;
   }
 
@@ -736,15 +654,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
 
   /** Stages the message the builder just built for `s`. */
   private stageBuilt(s: Session, unsequenced: boolean): void {
-    this.link(s, this.staging.store(this.msg.bytes, this.msg.start, this.msg.length), unsequenced);
-  }
-
-  private link(s: Session, entry: number, unsequenced: boolean): void {
-    this.staging.link(s.staged, entry, unsequenced);
-    if (!s.staged.dirty) {
-      s.staged.dirty = true;
-      this.dirty.push(s);
-    }
+    this.out.stageBuilt(s, this.msg, unsequenced);
   }
 
   private stageWelcome(s: Session, resumed: boolean, replayed: number): void {
@@ -771,126 +681,12 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushNow);
+    this.out.schedule();
   }
 
-  /** The flush: every session with staged messages gets its frame(s). */
+  /** The zones' rings are drained: every session with staged messages gets its frame(s). */
   drained(): void {
-    const now = performance.now();
-    const dirty = this.dirty;
-    for (let i = 0; i < dirty.length; i++) this.flushSession(dirty[i]!, now);
-    dirty.length = 0;
-    this.staging.reset();
-  }
-
-  private flushSession(s: Session, now: number): void {
-    const l = s.staged;
-    l.dirty = false;
-    const ws = s.state === SessionState.connected ? s.socket : null;
-    if (l.unseqHead >= 0) {
-      if (ws) this.composeAndSend(s, ws, l.unseqHead, 0, now);
-      l.unseqHead = l.unseqTail = -1;
-    }
-    if (l.seqHead >= 0 && s.state !== SessionState.closed) this.composeAndSend(s, ws, l.seqHead, 1, now);
-    l.seqHead = l.seqTail = -1;
-  }
-
-  /** Composes frames from a staged list (more than one only past FrameWriter.maxMessages) and sends or stores them. */
-  private composeAndSend(s: Session, socket: Socket | null, head: number, sequenced: number, now: number): void {
-    let ws = socket;
-    const st = this.staging;
-    const fw = this.frames;
-    let link = head;
-    while (link >= 0) {
-      const seq = sequenced ? ++s.outSeq : 0;
-      fw.begin(seq, s.inSeq);
-      while (link >= 0 && fw.add(st.arena, st.offsetOf(link), st.lengthOf(link))) link = st.next(link);
-      const need = fw.measure();
-      if (need > this.frameBuf.length) {
-        this.frameBuf = new Uint8Array(Math.max(need, this.frameBuf.length * 2));
-        this.frameViews = [];
-      }
-      const n = fw.finishInto(this.frameBuf, 0);
-      const frame = (this.frameViews[n] ??= this.frameBuf.subarray(0, n));
-      if (sequenced) s.replay!.push(seq, frame, now);
-      if (ws) {
-        this.sendView(s, ws, frame, fw.count);
-        s.ackSent = s.inSeq;
-        // A send past the backpressure limit closes the socket: the rest of this flush goes to the replay buffer only.
-        if (s.socket !== ws) ws = null;
-      }
-    }
-  }
-
-  /** One frame to one socket (a view made for it). Cold-ish paths: replay, bare acks. */
-  private sendFrame(s: Session, ws: Socket, bytes: Uint8Array, offset: number, length: number, messages: number): void {
-    this.sendView(s, ws, offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length), messages);
-  }
-
-  /**
-   * One frame to one socket, corked. uWS's send result says whether anything
-   * is queued (0) or the frame was dropped past net.maxBackpressure (2), so
-   * the queue is only measured when it exists: one native call per frame
-   * saved on the common path.
-   */
-  private sendView(s: Session, ws: Socket, view: Uint8Array, messages: number): void {
-    const length = view.byteLength;
-    this.corkWs = ws;
-    this.corkBytes = view;
-    ws.cork(this.corkedSend);
-    this.corkWs = null;
-    this.corkBytes = null;
-    const st = this.d.stats;
-    const result = this.corkResult;
-    if (result !== 1) {
-      const buffered = result === 2 ? Infinity : ws.getBufferedAmount();
-      if (buffered > this.d.cfg.closeBytes) {
-        // Dropped by uWS, or queued past the limit: the frame is in the replay buffer; the client resumes.
-        st.backpressureDrops.inc();
-        this.kick(ws, CloseCode.slowConsumer, 'too far behind: reconnect to resume', CloseReason.slowConsumer);
-        return;
-      }
-      if (buffered > this.d.cfg.lagBytes) s.lagging = true;
-    }
-    st.sendBatches.inc();
-    st.packetsOut.inc(0, messages);
-    st.bytesOut.inc(0, length);
-    st.packetsPerBatch.observe(messages);
-    this.m.frameBytes.observe(length);
-  }
-
-  /**
-   * Inputs are acknowledged in the ack field of every frame. A player whose
-   * inputs produced nothing for it to receive (its own moves are not in its
-   * own view) gets a bare unsequenced frame once ACK_DELAY_MS (two ticks) has
-   * passed with no frame to carry the ack, so its client can forget them.
-   * Waiting two ticks matters: sent at once, bare acks were 16% of all frames
-   * at 500 players (2,000 of 12,400 frames/s), each a write syscall.
-   */
-  private flushAcks(): void {
-    const q = this.ackQueue;
-    const now = performance.now();
-    let keep = 0;
-    for (let i = 0; i < q.length; i++) {
-      const s = q[i]!;
-      const ws = s.state === SessionState.connected ? s.socket : null;
-      if (!ws || s.ackSent >= s.inSeq) {
-        s.ackQueued = false;
-        continue;
-      }
-      if (now < s.ackDueAt) {
-        q[keep++] = s;
-        continue;
-      }
-      s.ackQueued = false;
-      this.frames.begin(0, s.inSeq);
-      const n = this.frames.finishInto(this.frameBuf, 0);
-      this.sendFrame(s, ws, this.frameBuf, 0, n, 0);
-      s.ackSent = s.inSeq;
-    }
-    q.length = keep;
+    this.out.flush();
   }
 
   private errorTo(s: Session, code: number, reason: string, refSeq: number): void {
@@ -910,31 +706,22 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 
   /** Tells a socket why (Kicked), then closes it with `code`. */
-  private kick(ws: Socket, code: number, reason: string, closeReason: CloseReasonIndex, metric = -1): void {
+  private kick(ws: Socket, code: number, reason: string, closeReason: CloseReasonIndex, metric: RejectedIndex | -1 = -1): void {
     if (!ws.getUserData().open) return;
     if (metric >= 0) this.m.verifyFailures.inc(metric);
     this.msg.kicked(code, reason);
-    this.frames.begin(0, 0);
-    this.frames.add(this.msg.bytes, this.msg.start, this.msg.length);
-    const need = this.frames.measure();
-    const buf = this.scratch.length >= need ? this.scratch : new Uint8Array(need);
-    const n = this.frames.finishInto(buf, 0);
-    this.corkWs = ws;
-    this.corkBytes = buf.subarray(0, n);
-    ws.cork(this.corkedSend);
-    this.corkWs = null;
-    this.corkBytes = null;
+    this.out.sendAlone(ws, this.msg);
     this.gateway!.closeSocket(ws, closeReason, code, reason.length > 120 ? reason.slice(0, 120) : reason);
   }
 
   /** A protocol violation: count it, log it (rate-limited, debug), close that socket only. */
-  private refuse(ws: Socket, metric: number, code: number, reason: string, detail: string): void {
+  private refuse(ws: Socket, metric: RejectedIndex, code: number, reason: string, detail: string): void {
     this.m.verifyFailures.inc(metric);
     const log = this.d.log;
     if (log.isLevelEnabled('debug')) {
       const now = Date.now();
       if (now - this.lastVerifyLog >= 1000) {
-        const f = metric === 1 ? lastVerifyFailure() : null;
+        const f = metric === Rejected.malformed ? lastVerifyFailure() : null;
         log.debug({ conn: ws.getUserData().id, ip: ws.getUserData().ip, detail, at: f, suppressed: this.suppressedVerifyLogs }, 'protocol violation; socket closed');
         this.lastVerifyLog = now;
         this.suppressedVerifyLogs = 0;
@@ -1028,9 +815,6 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
 }
 
 /** Longest an accepted input waits for a frame to carry its acknowledgement (two ticks at 20 Hz). */
-const ACK_DELAY_MS = 100;
-/** How often owed acks are looked at. */
-const ACK_SWEEP_MS = 50;
 const ONE = new Uint8Array([1]);
 const ZERO = new Uint8Array([0]);
 const EMPTY = new Uint8Array(0);

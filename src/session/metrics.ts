@@ -1,0 +1,102 @@
+// The session layer's metrics: label tables (index = label slot, `as const`)
+// and their registration. The hot counters are bumped by SessionService; the
+// gauges are read from the registry, the pool and admission at scrape time.
+
+import type { Registry } from 'prom-client';
+import { HotCounter, HotHistogram, PullGauge } from '../metrics/hot.js';
+import type { BufferPool } from '../pool/index.js';
+import type { AdmissionStats } from './admission.js';
+import { RESUME_RESULT_NAMES, type SessionRegistry } from './registry.js';
+import { SessionState } from './session.js';
+
+/** Why a frame was refused at the protocol boundary: the `reason` of mmo_protocol_rejected_total. */
+export const Rejected = { textFrame: 0, malformed: 1, version: 2, unexpected: 3, flood: 4 } as const;
+export type RejectedIndex = (typeof Rejected)[keyof typeof Rejected];
+const REJECTED_LABELS = { textFrame: 'text_frame', malformed: 'malformed', version: 'version', unexpected: 'unexpected', flood: 'flood' } as const;
+
+/** Why an input was dropped: the `reason` of mmo_session_inputs_dropped_total. */
+export const InputDrop = { rate: 0, zoneFull: 1, inTransit: 2, noZone: 3 } as const;
+const INPUT_DROP_LABELS = { rate: 'rate', zoneFull: 'zone_full', inTransit: 'in_transit', noZone: 'no_zone' } as const;
+
+/** mmo_session_logins_total{result}. */
+export const LoginResult = { ok: 0, refused: 1, failed: 2 } as const;
+
+/** What an accepted resume got: mmo_session_resumes_accepted_total{outcome}. */
+export const ResumeOutcome = { replayed: 0, snapshot: 1 } as const;
+
+/** Labels in slot order, from an index table and its label names. */
+function slots<K extends string>(index: Record<K, number>, names: Record<K, string>, label: string): Record<string, string>[] {
+  const out: Record<string, string>[] = [];
+  for (const k of Object.keys(index) as K[]) out[index[k]] = { [label]: names[k] };
+  return out;
+}
+function same<K extends string>(index: Record<K, number>): Record<K, string> {
+  return Object.fromEntries(Object.keys(index).map((k) => [k, k])) as Record<K, string>;
+}
+
+export interface SessionMetrics {
+  verifyFailures: HotCounter;
+  duplicates: HotCounter;
+  inputsDropped: HotCounter;
+  resumeOutcome: HotCounter;
+  takeovers: HotCounter;
+  replayedFrames: HotCounter;
+  coalesced: HotCounter;
+  logins: HotCounter;
+  handoffs: HotCounter;
+  frameBytes: HotHistogram;
+}
+
+export function createSessionMetrics(reg: Registry): SessionMetrics {
+  return {
+    verifyFailures: new HotCounter(reg, 'mmo_protocol_rejected_total', 'Frames refused at the protocol boundary (each closed its socket), by reason.', slots(Rejected, REJECTED_LABELS, 'reason')),
+    duplicates: new HotCounter(reg, 'mmo_session_duplicate_inputs_total', 'Inputs dropped because their seq was already accepted (re-sent after a resume).'),
+    inputsDropped: new HotCounter(reg, 'mmo_session_inputs_dropped_total', 'Inputs dropped, by reason.', slots(InputDrop, INPUT_DROP_LABELS, 'reason')),
+    resumeOutcome: new HotCounter(reg, 'mmo_session_resumes_accepted_total', 'Accepted resumes by what the client got: its missed frames, or a snapshot.', slots(ResumeOutcome, same(ResumeOutcome), 'outcome')),
+    takeovers: new HotCounter(reg, 'mmo_session_takeovers_total', 'Logins that took over a live session of the same account.'),
+    replayedFrames: new HotCounter(reg, 'mmo_session_replayed_frames_total', 'Frames re-sent to resumed sessions.'),
+    coalesced: new HotCounter(reg, 'mmo_net_deltas_coalesced_total', 'Position deltas dropped for backed-up sockets (a snapshot followed).'),
+    logins: new HotCounter(reg, 'mmo_session_logins_total', 'Logins by result.', slots(LoginResult, same(LoginResult), 'result')),
+    handoffs: new HotCounter(reg, 'mmo_session_handoffs_total', 'Players handed from one zone to another through a portal.'),
+    frameBytes: new HotHistogram(reg, 'mmo_net_frame_bytes', 'Size of outbound WebSocket frames.', [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536]),
+  };
+}
+
+/** Gauges read at scrape time: sessions by state, resumes, zombies, replay memory, pool pages, admission decisions. */
+export function registerSessionGauges(reg: Registry, sessions: SessionRegistry, pool: BufferPool, admission: () => AdmissionStats): void {
+  new PullGauge(reg, 'mmo_sessions', 'Sessions by state.', () => [
+    { labels: { state: 'connected' }, value: sessions.count[SessionState.connected]! },
+    { labels: { state: 'zombie' }, value: sessions.count[SessionState.zombie]! },
+  ]);
+  new PullGauge(reg, 'mmo_session_resumes_total', 'Resume attempts by result (ok, or why refused).', () =>
+    RESUME_RESULT_NAMES.map((result, i) => ({ labels: { result }, value: sessions.resumes[i]! })),
+  );
+  new PullGauge(
+    reg,
+    'mmo_session_resume_retries_total',
+    'Accepted resumes that presented the token of an earlier resume whose Welcome never reached the client (the link died during the handshake); counted in mmo_session_resumes_total{result="ok"} too.',
+    () => sessions.resumeRetries,
+  );
+  new PullGauge(reg, 'mmo_session_zombie_expiries_total', 'Zombie sessions that expired (saved and removed).', () => sessions.zombieExpiries);
+  new PullGauge(reg, 'mmo_session_replay_bytes', 'Bytes of frames held in replay buffers (pool slices).', () => pool.stats().bytesInUse);
+  new PullGauge(reg, 'mmo_pool_pages', 'Buffer pool pages: total and in use.', () => {
+    const s = pool.stats();
+    return [
+      { labels: { kind: 'total' }, value: s.pagesTotal },
+      { labels: { kind: 'in_use' }, value: s.pagesInUse },
+      { labels: { kind: 'high_water' }, value: s.pagesHighWater },
+    ];
+  });
+  new PullGauge(reg, 'mmo_pool_failed_allocs_total', 'Buffer pool allocations refused at the ceiling.', () => pool.stats().failedAllocs);
+  new PullGauge(reg, 'mmo_admission_total', 'Upgrade requests by admission decision.', () => {
+    const st = admission();
+    return [
+      { labels: { decision: 'login' }, value: st.admittedLogins },
+      { labels: { decision: 'resume' }, value: st.admittedResumes },
+      { labels: { decision: 'refused_global' }, value: st.refusedGlobal },
+      { labels: { decision: 'refused_address' }, value: st.refusedAddress },
+      { labels: { decision: 'refused_budget' }, value: st.refusedBudget },
+      { labels: { decision: 'refused_shed' }, value: st.refusedShed },
+    ];
+  });
+}
