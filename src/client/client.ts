@@ -58,6 +58,18 @@ interface PendingInput {
   bytes: Uint8Array;
 }
 
+/** A sent Move not yet seen in the server's position (prediction, see reconcile()). */
+interface PredictedMove {
+  seq: number;
+  x: number;
+  y: number;
+  /** Authoritative positions seen since the move was acknowledged without showing it. */
+  late: number;
+}
+
+/** A server position within this of a move's (the wire quantizes to 1/16 unit) shows that move. */
+const SAME_POS = 1 / 32 + 1e-6;
+
 interface PendingPing {
   sentAt: number;
   resolve: (rtt: number) => void;
@@ -92,7 +104,11 @@ function ignoreError(): void {}
 export class MmoClient extends Emitter<ClientEvents> {
   /** Visible entities by id, maintained from snapshots and deltas. */
   readonly entities = new Map<number, EntityView>();
-  /** The player's own state, once the server sent it. */
+  /**
+   * The player's own state, once the server sent it. x and y are predicted: they
+   * follow the player's own moves at once and are corrected by the server (see
+   * reconcile()); serverPosition holds the server's last word.
+   */
   self: SelfView | null = null;
   readonly stats: ClientStats = { framesReceived: 0, duplicateFrames: 0, bytesReceived: 0, inputsSent: 0, inputsDropped: 0, reconnects: 0, resumes: 0, malformedFrames: 0 };
 
@@ -112,6 +128,10 @@ export class MmoClient extends Emitter<ClientEvents> {
   private nextInput = 1;
   private pending: PendingInput[] = [];
   private readonly pings = new Map<number, PendingPing>();
+  /** Moves sent and not yet confirmed by the server's position, oldest first. */
+  private moves: PredictedMove[] = [];
+  /** The player's position as the server last stated it. */
+  private readonly serverPos = { x: 0, y: 0 };
 
   private attempt = 0;
   private hintMs = 0;
@@ -220,6 +240,11 @@ export class MmoClient extends Emitter<ClientEvents> {
     return this.ackIn;
   }
 
+  /** The player's own position as the server last stated it (client.self holds the prediction). */
+  get serverPosition(): { readonly x: number; readonly y: number } {
+    return this.serverPos;
+  }
+
   /** Inputs sent (or queued) but not yet acknowledged. */
   get pendingInputs(): number {
     return this.pending.length;
@@ -230,6 +255,12 @@ export class MmoClient extends Emitter<ClientEvents> {
   /** Moves the player's predicted position to (x, y). Returns the input's seq. */
   move(x: number, y: number): number {
     const seq = this.nextInput++;
+    if (this.moves.length >= this.opts.maxPendingInputs) this.moves.shift();
+    this.moves.push({ seq, x: Math.fround(x), y: Math.fround(y), late: 0 });
+    if (this.self) {
+      this.self.x = Math.fround(x);
+      this.self.y = Math.fround(y);
+    }
     return this.input(seq, this.builder.move(seq, x, y));
   }
 
@@ -442,6 +473,73 @@ export class MmoClient extends Emitter<ClientEvents> {
     if (n > 0) this.pending.splice(0, n);
   }
 
+  // ------------------------------------------------------------ prediction
+
+  /**
+   * The server stated the player's position (sx, sy) (the frame's ack was
+   * read first). Moves are absolute positions, so reapplying the moves the
+   * server has not taken into account yet means: the prediction is the last
+   * of them, or the server's position when there is none.
+   *   - The latest acknowledged move the position shows is confirmed, with
+   *     every move before it.
+   *   - An acknowledged move the position does not show gets one more
+   *     authoritative position (the gateway acknowledges an input when it
+   *     accepts it, and the zone's next tick may not have applied it yet);
+   *     after that the server's position wins (the server moved the player).
+   *   - Unacknowledged moves are reapplied over the server's position.
+   */
+  private reconcile(sx: number, sy: number): void {
+    this.serverPos.x = sx;
+    this.serverPos.y = sy;
+    const moves = this.moves;
+    if (moves.length > 0) {
+      let confirmed = -1;
+      for (let i = moves.length - 1; i >= 0; i--) {
+        const m = moves[i]!;
+        if (m.seq <= this.ackIn && Math.abs(m.x - sx) <= SAME_POS && Math.abs(m.y - sy) <= SAME_POS) {
+          confirmed = i;
+          break;
+        }
+      }
+      if (confirmed >= 0) moves.splice(0, confirmed + 1);
+      let stale = 0;
+      for (let i = 0; i < moves.length; i++) {
+        const m = moves[i]!;
+        if (m.seq > this.ackIn) break;
+        if (++m.late > 1) stale = i + 1;
+      }
+      if (stale > 0) moves.splice(0, stale);
+    }
+    this.predict();
+  }
+
+  /** The server refused move refSeq and put the player at (x, y). */
+  private rejected(refSeq: number, x: number, y: number): void {
+    const moves = this.moves;
+    let n = 0;
+    while (n < moves.length && moves[n]!.seq <= refSeq) n++;
+    if (n > 0) moves.splice(0, n);
+    this.serverPos.x = x;
+    this.serverPos.y = y;
+    this.predict();
+  }
+
+  /** Respawn, zone change: earlier moves no longer apply. */
+  private teleported(x: number, y: number): void {
+    this.moves.length = 0;
+    this.serverPos.x = x;
+    this.serverPos.y = y;
+    this.predict();
+  }
+
+  private predict(): void {
+    const self = this.self;
+    if (!self) return;
+    const last = this.moves.length > 0 ? this.moves[this.moves.length - 1]! : null;
+    self.x = last ? last.x : this.serverPos.x;
+    self.y = last ? last.y : this.serverPos.y;
+  }
+
   // ------------------------------------------------------------ receiving
 
   private onData(data: unknown): void {
@@ -568,19 +666,18 @@ export class MmoClient extends Emitter<ClientEvents> {
       case ServerBody.ZoneChanged: {
         const z = m.body(new ZoneChanged()) as ZoneChanged;
         this.info.zone = z.zone();
+        this.teleported(z.x(), z.y());
         return this.emit('zone', { zone: z.zone(), name: z.name(), x: z.x(), y: z.y() });
       }
       case ServerBody.Respawn: {
         const r = m.body(new Respawn()) as Respawn;
-        if (this.self) {
-          this.self.x = r.x();
-          this.self.y = r.y();
-          this.self.hp = r.hp();
-        }
+        this.teleported(r.x(), r.y());
+        if (this.self) this.self.hp = r.hp();
         return this.emit('respawn', { x: r.x(), y: r.y(), hp: r.hp() });
       }
       case ServerBody.SelfState:
         this.self = readSelf(m.body(new SelfState()) as SelfState);
+        this.reconcile(this.self.x, this.self.y);
         return this.emit('self', this.self);
       case ServerBody.LevelUp: {
         const l = m.body(new LevelUp()) as LevelUp;
@@ -601,6 +698,7 @@ export class MmoClient extends Emitter<ClientEvents> {
       }
       case ServerBody.MoveRejected: {
         const r = m.body(new MoveRejected()) as MoveRejected;
+        this.rejected(r.refSeq(), r.x(), r.y());
         return this.emit('moveRejected', { refSeq: r.refSeq(), x: r.x(), y: r.y(), reason: r.reason() });
       }
       case ServerBody.Custom: {
@@ -662,6 +760,9 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     const self = s.self();
     if (self) this.self = readSelf(self);
+    const me = this.entities.get(this.info.playerId);
+    if (self) this.reconcile(this.self!.x, this.self!.y);
+    else if (me) this.reconcile(me.x, me.y);
     this.info.zone = s.zone();
     this.emit('snapshot', { tick: s.tick(), zone: s.zone(), selfId: s.selfId(), entities: this.entities });
   }
@@ -677,6 +778,7 @@ export class MmoClient extends Emitter<ClientEvents> {
         ents.set(v.id, v);
       }
       applyEnter(v, e);
+      if (v.id === this.info.playerId) this.reconcile(v.x, v.y);
       this.emit('enter', v);
     }
     n = d.updatesLength();
@@ -690,6 +792,7 @@ export class MmoClient extends Emitter<ClientEvents> {
       v.hp = st.hp();
       v.flags = st.flags();
       v.dir = st.dir();
+      if (v.id === this.info.playerId) this.reconcile(v.x, v.y);
       this.emit('update', v);
     }
     n = d.leavesLength();

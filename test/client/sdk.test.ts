@@ -362,7 +362,8 @@ test('every server message type reaches the SDK as its event, and the model foll
   assert.deepEqual(await zone, { zone: 4, name: 'Mines', x: 10.5, y: 11.5 });
   assert.deepEqual(await err, { code: ErrorCode.cooldown, reason: 'too soon', refSeq: 12 });
   assert.deepEqual(await rejected, { refSeq: 13, x: 2, y: 3, reason: MoveReject.obstacle });
-  assert.deepEqual(c.self, { hp: 120, maxHp: 120, level: 5, xp: 1000, x: 1.25, y: 2.5, inventory: [{ item: 7, count: 1 }, { item: 9, count: 3 }] });
+  // Position: respawn, then the zone change, then MoveRejected (the last word: the client snaps to it).
+  assert.deepEqual(c.self, { hp: 120, maxHp: 120, level: 5, xp: 1000, x: 2, y: 3, inventory: [{ item: 7, count: 1 }, { item: 9, count: 3 }] });
   assert.equal(c.zone, 4);
   assert.deepEqual(
     [...new Set(seen)].sort(),
