@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,12 +30,28 @@ export interface TestServer {
 }
 
 const live = new Set<ChildProcess>();
+// Every folder tempDir() made, removed when the test process exits however
+// it exits (a failed assertion, an uncaught error), after its servers are killed.
+const temps = new Set<string>();
 process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
+  for (const d of temps) removeDir(d);
 });
 
+function removeDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    // best effort at exit: a folder another user's process still holds stays
+  }
+  temps.delete(dir);
+}
+
+/** A fresh folder under the OS temp dir, removed when the test process exits. */
 export function tempDir(prefix = 'mmo-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temps.add(dir);
+  return dir;
 }
 
 /**
@@ -92,6 +108,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const exited = once(child, 'exit').then(([code]) => {
     live.delete(child);
+    removeDir(dataDir); // only this server used it
     return code as number | null;
   });
 
