@@ -593,6 +593,51 @@ export const AdminSection = Type.Object(
   { ...strict, description: 'Operations dashboard (/admin/) and world viewer.' },
 );
 
+export const ClusterSection = Type.Object(
+  {
+    natsUrl: Type.String({
+      default: '',
+      maxLength: 1024,
+      description:
+        'NATS server(s) the nodes of one world talk through (nats://127.0.0.1:4222; several separated by commas). Empty (the default): a single process, no NATS, nothing of the cluster is loaded. ' +
+        'Set: this process is one node; it runs the zones in cluster.ownedZones and reaches the others over NATS. Needs persist.postgresUrl (one shared database) and a shared auth.tokenSecret.',
+    }),
+    nodeId: Type.String({
+      default: '',
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9_-]*$',
+      description: 'This node\'s name in the cluster (letters, digits, _ and -; it is part of NATS subjects). Empty: server.name, then the host name and process id.',
+    }),
+    ownedZones: Type.Array(Type.Integer({ minimum: 1, maximum: 65_535 }), {
+      default: [],
+      maxItems: 65_535,
+      description:
+        'Placement: the zone ids (1..zones.count) whose workers run on this node; every node has the whole zone layout and reaches the other zones through their owners. ' +
+        'Each zone must be owned by exactly one node (when two claim one, the node id that sorts first keeps it and both log it). Empty with cluster.natsUrl set: refused at start-up.',
+    }),
+    heartbeatMs: Type.Integer({
+      default: 500,
+      minimum: 50,
+      maximum: 60_000,
+      description: 'How often this node announces its zones and load on NATS (at most half of cluster.nodeTimeoutMs).',
+    }),
+    nodeTimeoutMs: Type.Integer({
+      default: 3000,
+      minimum: 200,
+      maximum: 600_000,
+      description:
+        'A node not heard from for this long is gone: its zones are reported down in /readyz, and the sessions of this node that were in them end (their players are saved with their last state).',
+    }),
+    requestTimeoutMs: Type.Integer({
+      default: 1000,
+      minimum: 50,
+      maximum: 60_000,
+      description: 'How long a question to another node (a whisper to a player who is not here) waits for its answer.',
+    }),
+  },
+  { ...strict, description: 'Several server processes sharing one world over NATS (off unless cluster.natsUrl is set).' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSection,
@@ -611,6 +656,7 @@ export const ConfigSchema = Type.Object(
     pool: PoolSection,
     debug: DebugSection,
     admin: AdminSection,
+    cluster: ClusterSection,
   },
   strict,
 );
@@ -631,6 +677,7 @@ export type DegradeConfig = Static<typeof DegradeSection>;
 export type ProtocolConfig = Static<typeof ProtocolSection>;
 export type PoolConfig = Static<typeof PoolSection>;
 export type AdminConfig = Static<typeof AdminSection>;
+export type ClusterConfig = Static<typeof ClusterSection>;
 
 /** Walks the schema: every leaf key with its dotted path. Cold path. */
 export function leafKeys(schema: TObject = ConfigSchema, prefix = ''): Array<{ path: string; schema: TSchema }> {

@@ -59,6 +59,7 @@ export function startupIssues(config: Config, originOf: OriginOf = () => 'config
   } catch (err) {
     issues.push({ key: 'zones/world', value: undefined, source: 'the zone layout', allowed: `a valid layout: ${(err as Error).message}` });
   }
+  issues.push(...clusterIssues(config, defs, originOf));
   try {
     planPlacement(config.threads.pinning, { zones: defs?.length ?? zoneCount(config) });
   } catch (err) {
@@ -67,6 +68,39 @@ export function startupIssues(config: Config, originOf: OriginOf = () => 'config
     issues.push({ key, value: config.threads.pinning, source: originOf('threads.pinning'), allowed: err.message });
   }
   return { issues, defs };
+}
+
+/**
+ * A cluster (cluster.natsUrl set) needs what every node shares: one database
+ * (PostgreSQL; per-node SQLite files would give each node its own copy of a
+ * character), one token-signing key (a generated one is per data directory,
+ * so a token from one node would fail on the others), and a placement that
+ * names zones of the layout.
+ */
+function clusterIssues(config: Config, defs: ZoneDef[] | null, originOf: OriginOf): ConfigIssue[] {
+  const c = config.cluster;
+  if (c.natsUrl === '') return [];
+  const issues: ConfigIssue[] = [];
+  if (config.persist.postgresUrl === '') {
+    issues.push({ key: 'persist.postgresUrl', value: '', source: originOf('persist.postgresUrl'), allowed: 'a PostgreSQL URL shared by every node when cluster.natsUrl is set (per-node SQLite files cannot share players)' });
+  }
+  if (config.auth.tokenSecret === '') {
+    issues.push({ key: 'auth.tokenSecret', value: '', source: originOf('auth.tokenSecret'), allowed: `the same secret of at least ${MIN_TOKEN_SECRET_BYTES} bytes on every node when cluster.natsUrl is set (a generated one is per node, and tokens would fail on the others)` });
+  }
+  if (c.heartbeatMs * 2 > c.nodeTimeoutMs) {
+    issues.push({ key: 'cluster.heartbeatMs', value: c.heartbeatMs, source: originOf('cluster.heartbeatMs'), allowed: `at most half of cluster.nodeTimeoutMs (${c.nodeTimeoutMs})` });
+  }
+  const ids = new Set(defs?.map((d) => d.id) ?? []);
+  const bad = defs ? c.ownedZones.filter((z) => !ids.has(z)) : [];
+  if (c.ownedZones.length === 0 || bad.length > 0 || new Set(c.ownedZones).size !== c.ownedZones.length) {
+    issues.push({
+      key: 'cluster.ownedZones',
+      value: c.ownedZones,
+      source: originOf('cluster.ownedZones'),
+      allowed: `a non-empty list of distinct zone ids of the layout (1..${defs?.length ?? zoneCount(config)}) when cluster.natsUrl is set${bad.length ? `; not zones: ${bad.join(', ')}` : ''}`,
+    });
+  }
+  return issues;
 }
 
 /** Throws ConfigError listing every start-up issue; returns the zone layout when there is none. */

@@ -5,10 +5,14 @@
  */
 export class Readiness {
   private readonly checks = new Map<string, () => string | true>();
+  /** Components reported but not required (a zone another cluster node runs): down does not make this server unready. */
+  private readonly optional = new Set<string>();
 
   /** `check` returns true when up, or a short reason why not. */
-  register(component: string, check: () => string | true): void {
+  register(component: string, check: () => string | true, required = true): void {
     this.checks.set(component, check);
+    if (required) this.optional.delete(component);
+    else this.optional.add(component);
   }
 
   unregister(component: string): void {
@@ -26,7 +30,7 @@ export class Readiness {
         r = `check failed: ${(err as Error).message}`;
       }
       components[name] = r === true ? 'up' : r;
-      if (r !== true) ready = false;
+      if (r !== true && !this.optional.has(name)) ready = false;
     }
     return { ready, components };
   }

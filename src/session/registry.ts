@@ -68,7 +68,8 @@ export class SessionRegistry {
   /** Creates a connected session with a fresh id and token. Cold path (login). */
   create(identity: SessionIdentity, socket: Socket | null, zone: number, nowMs: number): Session {
     let id: number;
-    do id = randomInt(1, 0xffff_ffff);
+    // Below 2^31: ids with the top bit set name players of other cluster nodes inside this node's zones (src/cluster/proxies.ts).
+    do id = randomInt(1, 0x8000_0000);
     while (this.byId.has(id) || this.expired.has(id));
     const s = new Session(id, identity, socket, zone, this.cfg.limits, nowMs);
     this.byId.set(id, s);

@@ -123,6 +123,12 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   private readonly ack = new Ack();
   private readonly ping = new Ping();
   private readonly leaving = new Map<number, Leaving>();
+  /**
+   * Cluster (src/cluster/node.ts): a whisper to a name not online here is asked
+   * of the other nodes; true when it took the whisper (it answers through
+   * whisperEcho / whisperNotFound).
+   */
+  remoteWhisper: ((from: Session, to: string, text: string, seq: number) => boolean) | null = null;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
   private readonly zoneLoad: Int32Array;
@@ -450,12 +456,36 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     const text = stringField(c, CHAT_TEXT);
     if (!text) return this.errorTo(s, ErrorCode.badText, 'empty whisper', seq);
     const target = to ? this.registry.findByName(to) : undefined;
+    if (!target && to && this.remoteWhisper?.(s, to, text, seq)) return;
     if (!target) return this.errorTo(s, ErrorCode.whisperTargetNotFound, `${to ?? '(nobody)'} is not online`, seq);
     this.msg.chatMessage(ChatChannel.Whisper, s.entity, s.identity.name, text);
     const e = this.out.store(this.msg.bytes, this.msg.start, this.msg.length);
     this.out.link(target, e, false);
     if (target !== s) this.out.link(s, e, false);
     this.scheduleFlush();
+  }
+
+  /** Cluster: a whisper from a player of another node to `to`; false when nobody of that name is online here. */
+  whisperHere(to: string, fromEntity: number, fromName: string, text: string): boolean {
+    const target = this.registry.findByName(to);
+    if (!target || target.state === SessionState.closed) return false;
+    this.msg.chatMessage(ChatChannel.Whisper, fromEntity, fromName, text);
+    this.stageBuilt(target, false);
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** Cluster: the whisper `s` sent reached its target on another node; `s` gets its copy. */
+  whisperEcho(s: Session, text: string): void {
+    if (s.state === SessionState.closed) return;
+    this.msg.chatMessage(ChatChannel.Whisper, s.entity, s.identity.name, text);
+    this.stageBuilt(s, false);
+    this.scheduleFlush();
+  }
+
+  /** Cluster: no node has a player called `to`. */
+  whisperNotFound(s: Session, to: string, seq: number): void {
+    if (s.state !== SessionState.closed) this.errorTo(s, ErrorCode.whisperTargetNotFound, `${to} is not online`, seq);
   }
 
   // ================================================================ zone records

@@ -47,6 +47,11 @@ export interface ZoneSetOptions {
   faultInjection: boolean;
   logLevel: string;
   threads: ThreadRegistry | null;
+  /**
+   * Cluster (src/cluster): builds the host of zone `index`; a zone another
+   * node owns gets a stand-in that forwards over NATS instead of a worker.
+   */
+  makeHost?: (index: number, def: ZoneDef, memory: ZoneMemoryHandles, set: ZoneSet) => ZoneHost;
 }
 
 /** What the zone set tells the session layer. */
@@ -63,6 +68,8 @@ export interface ZoneEvents {
 
 export class ZoneHost {
   state: ZoneStateValue = ZoneState.starting;
+  /** False for a zone another node of the cluster runs (src/cluster/remote-zone.ts): no worker here. */
+  readonly local: boolean = true;
   worker: Worker | null = null;
   inbound: SpscRing;
   outbound: SpscRing;
@@ -265,7 +272,7 @@ export class ZoneSet {
     };
     opts.defs.forEach((def, i) => {
       const mem = createZoneMemory({ ...sizes, checkpointBytes: maxCheckpointBytes(def) }, this.gatewayBell);
-      this.hosts.push(new ZoneHost(i, def, mem, this));
+      this.hosts.push(opts.makeHost ? opts.makeHost(i, def, mem, this) : new ZoneHost(i, def, mem, this));
       this.byId.set(def.id, i);
     });
     // A throw while handling zone output (a session-layer bug on one record) must not take the process down:
@@ -302,9 +309,9 @@ export class ZoneSet {
     this.heartbeat = setInterval(() => this.checkHeartbeats(), 250);
     this.heartbeat.unref();
     const deadline = Date.now() + timeoutMs;
-    while (this.hosts.some((h) => h.state !== ZoneState.up)) {
+    while (this.hosts.some((h) => h.local && h.state !== ZoneState.up)) {
       if (Date.now() > deadline) {
-        const late = this.hosts.filter((h) => h.state !== ZoneState.up).map((h) => h.def.id);
+        const late = this.hosts.filter((h) => h.local && h.state !== ZoneState.up).map((h) => h.def.id);
         throw Object.assign(new Error(`zones ${late.join(', ')} did not start within ${timeoutMs} ms`), { code: 'MMO_ERR_ZONE_START' });
       }
       await new Promise((r) => setTimeout(r, 10));

@@ -1,0 +1,138 @@
+// Which node runs which zone, as every node hears it: each node announces
+// its owned zones, the ones up, and its load on `mmo.hb` every
+// cluster.heartbeatMs; every node keeps this table from those heartbeats. A
+// node not heard from for cluster.nodeTimeoutMs (or that said goodbye) is
+// gone, and so are its zones. No election, no central registry: the table is
+// the same on every node within one heartbeat. Pure logic on a given clock.
+
+export interface Heartbeat {
+  v: 1;
+  node: string;
+  /** Increases with each heartbeat of one process; a restarted node starts again (its `boot` changes). */
+  seq: number;
+  boot: number;
+  owned: number[];
+  up: number[];
+  sessions: number;
+  proxies: number;
+  /** Event-loop utilisation of the node's main thread since its last heartbeat, 0..1. */
+  elu: number;
+  /** Set in the last heartbeat of a node shutting down. */
+  bye?: boolean;
+}
+
+export interface NodeEntry {
+  id: string;
+  alive: boolean;
+  lastSeen: number;
+  boot: number;
+  owned: number[];
+  up: Set<number>;
+  sessions: number;
+  proxies: number;
+  elu: number;
+}
+
+/** Reads a heartbeat from the wire; null when it is not one (a bad peer must not break the table). */
+export function parseHeartbeat(bytes: Uint8Array): Heartbeat | null {
+  let o: unknown;
+  try {
+    o = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
+  }
+  const h = o as Partial<Heartbeat>;
+  if (!h || h.v !== 1 || typeof h.node !== 'string' || !Array.isArray(h.owned) || !Array.isArray(h.up)) return null;
+  if (!h.owned.every(Number.isInteger) || !h.up.every(Number.isInteger)) return null;
+  return { v: 1, node: h.node, seq: Number(h.seq) || 0, boot: Number(h.boot) || 0, owned: h.owned, up: h.up, sessions: Number(h.sessions) || 0, proxies: Number(h.proxies) || 0, elu: Number(h.elu) || 0, bye: h.bye === true };
+}
+
+export function encodeHeartbeat(h: Heartbeat): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(h));
+}
+
+export class Directory {
+  readonly nodes = new Map<string, NodeEntry>();
+  /** zone id -> the alive node that owns it (recomputed on every change). */
+  private owners = new Map<number, string>();
+  /** Zones two alive nodes claim, for the log and /cluster. */
+  conflicts: number[] = [];
+
+  constructor(
+    readonly self: string,
+    readonly timeoutMs: number,
+    /** A node appeared, came back, or went (cold path). */
+    private readonly onChange: (node: string, alive: boolean) => void = () => undefined,
+  ) {}
+
+  /** A heartbeat arrived at `now`. */
+  note(h: Heartbeat, now: number): void {
+    if (h.node === this.self) return;
+    let e = this.nodes.get(h.node);
+    if (h.bye) {
+      if (e && e.alive && e.boot === h.boot) this.markGone(e);
+      return;
+    }
+    const wasAlive = e?.alive ?? false;
+    if (!e) {
+      e = { id: h.node, alive: true, lastSeen: now, boot: h.boot, owned: h.owned, up: new Set(h.up), sessions: h.sessions, proxies: h.proxies, elu: h.elu };
+      this.nodes.set(h.node, e);
+    } else {
+      e.alive = true;
+      e.lastSeen = now;
+      e.boot = h.boot;
+      e.owned = h.owned;
+      e.up = new Set(h.up);
+      e.sessions = h.sessions;
+      e.proxies = h.proxies;
+      e.elu = h.elu;
+    }
+    this.recompute();
+    if (!wasAlive) this.onChange(h.node, true);
+  }
+
+  /** Marks gone every node silent for longer than the timeout. */
+  sweep(now: number): void {
+    for (const e of this.nodes.values()) if (e.alive && now - e.lastSeen > this.timeoutMs) this.markGone(e);
+  }
+
+  private markGone(e: NodeEntry): void {
+    e.alive = false;
+    e.up = new Set();
+    this.recompute();
+    this.onChange(e.id, false);
+  }
+
+  private recompute(): void {
+    const owners = new Map<number, string>();
+    const conflicts = new Set<number>();
+    const ids = [...this.nodes.values()].filter((e) => e.alive).map((e) => e.id).sort();
+    for (const id of ids) {
+      for (const z of this.nodes.get(id)!.owned) {
+        if (owners.has(z)) conflicts.add(z);
+        else owners.set(z, id);
+      }
+    }
+    this.owners = owners;
+    this.conflicts = [...conflicts].sort((a, b) => a - b);
+  }
+
+  /** The alive node running zone `id`, or undefined. */
+  ownerOf(zoneId: number): string | undefined {
+    return this.owners.get(zoneId);
+  }
+
+  /** True when an alive node owns the zone and reports it up. */
+  isZoneUp(zoneId: number): boolean {
+    const o = this.owners.get(zoneId);
+    return o !== undefined && this.nodes.get(o)!.up.has(zoneId);
+  }
+
+  alive(): string[] {
+    return [...this.nodes.values()].filter((e) => e.alive).map((e) => e.id);
+  }
+
+  isAlive(node: string): boolean {
+    return this.nodes.get(node)?.alive ?? false;
+  }
+}

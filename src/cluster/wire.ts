@@ -1,0 +1,92 @@
+// The records nodes send each other over NATS, batched: every record a node
+// has for one other node in an event-loop turn travels in one NATS message on
+// `mmo.z.<to>.<from>` (one publish per peer per turn, not per record).
+//
+//   record:  u8 kind | u8 type | u16 zone id | u32 session | u32 length | payload
+//
+//   kind toZone    gateway node -> zone owner: a ToZone record of a session of the gateway node
+//   kind fromZone  zone owner -> gateway node: a FromZone record for that session
+//   kind mail      any node -> zone owner: a zone-to-zone Mail record (global chat)
+//
+// `session` is always the id on the gateway node that holds the session; the
+// owner maps it to its own proxy id (proxies.ts). Little-endian like the rings.
+
+export const Kind = { toZone: 1, fromZone: 2, mail: 3 } as const;
+export const RECORD_HEADER = 12;
+
+/** Subject of the batches `to` receives from `from`. */
+export const zoneSubject = (to: string, from: string): string => `mmo.z.${to}.${from}`;
+export const HEARTBEAT_SUBJECT = 'mmo.hb';
+export const WHISPER_SUBJECT = 'mmo.whisper';
+export const whisperReplySubject = (node: string): string => `mmo.wr.${node}`;
+
+export type BatchHandler = (kind: number, type: number, zone: number, session: number, data: Uint8Array, offset: number, length: number) => void;
+
+/** Records bound for one peer, gathered until the end of the turn. One per peer, reused. */
+export class Outbox {
+  private buf = new Uint8Array(16 * 1024);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+  records = 0;
+
+  constructor(readonly subject: string) {}
+
+  /** Appends one record; the payload is copied. */
+  write(kind: number, type: number, zone: number, session: number, src: Uint8Array | null, offset: number, length: number): void {
+    const at = this.reserve(kind, type, zone, session, length);
+    if (src && length > 0) this.buf.set(src.subarray(offset, offset + length), at);
+  }
+
+  /** Appends a record header and returns where its `length` payload bytes go (write them into `bytes` before the next call). */
+  reserve(kind: number, type: number, zone: number, session: number, length: number): number {
+    const need = this.length + RECORD_HEADER + length;
+    if (need > this.buf.length) this.grow(need);
+    const v = this.view;
+    const o = this.length;
+    v.setUint8(o, kind);
+    v.setUint8(o + 1, type);
+    v.setUint16(o + 2, zone, true);
+    v.setUint32(o + 4, session >>> 0, true);
+    v.setUint32(o + 8, length, true);
+    this.length = need;
+    this.records++;
+    return o + RECORD_HEADER;
+  }
+
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+
+  /** The batch as its own bytes (the NATS client may keep them until it writes), and empties the box. */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.length);
+    this.length = 0;
+    this.records = 0;
+    return out;
+  }
+
+  private grow(need: number): void {
+    let n = this.buf.length * 2;
+    while (n < need) n *= 2;
+    const b = new Uint8Array(n);
+    b.set(this.buf.subarray(0, this.length));
+    this.buf = b;
+    this.view = new DataView(b.buffer);
+  }
+}
+
+/** Calls `handler` for each record of a batch; returns the records read, or -1 when the batch is malformed (what was before it was delivered). */
+export function readBatch(bytes: Uint8Array, handler: BatchHandler): number {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 0;
+  let n = 0;
+  while (o < bytes.length) {
+    if (o + RECORD_HEADER > bytes.length) return -1;
+    const len = v.getUint32(o + 8, true);
+    if (o + RECORD_HEADER + len > bytes.length) return -1;
+    handler(v.getUint8(o), v.getUint8(o + 1), v.getUint16(o + 2, true), v.getUint32(o + 4, true), bytes, o + RECORD_HEADER, len);
+    o += RECORD_HEADER + len;
+    n++;
+  }
+  return n;
+}

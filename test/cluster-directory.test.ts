@@ -1,0 +1,60 @@
+// The cluster directory on a fake clock, and the batch wire format.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Directory, encodeHeartbeat, parseHeartbeat, type Heartbeat } from '../src/cluster/directory.js';
+import { Kind, Outbox, readBatch } from '../src/cluster/wire.js';
+
+const hb = (node: string, owned: number[], up = owned, extra: Partial<Heartbeat> = {}): Heartbeat => ({ v: 1, node, seq: 1, boot: 7, owned, up, sessions: 0, proxies: 0, elu: 0, ...extra });
+
+test('directory: owners from heartbeats, a silent node gone after the timeout, a goodbye at once', () => {
+  const changes: string[] = [];
+  const d = new Directory('a', 3000, (n, alive) => changes.push(`${n}:${alive}`));
+  d.note(hb('a', [1]), 0); // itself: ignored
+  d.note(hb('b', [2, 3], [2]), 0);
+  d.note(hb('c', [4]), 0);
+  assert.equal(d.ownerOf(2), 'b');
+  assert.equal(d.isZoneUp(2), true);
+  assert.equal(d.isZoneUp(3), false, 'owned but not reported up');
+  assert.equal(d.ownerOf(1), undefined);
+  d.note(hb('c', [4]), 2500);
+  d.sweep(3000);
+  assert.equal(d.isAlive('b'), true, 'exactly at the timeout: still alive');
+  d.sweep(3001);
+  assert.equal(d.isAlive('b'), false);
+  assert.equal(d.ownerOf(2), undefined);
+  assert.equal(d.isAlive('c'), true);
+  d.note(hb('c', [4], [4], { bye: true }), 3100);
+  assert.deepEqual(d.alive(), []);
+  assert.deepEqual(changes, ['b:true', 'c:true', 'b:false', 'c:false']);
+});
+
+test('directory: two nodes claiming one zone: the id sorting first keeps it, and it is reported', () => {
+  const d = new Directory('x', 1000);
+  d.note(hb('n2', [5]), 0);
+  d.note(hb('n1', [5]), 0);
+  assert.equal(d.ownerOf(5), 'n1');
+  assert.deepEqual(d.conflicts, [5]);
+});
+
+test('heartbeat round trip; garbage is refused, not thrown', () => {
+  const h = hb('b', [1, 2], [1]);
+  assert.deepEqual(parseHeartbeat(encodeHeartbeat(h)), { ...h, bye: false });
+  assert.equal(parseHeartbeat(new TextEncoder().encode('{"v":1,"node":3}')), null);
+  assert.equal(parseHeartbeat(new Uint8Array([0xff, 0x00])), null);
+});
+
+test('wire: a batch of records reads back in order; a truncated one stops with -1', () => {
+  const o = new Outbox('mmo.z.b.a');
+  o.write(Kind.toZone, 2, 3, 0x7fff_fff0, new Uint8Array([9, 8, 7]), 0, 3);
+  o.write(Kind.fromZone, 6, 65535, 0x8000_0001, null, 0, 0);
+  const bytes = o.take();
+  assert.equal(o.length, 0);
+  const seen: unknown[] = [];
+  assert.equal(readBatch(bytes, (k, t, z, s, d, off, len) => seen.push([k, t, z, s, [...d.subarray(off, off + len)]])), 2);
+  assert.deepEqual(seen, [
+    [Kind.toZone, 2, 3, 0x7fff_fff0, [9, 8, 7]],
+    [Kind.fromZone, 6, 65535, 0x8000_0001, []],
+  ]);
+  assert.equal(readBatch(bytes.subarray(0, bytes.length - 13), () => undefined), -1);
+});
