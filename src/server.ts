@@ -31,10 +31,9 @@ import { lockDataDir } from './persist/data-dir-lock.js';
 import { authRoutes, AuthMetrics } from './net/auth-routes.js';
 import { adminRoutes } from './admin/routes.js';
 import { availableParallelism } from 'node:os';
-import { defaultZoneDefs, validateZoneSet, type ZoneDef } from './world/index.js';
+import type { ZoneDef } from './world/index.js';
 import { loadContent, type LoadedContent } from './content/load.js';
-import { REFERENCE_CONTENT } from './content/reference.js';
-import { assertStartupConfig, zoneCount } from './config/validate.js';
+import { assertStartupConfig, zoneCount, zoneDefs } from './config/validate.js';
 import { ZoneSet } from './zone/host.js';
 import { registerZoneMetrics } from './zone/metrics.js';
 import { FaultMode } from './zone/records.js';
@@ -83,26 +82,8 @@ export function gatewayThreadCount(config: Config): number {
   return g === 'auto' ? autoGatewayThreads(availableParallelism()) : g;
 }
 
-export { zoneCount };
+export { zoneCount, zoneDefs };
 
-/** The zone layout: the default ring of zones with the configured rules. Cold path. */
-export function zoneDefs(config: Config, content: LoadedContent = { content: REFERENCE_CONTENT, module: '', source: 'built-in reference' }): ZoneDef[] {
-  const z = config.zones;
-  const w = config.world;
-  const defs = defaultZoneDefs(zoneCount(config), { size: z.size, npcsPerZone: z.npcsPerZone, maxPlayers: z.maxPlayersPerZone, seed: z.seed, content: content.content });
-  for (const d of defs) {
-    if (content.module) d.content = { module: content.module, budgetMs: w.contentHookBudgetMs, maxConsecutiveErrors: w.contentMaxConsecutiveErrors };
-    d.aoi = { ...d.aoi, ...w.aoi };
-    d.movement = { ...d.movement, ...w.movement };
-    d.combat = { ...d.combat, ...w.combat };
-    d.sayRadius = w.sayRadius;
-    d.sayMaxListeners = w.sayMaxListeners;
-    d.linkDeadInvulnerable = w.linkDeadInvulnerable;
-    d.maxLoot = w.maxLoot;
-  }
-  validateZoneSet(defs);
-  return defs;
-}
 
 /** Loads world.content and builds the zones from it, as start-up does; resolves with where the content came from. Throws WorldError(MMO_ERR_CONTENT). */
 export async function checkContent(config: Config): Promise<string> {

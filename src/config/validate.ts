@@ -9,6 +9,8 @@ import { planPlacement, ThreadsError } from '../../native-bindings/threads.js';
 import { defaultZoneDefs, validateZoneSet, type ZoneDef } from '../world/index.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { Config } from './schema.js';
+import type { LoadedContent } from '../content/load.js';
+import { REFERENCE_CONTENT } from '../content/reference.js';
 
 /** Where a key's value came from ("env MMO_AUTH__TOKEN_SECRET"); "configuration" when unknown. */
 export type OriginOf = (key: string) => string;
@@ -22,11 +24,12 @@ export function zoneCount(config: Config): number {
 }
 
 /** The zone layout: the default ring of zones with the configured rules. Throws WorldError for a bad layout. */
-export function zoneDefs(config: Config): ZoneDef[] {
+export function zoneDefs(config: Config, content: LoadedContent = { content: REFERENCE_CONTENT, module: '', source: 'built-in reference' }): ZoneDef[] {
   const z = config.zones;
   const w = config.world;
-  const defs = defaultZoneDefs(zoneCount(config), { size: z.size, npcsPerZone: z.npcsPerZone, maxPlayers: z.maxPlayersPerZone, seed: z.seed });
+  const defs = defaultZoneDefs(zoneCount(config), { size: z.size, npcsPerZone: z.npcsPerZone, maxPlayers: z.maxPlayersPerZone, seed: z.seed, content: content.content });
   for (const d of defs) {
+    if (content.module) d.content = { module: content.module, budgetMs: w.contentHookBudgetMs, maxConsecutiveErrors: w.contentMaxConsecutiveErrors };
     d.aoi = { ...d.aoi, ...w.aoi };
     d.movement = { ...d.movement, ...w.movement };
     d.combat = { ...d.combat, ...w.combat };
