@@ -143,7 +143,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   constructor(private readonly d: SessionServiceDeps) {
     const c = d.cfg;
     this.registry = new SessionRegistry({ zombieTtlMs: c.zombieTtlMs, limits: { chatPerSec: c.chatPerSec, chatBurst: c.chatBurst, inputsPerSec: c.inputsPerSec, inputBurst: c.inputBurst } });
-    this.admission = new Admission(d.admission, performance.now());
+    this.admission = new Admission(d.admission, performance.now(), d.sharedAdmission ?? null);
     this.zoneLoad = new Int32Array(d.zones.count);
     this.m = createSessionMetrics(d.registry);
     this.out = new SessionFlusher({
