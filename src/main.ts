@@ -91,6 +91,13 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
+      // A repeated SIGTERM is a supervisor saying the same thing again (Kubernetes deletes the pod
+      // once Agones hears Shutdown; systemd may resend): the save in progress goes on, bounded by
+      // server.shutdownTimeoutMs. A second SIGINT is an operator pressing Ctrl-C again: exit now.
+      if (signal !== 'SIGINT') {
+        log.warn({ signal }, 'signal during shutdown ignored: the shutdown in progress goes on (a second SIGINT exits at once)');
+        return;
+      }
       log.warn({ signal }, 'second signal: exiting now');
       flushLogs();
       process.exit(1);
