@@ -89,6 +89,14 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
   const { config } = loaded;
   const server: RunningServer = await startServer(loaded, log);
   let signalled = false;
+  // Exits before the shutdown finished (a second SIGINT, the deadline, a failed shutdown): the gateway
+  // threads end first, since Node aborts a process that exits while a uWS thread runs. If even that
+  // hangs, SIGKILL: the data on disk is as safe as after any crash (persistence survives SIGKILL).
+  const exitNow = (code: number): void => {
+    flushLogs();
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000).unref();
+    void server.gateway.close(1000).finally(() => process.exit(code));
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
       // A repeated SIGTERM is a supervisor saying the same thing again (Kubernetes deletes the pod
@@ -99,14 +107,13 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
         return;
       }
       log.warn({ signal }, 'second signal: exiting now');
-      flushLogs();
-      process.exit(1);
+      exitNow(1);
+      return;
     }
     signalled = true;
     const deadline = setTimeout(() => {
       log.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timed out; exiting with work unfinished');
-      flushLogs();
-      process.exit(1);
+      exitNow(1);
     }, config.server.shutdownTimeoutMs);
     deadline.unref();
     server.shutdown(signal).then(
@@ -117,8 +124,7 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
       },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
-        flushLogs();
-        process.exit(1);
+        exitNow(1);
       },
     );
   };

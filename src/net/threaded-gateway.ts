@@ -352,12 +352,12 @@ export class ThreadedGateway implements GatewayLike {
   }
 
   /** Ends every thread cleanly (each closes what it still holds); resolves when all have exited. */
-  async close(): Promise<void> {
+  async close(waitMs = 3000): Promise<void> {
     this.stopping = true;
     this.accepting = false;
     this.commitAll();
     for (const h of this.hosts) h.post({ t: 'exit' });
-    await Promise.race([Promise.all(this.hosts.map((h) => h.exited)), new Promise((r) => setTimeout(r, 3000).unref())]);
+    await Promise.race([Promise.all(this.hosts.map((h) => h.exited)), new Promise((r) => setTimeout(r, waitMs).unref())]);
     this.drainAll();
     this.waker.stop();
   }
