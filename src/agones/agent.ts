@@ -2,7 +2,13 @@
 // sidecar Ready once /readyz would answer 200, pings Health every
 // agones.healthIntervalMs, keeps the label agones.dev/sdk-players equal to
 // the live session count (written only when it changed), and sends Shutdown
-// when the server shuts down (SIGTERM).
+// when the server shuts down (SIGTERM), first thing, so no allocation lands
+// on a server that is saving its players.
+//
+// Player count as a label rather than Agones' alpha player tracking
+// (/alpha/player/connect...): that needs the PlayerTracking feature gate and
+// a call per player id from the session layer; a label needs neither and is
+// what allocation selectors can match.
 //
 // The sidecar may start after us and may go away: a failed call is counted
 // (mmo_agones_failures_total{call}), logged once until that call succeeds
@@ -15,7 +21,7 @@ import { HotCounter, PullGauge } from '../metrics/hot.js';
 import { AGONES_CALLS, AgonesSdk, agonesBaseUrl, type AgonesCall, type CallResult } from './sdk.js';
 
 /** What the agent calls; AgonesSdk, or a fake in tests. */
-export type AgonesApi = Pick<AgonesSdk, 'ready' | 'health' | 'shutdown' | 'setLabel'>;
+export type AgonesApi = Pick<AgonesSdk, 'ready' | 'health' | 'shutdown' | 'setLabel'> & Partial<Pick<AgonesSdk, 'gameServer' | 'close'>>;
 
 /** Agones label key (the sidecar prefixes agones.dev/sdk-). */
 export const PLAYERS_LABEL = 'players';
@@ -37,12 +43,15 @@ export interface AgonesAgentOptions {
   url?: string;
 }
 
-const CALL_INDEX: Readonly<Record<AgonesCall, number>> = { ready: 0, health: 1, shutdown: 2, label: 3 };
+const CALL_INDEX = Object.fromEntries(AGONES_CALLS.map((c, i) => [c, i])) as Readonly<Record<AgonesCall, number>>;
+const flags = (): Record<AgonesCall, boolean> => ({ ready: false, health: false, shutdown: false, label: false, gameserver: false });
 
 export class AgonesAgent {
   private readonly failures: HotCounter | null;
-  private readonly failing: Record<AgonesCall, boolean> = { ready: false, health: false, shutdown: false, label: false };
-  private readonly busy: Record<AgonesCall, boolean> = { ready: false, health: false, shutdown: false, label: false };
+  private readonly failing = flags();
+  private readonly busy = flags();
+  /** Calls on the wire: Shutdown waits for them, so the sidecar sees nothing after it. */
+  private readonly inflight = new Set<Promise<CallResult>>();
   private readyTimer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private labelTimer: NodeJS.Timeout | null = null;
@@ -78,7 +87,9 @@ export class AgonesAgent {
     this.stopping ??= (async () => {
       for (const t of [this.readyTimer, this.healthTimer, this.labelTimer]) if (t) clearInterval(t);
       this.readyTimer = this.healthTimer = this.labelTimer = null;
+      await Promise.allSettled([...this.inflight]); // each bounded by agones.requestTimeoutMs
       if (await this.call('shutdown', () => this.o.api.shutdown())) this.o.log.info('agones: Shutdown sent');
+      this.o.api.close?.();
     })();
     return this.stopping;
   }
@@ -100,9 +111,21 @@ export class AgonesAgent {
         this.readyTimer = null;
         this.o.log.info('agones: Ready acknowledged');
         this.updateLabel();
+        this.describe();
       } else {
         this.readySkip = Math.max(0, Math.ceil(this.o.healthIntervalMs / Math.min(READY_POLL_MS, this.o.healthIntervalMs)) - 1);
       }
+    });
+  }
+
+  /** Logs which GameServer this is (once, after Ready; informational, not retried). */
+  private describe(): void {
+    const get = this.o.api.gameServer;
+    if (!get || this.stopping) return;
+    void this.call('gameserver', async () => {
+      const r = await get.call(this.o.api);
+      if (r.ok) this.o.log.info({ gameServer: r.info?.name, state: r.info?.state }, 'agones: GameServer');
+      return r;
     });
   }
 
@@ -125,12 +148,16 @@ export class AgonesAgent {
     if (this.busy[kind]) return false;
     this.busy[kind] = true;
     let r: CallResult;
+    let p: Promise<CallResult> | null = null;
     try {
-      r = await run();
+      p = run();
+      this.inflight.add(p);
+      r = await p;
     } catch (err) {
       r = { ok: false, reason: (err as Error).message };
     } finally {
       this.busy[kind] = false;
+      if (p) this.inflight.delete(p);
     }
     if (r.ok) {
       if (this.failing[kind]) this.o.log.info({ call: kind }, 'agones: sidecar call succeeds again');

@@ -5,9 +5,16 @@
 //   POST /health           {}                       one health ping
 //   POST /shutdown         {}                       the GameServer is done
 //   PUT  /metadata/label   {"key":k,"value":v}      label agones.dev/sdk-<k>
+//   GET  /gameserver                                the GameServer (name, state, ...)
 //
 // Status, not exceptions: every call resolves with ok or the reason it
 // failed (HTTP status, refused, timed out). Cold path: a few calls a second.
+//
+// node:http rather than fetch: fetch refuses some ports outright ("bad port",
+// the WHATWG block list) and hides the socket error code under "fetch failed".
+
+import http from 'node:http';
+import https from 'node:https';
 
 export const AGONES_DEFAULT_HTTP_PORT = 9358;
 
@@ -19,16 +26,32 @@ export function agonesBaseUrl(sdkUrl: string, env: NodeJS.ProcessEnv = process.e
   return `http://127.0.0.1:${port}`;
 }
 
-export type AgonesCall = 'ready' | 'health' | 'shutdown' | 'label';
-export const AGONES_CALLS = ['ready', 'health', 'shutdown', 'label'] as const satisfies readonly AgonesCall[];
+export const AGONES_CALLS = ['ready', 'health', 'shutdown', 'label', 'gameserver'] as const;
+export type AgonesCall = (typeof AGONES_CALLS)[number];
 
-export type CallResult = { ok: true } | { ok: false; reason: string };
+export type CallResult = { ok: true; body?: unknown } | { ok: false; reason: string };
+
+/** What GET /gameserver tells us that we log (the REST gateway's JSON uses snake_case). */
+export interface GameServerInfo {
+  name?: string;
+  state?: string;
+}
+
+/** The largest sidecar answer we read (GET /gameserver is a few KiB). */
+const MAX_BODY_BYTES = 256 * 1024;
 
 export class AgonesSdk {
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.url = new URL(baseUrl);
+    // Keep-alive: Health every couple of seconds should not open a socket each time.
+    this.agent = new (this.url.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 4 });
+  }
 
   ready(): Promise<CallResult> {
     return this.send('POST', '/ready', {});
@@ -47,20 +70,77 @@ export class AgonesSdk {
     return this.send('PUT', '/metadata/label', { key, value });
   }
 
-  private async send(method: 'POST' | 'PUT', path: string, body: object): Promise<CallResult> {
-    try {
-      const res = await fetch(this.baseUrl + path, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      await res.arrayBuffer().catch(() => undefined); // drain, so the connection is reused
-      return res.ok ? { ok: true } : { ok: false, reason: `HTTP ${res.status}` };
-    } catch (err) {
-      const e = err as { name?: string; message?: string; cause?: { code?: string } };
-      if (e.name === 'TimeoutError' || e.name === 'AbortError') return { ok: false, reason: `timed out after ${this.timeoutMs} ms` };
-      return { ok: false, reason: e.cause?.code ?? e.message ?? String(err) };
-    }
+  async gameServer(): Promise<CallResult & { info?: GameServerInfo }> {
+    const r = await this.send('GET', '/gameserver', undefined);
+    if (!r.ok) return r;
+    const b = r.body as { object_meta?: { name?: unknown }; status?: { state?: unknown } } | undefined;
+    const info: GameServerInfo = {};
+    if (typeof b?.object_meta?.name === 'string') info.name = b.object_meta.name;
+    if (typeof b?.status?.state === 'string') info.state = b.status.state;
+    return { ok: true, info };
+  }
+
+  /** Frees the kept-alive sockets (at shutdown, so they do not hold the process). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async send(method: 'GET' | 'POST' | 'PUT', path: string, body: object | undefined): Promise<CallResult> {
+    let r = await this.once(method, path, body);
+    // A kept-alive socket the sidecar closed meanwhile (it restarted): Node's documented advice is to retry once.
+    if (!r.ok && r.reusedSocket && (r.reason === 'ECONNRESET' || r.reason === 'EPIPE')) r = await this.once(method, path, body);
+    return r.ok ? { ok: true, body: r.body } : { ok: false, reason: r.reason };
+  }
+
+  private once(method: string, path: string, body: object | undefined): Promise<CallResult & { reusedSocket?: boolean }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const lib = this.url.protocol === 'https:' ? https : http;
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = (r: CallResult & { reusedSocket?: boolean }) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(r);
+      };
+      const req = lib.request(
+        {
+          protocol: this.url.protocol,
+          hostname: this.url.hostname,
+          port: this.url.port || undefined,
+          path: this.url.pathname.replace(/\/+$/, '') + path,
+          method,
+          agent: this.agent,
+          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size <= MAX_BODY_BYTES) chunks.push(c);
+          });
+          res.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, reason: err.code ?? err.message }));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            if (status < 200 || status > 299) return done({ ok: false, reason: `HTTP ${status}` });
+            let parsed: unknown;
+            try {
+              parsed = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+            } catch {
+              parsed = undefined;
+            }
+            done({ ok: true, body: parsed });
+          });
+        },
+      );
+      const timer = setTimeout(() => {
+        done({ ok: false, reason: `timed out after ${this.timeoutMs} ms` });
+        req.destroy();
+      }, this.timeoutMs);
+      timer.unref();
+      req.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, reason: err.code ?? err.message, reusedSocket: req.reusedSocket }));
+      req.end(payload);
+    });
   }
 }

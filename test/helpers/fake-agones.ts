@@ -1,5 +1,6 @@
-// A fake Agones SDK sidecar: the four REST calls the server makes, on
-// 127.0.0.1, recording each request (and what a probe said when it arrived).
+// A fake Agones SDK sidecar: the REST calls the server makes, on 127.0.0.1,
+// recording each request (and what a probe said when it arrived). GET
+// /gameserver answers in the REST gateway's shape (object_meta, status).
 
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
@@ -23,9 +24,12 @@ export interface FakeSidecar {
   close(): Promise<void>;
 }
 
-const ROUTES = new Set(['POST /ready', 'POST /health', 'POST /shutdown', 'PUT /metadata/label']);
+const ROUTES = new Set(['POST /ready', 'POST /health', 'POST /shutdown', 'PUT /metadata/label', 'GET /gameserver']);
 
-export async function startFakeSidecar(probe?: (path: string) => Promise<unknown>): Promise<FakeSidecar> {
+export const FAKE_GAMESERVER = { object_meta: { name: 'mmo-fleet-abc12-xyz34', namespace: 'default', labels: {} }, status: { state: 'Ready', address: '127.0.0.1', ports: [{ name: 'game', port: 7777 }] } };
+
+/** `port`: listen there (0, the default, picks one): a sidecar that comes up after the server. */
+export async function startFakeSidecar(probe?: (path: string) => Promise<unknown>, port = 0): Promise<FakeSidecar> {
   const calls: SidecarCall[] = [];
   const waiters: Array<{ pred: (c: SidecarCall) => boolean; resolve: (c: SidecarCall) => void }> = [];
   const read = async (req: IncomingMessage): Promise<unknown> => {
@@ -63,10 +67,11 @@ export async function startFakeSidecar(probe?: (path: string) => Promise<unknown
       const known = ROUTES.has(`${call.method} ${path}`);
       calls.push(call);
       for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.pred(call)) waiters.splice(i, 1)[0]!.resolve(call);
-      res.writeHead(known ? sidecar.status : 404, { 'content-type': 'application/json' }).end('{}');
+      const status = known ? sidecar.status : 404;
+      res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 && path === '/gameserver' ? JSON.stringify(FAKE_GAMESERVER) : '{}');
     })();
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   const addr = server.address() as { port: number };
   sidecar.url = `http://127.0.0.1:${addr.port}`;
