@@ -203,7 +203,8 @@ const assets = { 'sea-manifest.json': join(WORK, 'sea-manifest.json') };
 for (const f of files) assets[f.path] = f.abs;
 writeFileSync(
   join(WORK, 'sea-config.json'),
-  JSON.stringify({ main: join(WORK, 'main.cjs'), output: join(WORK, 'sea-prep.blob'), disableExperimentalSEAWarning: true, useCodeCache: true, assets }, null, 2),
+  // main relative to ROOT (the cwd of the step below): its name is embedded in the binary, and the build machine's path has no business there.
+  JSON.stringify({ main: posix(relative(ROOT, join(WORK, 'main.cjs'))), output: join(WORK, 'sea-prep.blob'), disableExperimentalSEAWarning: true, useCodeCache: true, assets }, null, 2),
 );
 run(process.execPath, ['--experimental-sea-config', join(WORK, 'sea-config.json')]);
 phase('blob', t);
