@@ -122,7 +122,7 @@ const common = {
   absWorkingDir: ROOT,
   legalComments: 'none',
   logLevel: 'warning',
-  // pg's optional native driver is never installed; pino's transports run a file by name (see README: log.pretty).
+  // pg's optional native driver is never installed. (No pino transport is used: log.pretty is a stream in the bundle, src/log/pretty.ts.)
   // piscina's @napi-rs/nice (thread niceness) is optional and loaded under a catch: left out.
   external: ['pg-native', '@napi-rs/nice'],
   plugins: [seaPaths],

@@ -193,7 +193,8 @@ describe('the standalone binary, alone in an empty directory with no node on PAT
     return url;
   }
 
-  async function stop(r: Run): Promise<void> {
+  /** SIGTERM: exit 0 within 5 s. */
+  async function stopped(r: Run): Promise<void> {
     for (const c of clients.splice(0)) c.close();
     const t0 = performance.now();
     r.child.kill('SIGTERM');
@@ -201,6 +202,10 @@ describe('the standalone binary, alone in an empty directory with no node on PAT
     const ms = performance.now() - t0;
     assert.equal(code, 0, `exit code on SIGTERM; stderr: ${r.stderr().slice(-1000)}`);
     assert.ok(ms < 5000, `stopped in ${ms.toFixed(0)} ms`);
+  }
+
+  async function stop(r: Run): Promise<void> {
+    await stopped(r);
     assert.ok(r.lines.some((l) => l.msg === 'shutdown complete'));
   }
 
@@ -256,6 +261,29 @@ describe('the standalone binary, alone in an empty directory with no node on PAT
     assert.equal(cacheRoot(), root, 'the same versioned directory, the bad copy removed');
     const hash = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     assert.equal(hash(readFileSync(file)), hash(good), 'the embedded bytes are back');
+  });
+
+  test('log.pretty=always: readable lines from the pino-pretty bundled inside, to the last one at exit', async () => {
+    const r = run(['--net.port=0', '--net.host=127.0.0.1', '--log.pretty=always', ...SMALL_ZONE]);
+    const text = () => r.lines.map((l) => (typeof l.raw === 'string' ? l.raw : JSON.stringify(l))).join('\n');
+    try {
+      await waitFor(() => /listening on 127\.0\.0\.1:\d+/.test(text()) || r.child.exitCode !== null, 20_000, () => `the listen line; stderr: ${r.stderr()}`);
+      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(text())?.[1]);
+      assert.ok(port > 0, `no listen line: ${text()} ${r.stderr()}`);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 10_000, '/readyz 200');
+    } catch (err) {
+      r.child.kill('SIGKILL');
+      await r.exited;
+      throw err;
+    }
+    await stopped(r);
+    const out = text();
+    assert.match(out, new RegExp(`^\\[[\\d:.]+\\] INFO: mmo-server ${VERSION.replace(/\./g, '\\.')} listening on 127\\.0\\.0\\.1:\\d+ \\(uWS native\\)$`, 'm'));
+    assert.match(out, /^\[[\d:.]+\] INFO: shutdown complete$/m, 'the last line, written before exit');
+    assert.match(out, /^ {4}signal: "SIGTERM"$/m);
+    // The main thread's lines are all pretty (zone workers log rare JSON lines of their own).
+    for (const l of r.lines) assert.ok(typeof l.raw === 'string' || l.component === 'zone' || 'zone' in l, `a JSON line from the main thread: ${JSON.stringify(l)}`);
+    assert.doesNotMatch(out, /\u001b\[/, 'no colour codes when stdout is not a terminal');
   });
 
   test('two gateway threads, an account (scrypt and SQLite on piscina pools) plays, SIGTERM exits 0', async () => {
