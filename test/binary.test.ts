@@ -286,6 +286,44 @@ describe('the standalone binary, alone in an empty directory with no node on PAT
     assert.doesNotMatch(out, /\u001b\[/, 'no colour codes when stdout is not a terminal');
   });
 
+  test('world.content: the example module of docs/content.md, beside the binary, loads on the main thread and runs its hooks in the zone', async () => {
+    // Node 20's SEA main has no loader behind import(): src/sea/entry.ts gives it one (globalThis.__mmoImport).
+    const md = readFileSync(join(ROOT, 'docs/content.md'), 'utf8');
+    const m = /<!-- content-example: ([\w.-]+) -->\s*```js\n([\s\S]*?)\n```/.exec(md);
+    assert.ok(m, 'docs/content.md has its marked example');
+    writeFileSync(join(dir, m[1]!), m[2]!);
+    const check = await runToEnd(['--check-config', `--world.content=./${m[1]}`]);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, new RegExp(`content ${join(dir, m[1]!).replace(/[.]/g, '\\.')}`));
+    assert.doesNotMatch(check.stderr, /Warning/, 'no experimental-feature noise');
+
+    const r = run(['--net.port=0', '--net.host=127.0.0.1', '--log.pretty=never', '--zones.count=1', `--world.content=./${m[1]}`]);
+    try {
+      await waitFor(() => r.lines.some((l) => typeof l.listen === 'string') || r.child.exitCode !== null, 20_000, () => `the listen line; stderr: ${r.stderr()}`);
+      const listen = r.lines.find((l) => typeof l.listen === 'string');
+      assert.ok(listen, `exited with ${r.child.exitCode}: ${r.stderr()} ${JSON.stringify(r.lines.slice(-5))}`);
+      assert.ok(r.lines.some((l) => l.msg === 'game content loaded' && l.content === 'my-game' && l.hooks === true));
+      const url = `http://127.0.0.1:${String(listen.listen).split(':').pop()}`;
+      await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, 10_000, '/readyz 200');
+      const c = connect(`${url.replace('http', 'ws')}/ws`, { guestName: 'healme' });
+      clients.push(c);
+      const healed: number[][] = [];
+      c.on('custom', (e) => healed.push([e.kind, ...e.data]));
+      await c.once('snapshot');
+      c.custom(1); // HEAL: onInput answers HEALED (2) with the HP, u16 little-endian
+      await waitFor(() => healed.length > 0, 5000, 'the HEALED message from the zone worker');
+      assert.equal(healed[0]![0], 2);
+      assert.equal(healed[0]![1]! | (healed[0]![2]! << 8), c.self!.maxHp, 'healed to full');
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metrics, /^mmo_zone_npcs\{zone="1"\} 4$/m, 'the module\'s four dummies');
+    } catch (err) {
+      r.child.kill('SIGKILL');
+      await r.exited;
+      throw err;
+    }
+    await stop(r);
+  });
+
   test('two gateway threads, an account (scrypt and SQLite on piscina pools) plays, SIGTERM exits 0', async () => {
     const { r, url } = await serve(['--net.gatewayThreads=2'], async (base) => {
       const reg = await postJson(base, '/auth/register', { name: 'BinUser', password: 'password1' });
