@@ -1,5 +1,5 @@
 // Start-up time of the standalone binary against `node dist/src/main.js`, in
-// the same run, on embedded defaults (one zone of 200 NPCs, SQLite in a fresh
+// the same run, on embedded defaults (zones.count 0: CPUs - 1 zones of 200 NPCs, SQLite in a fresh
 // data directory, port 0 on 127.0.0.1):
 //   - node:        node dist/src/main.js (the baseline)
 //   - binary-cold: dist/bin/mmo-server with an empty cache directory (it
