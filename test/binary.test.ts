@@ -3,9 +3,10 @@
 // bin dir: on this machine /bin is /usr/bin, which has node), no
 // node_modules, and its cache under a temp XDG_CACHE_HOME. It answers
 // --version and --check-config, serves (zone workers, piscina pools and two
-// gateway threads all inside the binary) for a player on the SDK, extracts its
-// embedded files once and reuses them, replaces a tampered cache, and stops
-// with exit 0 on SIGTERM.
+// gateway threads all inside the binary) for a player on the SDK, on SQLite
+// and on PostgreSQL, runs a studio's content module and log.pretty, extracts
+// its embedded files once and reuses them, replaces a tampered cache, and
+// stops with exit 0 on SIGTERM.
 //
 // The binary is built here (about 6 s) unless dist/bin/mmo-server is newer
 // than everything it is made of.
@@ -21,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type MmoClient } from '../src/client/index.js';
 import { postJson } from './helpers/http.js';
+import { startPgCluster } from './helpers/pg-cluster.js';
 import { waitFor } from './helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -261,6 +263,22 @@ describe('the standalone binary, alone in an empty directory with no node on PAT
     assert.equal(cacheRoot(), root, 'the same versioned directory, the bad copy removed');
     const hash = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     assert.equal(hash(readFileSync(file)), hash(good), 'the embedded bytes are back');
+  });
+
+  test('PostgreSQL (persist.postgresUrl): the pg driver bundled in the database pool thread; an account is saved there', async () => {
+    const pg = await startPgCluster();
+    try {
+      const url = await pg.createDatabase();
+      const { r } = await serve([`--persist.postgresUrl=${url}`, `--server.dataDir=${join(work, 'pg-data')}`], async (base) => {
+        const reg = await postJson(base, '/auth/register', { name: 'PgUser', password: 'password1' });
+        assert.equal(reg.status, 201, reg.body);
+        return { token: String(reg.json!.token) };
+      });
+      assert.ok(r.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('database ready: postgres')), 'on PostgreSQL, not SQLite');
+      await stop(r);
+    } finally {
+      await pg.destroy();
+    }
   });
 
   test('log.pretty=always: readable lines from the pino-pretty bundled inside, to the last one at exit', async () => {
