@@ -19,54 +19,21 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect, type MmoClient } from '../src/client/index.js';
 import { postJson } from './helpers/http.js';
+import { freshBinary, ROOT } from './helpers/binary.js';
+import { onLogLines, type LogLine } from './helpers/server.js';
 import { startPgCluster } from './helpers/pg-cluster.js';
 import { waitFor } from './helpers/wait.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BUILT = join(ROOT, 'dist/bin/mmo-server');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-
-/** Newest modification time (ms) of a file or of every file under a folder. */
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let m = 0;
-  for (const name of readdirSync(path)) m = Math.max(m, newest(join(path, name)));
-  return m;
-}
-
-/** dist/bin/mmo-server, rebuilt first when anything it embeds is newer. */
-function freshBinary(): string {
-  const inputs = [
-    'dist/src',
-    'dist/web',
-    'package.json',
-    'scripts/build-binary.mjs',
-    'native-bindings/build/Release/mmo_native.node',
-    'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
-  ];
-  let built = -1;
-  try {
-    built = statSync(BUILT).mtimeMs;
-  } catch {
-    // not built yet
-  }
-  if (built < 0 || inputs.some((p) => newest(join(ROOT, p)) > built)) {
-    const r = spawnSync(process.execPath, ['scripts/build-binary.mjs', '--no-build', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, `build-binary failed: ${r.stderr}`);
-  }
-  return BUILT;
-}
 
 /** One zone of 64 x 64 without NPCs: every spawn point is within view (radius 64) of every other, so a watcher sees the player. */
 const SMALL_ZONE = ['--zones.count=1', '--zones.size=64', '--zones.npcsPerZone=0'];
 
 interface Run {
   child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
+  lines: LogLine[];
   stderr: () => string;
   exited: Promise<number | null>;
 }
@@ -105,22 +72,9 @@ describe('the standalone binary, alone in an empty directory with no node on PAT
   function run(args: string[]): Run {
     const child = spawn(bin, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
-    const lines: Array<Record<string, unknown>> = [];
+    const lines: LogLine[] = [];
     let err = '';
-    let buf = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          lines.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          lines.push({ raw: line });
-        }
-      }
-    });
+    onLogLines(child.stdout!, (l) => lines.push(l));
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
     const exited = once(child, 'exit').then(([code]) => {
       running.delete(child);

@@ -12,37 +12,23 @@
 // `--version` is timed too: the process's own cost, before any server.
 //
 // `npm run build:binary && npm run bench -- startup [--json]`
-// (refuses a binary older than dist/src or dist/web: it would time an old build)
+// (refuses a binary older than what it embeds: it would time an old build)
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { report, median } from './harness.js';
+import { BINARY, ROOT, binaryStaleness } from '../../test/helpers/binary.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'dist/bin/mmo-server');
+const BIN = BINARY;
 const MAIN = join(ROOT, 'dist/src/main.js');
 const ROUNDS = Number(process.env.STARTUP_ROUNDS ?? 9);
 
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let m = 0;
-  for (const name of readdirSync(path)) m = Math.max(m, newest(join(path, name)));
-  return m;
-}
-
-let binTime = -1;
-try {
-  binTime = statSync(BIN).mtimeMs;
-} catch {
-  // below
-}
-if (binTime < 0 || newest(join(ROOT, 'dist/src')) > binTime || newest(join(ROOT, 'dist/web')) > binTime) {
-  console.error(`startup bench: ${BIN} is ${binTime < 0 ? 'missing' : 'older than dist/'}: run npm run build:binary first`);
+const stale = binaryStaleness();
+if (stale) {
+  console.error(`startup bench: ${BIN} is ${stale}: run npm run build:binary first`);
   process.exit(2);
 }
 
