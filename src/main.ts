@@ -9,7 +9,7 @@
 
 import { nativeStatus } from '../native-bindings/index.js';
 import { loadConfig, ConfigError, renderConfigYaml, redactConfig, type LoadedConfig } from './config/index.js';
-import { createLogger, flushLogs, type Logger } from './log/logger.js';
+import { createLogger, flushLogs, wantsPretty, type Logger } from './log/logger.js';
 import { UwsLoadError } from './net/uws.js';
 import { PORT_IN_USE } from './net/port-guard.js';
 import { DATA_DIR_LOCKED } from './persist/data-dir-lock.js';
@@ -61,7 +61,18 @@ function main(): void {
     );
   }
 
-  const log = createLogger(config.log);
+  // pino-pretty is loaded only when asked for (~30 ms), and bundled into the standalone binary (src/log/pretty.ts).
+  const pretty = wantsPretty(config.log) ? import('./log/pretty.js').then((m) => m.prettyStream()) : Promise.resolve(undefined);
+  pretty.then(
+    (stream) => start(loaded, createLogger(config.log, { pretty: stream })),
+    (err: unknown) => {
+      process.stderr.write(`mmo-server: log.pretty = ${config.log.pretty}: the pretty printer (pino-pretty) could not be loaded: ${(err as Error).message}; set log.pretty=never for JSON lines\n`);
+      process.exit(2);
+    },
+  );
+}
+
+function start(loaded: LoadedConfig, log: Logger): void {
   run(loaded, log).catch((err: unknown) => {
     const code = exitCodeOf(err);
     // The refusals an operator fixes (a port, a directory, a key) also go to stderr as one plain line.
