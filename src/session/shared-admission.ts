@@ -60,7 +60,7 @@ const sLogin = 0;
 const sResume = 2;
 const sBudget = 4;
 const sOverAt = 6;
-/** Address slots: 65,536 (3 MiB); beyond maxTrackedAddresses the table simply recycles slots. */
+/** Address slots: 65,536 of 64 bytes, one cache line each (4 MiB); beyond maxTrackedAddresses the table simply recycles slots. */
 const SLOTS = 1 << 16;
 /** Session filter slots: 2^20 (4 MiB); at 10,000 sessions about 1 % share a slot. */
 const FILTER = 1 << 20;
