@@ -71,9 +71,10 @@ function start(name: string): void {
     log(`entered zone ${z.zone}${z.name ? ` (${z.name})` : ''}`, 'sys');
   });
   c.on('chat', (m) => log(`${m.fromName ?? '?'}: ${m.text ?? ''}`));
+  const nameOf = (id: number) => c.entities.get(id)?.name || `#${id}`;
   c.on('damage', (d) => {
-    if (d.attacker === selfId) log(`you hit ${d.target} for ${d.amount}`, 'sys');
-    else if (d.target === selfId) log(`${d.attacker} hits you for ${d.amount}`, 'sys');
+    if (d.attacker === selfId) log(`you hit ${nameOf(d.target)} for ${d.amount}`, 'sys');
+    else if (d.target === selfId) log(`${nameOf(d.attacker)} hits you for ${d.amount}`, 'sys');
   });
   c.on('levelUp', (l) => log(`level ${l.level}!`, 'sys'));
   c.on('error', (e) => log(`server: ${e.reason ?? e.code}`, 'sys'));
