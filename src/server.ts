@@ -217,6 +217,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       inputBurst: s.inputBurst,
       floodStrikes: s.floodStrikes,
       heldInputsMax: s.heldInputsMax,
+      helloDeadlineMs: s.helloDeadlineMs,
       lagBytes: s.lagBytes,
       closeBytes: config.net.maxBackpressure,
     },

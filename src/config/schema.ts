@@ -461,6 +461,11 @@ export const SessionsSection = Type.Object(
     inputsPerSec: Type.Number({ default: 60, minimum: 1, maximum: 10_000, description: 'Inputs (move, attack, interact, chat) per second per player.' }),
     inputBurst: Type.Integer({ default: 120, minimum: 1, maximum: 100_000, description: 'Inputs a player may send at once.' }),
     floodStrikes: Type.Integer({ default: 200, minimum: 1, maximum: 1_000_000, description: 'Refused inputs (net of accepted ones) before the socket is closed with 4004.' }),
+    helloDeadlineMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 250, maximum: 600_000 })], {
+      default: 5000,
+      description:
+        'An upgraded socket must send a valid Hello or Resume within this many ms, or it is closed with 4202 (mmo_session_hello_timeouts_total); checked every 250 ms. 0 disables (then only net.idleTimeout closes silent sockets).',
+    }),
     heldInputsMax: Type.Integer({ default: 256, minimum: 1, maximum: 100_000, description: 'Inputs held for a player crossing between zones (a handoff takes milliseconds).' }),
     lagBytes: Type.Integer({
       default: 65_536,
