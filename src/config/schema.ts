@@ -301,6 +301,31 @@ export const AuthSection = Type.Object(
       maximum: 65_536,
       description: 'Largest /auth/* request body; larger ones get 413 and the connection is closed.',
     }),
+    guessLimit: Type.Boolean({
+      default: true,
+      description:
+        'Limit failed logins per account name and per address, answered 429 with retry-after before the password is hashed (src/auth/guess-limit.ts), so guessing cannot keep the hash threads busy.',
+    }),
+    guessesPerName: Type.Integer({
+      default: 10,
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Failed (or still running) logins to one account name, from any address, within auth.guessWindowMs before the name is locked for auth.guessLockoutMs. Its owner may still log in from an address they logged in from before.',
+    }),
+    guessesPerAddress: Type.Integer({
+      default: 30,
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Failed (or still running) logins from one source address, to any names, within auth.guessWindowMs before the address is locked for auth.guessLockoutMs.',
+    }),
+    guessWindowMs: Type.Integer({ default: 60_000, minimum: 1000, maximum: 86_400_000, description: 'Window in which failed logins are counted, ms.' }),
+    guessLockoutMs: Type.Integer({ default: 60_000, minimum: 1000, maximum: 86_400_000, description: 'How long a locked account name or address is answered 429, ms.' }),
+    guessMaxTracked: Type.Integer({
+      default: 100_000,
+      minimum: 100,
+      maximum: 10_000_000,
+      description: 'Account names (and, separately, addresses) the guess limit tracks before idle ones, then the least recently used, are forgotten (~150 bytes each).',
+    }),
   },
   { ...strict, description: 'Accounts: registration, login tokens, guests (HTTP /auth/*).' },
 );
