@@ -117,10 +117,10 @@ describe('POST /auth/login with the guess limit, on a real uWS app', () => {
     login: async (name: unknown, password: unknown) => {
       hashes++; // a real Accounts hashes exactly once per login
       await new Promise((r) => setTimeout(r, 5));
-      if (name === 'victim' && password === 'right-password') return { ok: true as const, accountId: 7, name: 'victim', token: 'tok', expiresAt: 0 };
+      if ((name === 'victim' || name === 'newbie') && password === 'right-password') return { ok: true as const, accountId: 7, name, token: 'tok', expiresAt: 0 };
       return { ok: false as const, error: 'bad_credentials' as const, message: 'wrong name or password' };
     },
-    register: () => ({ ok: false as const, error: 'unavailable' as const, message: 'not here' }),
+    register: async (name: unknown) => ({ ok: true as const, accountId: 8, playerId: 8, name, token: 'tok', expiresAt: 0 }),
     guest: () => ({ ok: false as const, error: 'guests_disabled' as const, message: 'not here' }),
   } as unknown as Accounts;
   const guesses = new GuessLimit({ perName: 4, perAddress: 1000, windowMs: 60_000, lockoutMs: 60_000, maxTracked: 1000 });
@@ -167,6 +167,11 @@ describe('POST /auth/login with the guess limit, on a real uWS app', () => {
     // ... while the owner, from home, still gets in.
     assert.equal((await postJson(base, '/auth/login', { name: 'victim', password: 'right-password' }, { localAddress: '127.0.0.1' })).status, 200);
     assert.equal(hashes, 5);
+    // An account's registration address is trusted like a login's.
+    assert.equal((await postJson(base, '/auth/register', { name: 'newbie', password: 'right-password' }, { localAddress: '127.0.0.50' })).status, 201);
+    for (let i = 0; i < 6; i++) await postJson(base, '/auth/login', { name: 'newbie', password: `guess${i}` }, { localAddress: `127.0.0.${60 + i}` });
+    assert.equal((await postJson(base, '/auth/login', { name: 'newbie', password: 'right-password' }, { localAddress: '127.0.0.99' })).status, 429);
+    assert.equal((await postJson(base, '/auth/login', { name: 'newbie', password: 'right-password' }, { localAddress: '127.0.0.50' })).status, 200);
     // Other accounts were never affected.
     assert.equal((await postJson(base, '/auth/login', { name: 'other', password: 'x' }, { localAddress: '127.0.0.10' })).status, 401);
   });

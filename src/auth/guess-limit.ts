@@ -13,7 +13,8 @@
 // A locked name or address is answered 429 with retry-after at once.
 //
 // A correct password proves ownership, so a success lifts the name's lock,
-// and the address it came from is trusted for that name for TRUST_MS: while
+// and the address it came from (or the account was registered from) is
+// trusted for that name for TRUST_MS: while
 // strangers keep the name locked, its owner can still log in from where they
 // logged in before (their failures still count against their address).
 //
@@ -108,7 +109,12 @@ export class GuessLimit {
     if (n) refund(n);
     if (outcome !== GuessOutcome.ok) return;
     if (n) n.lockedUntil = 0; // the password was right: whoever knows it may log in
-    const pair = `${key}\n${address}`;
+    this.trust(name, address, now);
+  }
+
+  /** `address` proved it knows `name`'s password (a login, or the registration): it may log in while strangers keep the name locked. */
+  trust(name: string, address: string, now: number): void {
+    const pair = `${nameKey(name)}\n${address}`;
     this.trusted.delete(pair);
     if (this.trusted.size >= this.cfg.maxTracked) this.evictTrusted(now);
     this.trusted.set(pair, now);

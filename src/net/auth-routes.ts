@@ -102,6 +102,7 @@ export function authRoutes(o: AuthRoutesOptions): Route[] {
         }
         const body = outcome.value as Record<string, unknown>;
         const guesses = endpoint === 'login' ? (o.guesses ?? null) : null;
+        const trusts = endpoint === 'register' ? (o.guesses ?? null) : null;
         const name = typeof body.name === 'string' ? body.name : '';
         if (guesses) {
           const waitMs = guesses.begin(name, ip, now());
@@ -116,6 +117,7 @@ export function authRoutes(o: AuthRoutesOptions): Route[] {
             (r) => {
               guesses?.end(name, ip, r.ok ? GuessOutcome.ok : r.error === 'bad_credentials' ? GuessOutcome.wrongPassword : GuessOutcome.notAGuess, now());
               if (r.ok) {
+                trusts?.trust(name, ip, now());
                 const { ok: _ok, ...grant } = r;
                 finish(state, okStatus, grant, 'ok');
                 return;
