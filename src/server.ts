@@ -29,6 +29,7 @@ import { RateLimiter } from './net/rate-limit.js';
 import { assertPortFree } from './net/port-guard.js';
 import { lockDataDir } from './persist/data-dir-lock.js';
 import { authRoutes, AuthMetrics } from './net/auth-routes.js';
+import { guessLimitFor } from './auth/guess-limit.js';
 import { adminRoutes } from './admin/routes.js';
 import { availableParallelism } from 'node:os';
 import type { ZoneDef } from './world/index.js';
@@ -161,6 +162,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       maxBodyBytes: config.auth.maxBodyBytes,
       log: log.child({ component: 'auth' }),
       metrics: new AuthMetrics(metrics.registry),
+      guesses: guessLimitFor(config.auth, metrics.registry),
     }),
   );
   if (config.metrics.enabled) {
@@ -218,6 +220,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       inputBurst: s.inputBurst,
       floodStrikes: s.floodStrikes,
       heldInputsMax: s.heldInputsMax,
+      helloDeadlineMs: s.helloDeadlineMs,
       lagBytes: s.lagBytes,
       closeBytes: config.net.maxBackpressure,
     },

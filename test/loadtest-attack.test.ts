@@ -42,6 +42,8 @@ test('attack: 200 honest players keep playing through every attack at once, and 
   assert.ok((attackers['garbage']!.outcomes['ws:4000'] ?? 0) > 0, `malformed frames closed with 4000: ${why}`);
   assert.ok((attackers['resume-forgery']!.outcomes['ws:4101'] ?? 0) > 0, `forged resumes refused with 4101: ${why}`);
   assert.ok((attackers['auth-bruteforce']!.outcomes['ws:4102'] ?? 0) > 0, `forged tokens refused with 4102: ${why}`);
+  assert.equal(attackers['auth-bruteforce']!.sent.ownerLogins, 1, `the guessed account's owner tried once: ${why}`);
+  assert.equal(attackers['auth-bruteforce']!.sent.ownerRefused, 0, `the guessing did not lock the owner out: ${why}`);
   assert.equal(r.connected, 200, why);
   assert.equal(r.unexpectedDisconnects, 0, why);
   assert.equal(r.errors, 0, why);

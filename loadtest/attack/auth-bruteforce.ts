@@ -1,14 +1,18 @@
 // auth-bruteforce: password guessing against one registered account from
 // many addresses over POST /auth/login, and WebSocket Hellos carrying forged
-// and tampered tokens. Guesses must be refused (401), throttled (429) or shed
-// (503 busy) and every forged token refused with 4102.
+// and tampered tokens. Guesses must be refused (401), throttled (429: the
+// address bucket, or too_many_guesses from the login guess limit before any
+// hash) or shed (503 busy) and every forged token refused with 4102. Midway,
+// the account's owner logs in with the right password from the address it
+// registered from (127.0.2.1, outside the attackers' and the bots' ranges):
+// the guessing must not lock the owner out (sent.ownerRefused).
 
 import { ClientMessageBuilder } from '../../src/protocol/build.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/version.js';
 import { rawWebSocket, wsFrame, WsOp } from './raw.js';
 import { rawPost } from './http.js';
 import { runPool } from './pool.js';
-import { Rand, type Attack, type Outcome } from './types.js';
+import { Rand, sleep, type Attack, type Outcome } from './types.js';
 import { GRACE_MS } from './limits.js';
 
 export const authBruteforce: Attack = {
@@ -18,8 +22,18 @@ export const authBruteforce: Attack = {
     const rand = new Rand(ctx.seed ^ 0xa417);
     const b = new ClientMessageBuilder();
     const victim = `victim${ctx.seed % 1000}`;
-    const sent: Record<string, number> = { guesses: 0, forgedTokens: 0, tamperedTokens: 0, cracked: 0 };
-    await rawPost(ctx.host, ctx.port, '127.0.0.250', '/auth/register', JSON.stringify({ name: victim, password: 'correct horse battery staple' }));
+    const sent: Record<string, number> = { guesses: 0, forgedTokens: 0, tamperedTokens: 0, cracked: 0, ownerLogins: 0, ownerRefused: 0 };
+    const password = 'correct horse battery staple';
+    await rawPost(ctx.host, ctx.port, OWNER_ADDRESS, '/auth/register', JSON.stringify({ name: victim, password }));
+    const midway = (ctx.deadline - performance.now()) / 2;
+    const owner = sleep(midway).then(async () => {
+      const r = await rawPost(ctx.host, ctx.port, OWNER_ADDRESS, '/auth/login', JSON.stringify({ name: victim, password }));
+      sent.ownerLogins!++;
+      if (r.status !== 200) {
+        sent.ownerRefused!++;
+        ctx.log(`auth-bruteforce: the owner's login was answered ${r.outcome}`);
+      }
+    });
     // A real token to tamper with: a guest's.
     const g = await rawPost(ctx.host, ctx.port, '127.0.0.249', '/auth/guest', '{}');
     let real = '';
@@ -28,7 +42,7 @@ export const authBruteforce: Attack = {
     } catch {
       real = '';
     }
-    return runPool(
+    const report = await runPool(
       'auth-bruteforce',
       ctx,
       {
@@ -60,5 +74,10 @@ export const authBruteforce: Attack = {
       },
       sent,
     );
+    await owner;
+    return report;
   },
 };
+
+/** Where the victim account's owner registers and logs in from (not an attacker's or a bot's address). */
+const OWNER_ADDRESS = '127.0.2.1';

@@ -178,6 +178,7 @@ export const attack: Scenario = {
     if (rf && (rf.sent.ownerRefused ?? 0) > 0) f.push(`${rf.sent.ownerRefused} owners could not resume their session after a forgery attempt`);
     const ab = (r.attackers as Record<string, { sent: Record<string, number> }>)['auth-bruteforce'];
     if (ab && (ab.sent.cracked ?? 0) > 0) f.push('a guessed password was accepted');
+    if (ab && (ab.sent.ownerRefused ?? 0) > 0) f.push("the guessed account's owner could not log in during the attack");
     return f;
   },
 };

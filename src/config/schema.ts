@@ -301,6 +301,31 @@ export const AuthSection = Type.Object(
       maximum: 65_536,
       description: 'Largest /auth/* request body; larger ones get 413 and the connection is closed.',
     }),
+    guessLimit: Type.Boolean({
+      default: true,
+      description:
+        'Limit failed logins per account name and per address, answered 429 with retry-after before the password is hashed (src/auth/guess-limit.ts), so guessing cannot keep the hash threads busy.',
+    }),
+    guessesPerName: Type.Integer({
+      default: 10,
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Failed (or still running) logins to one account name, from any address, within auth.guessWindowMs before the name is locked for auth.guessLockoutMs. Its owner may still log in from an address they logged in from before.',
+    }),
+    guessesPerAddress: Type.Integer({
+      default: 30,
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Failed (or still running) logins from one source address, to any names, within auth.guessWindowMs before the address is locked for auth.guessLockoutMs.',
+    }),
+    guessWindowMs: Type.Integer({ default: 60_000, minimum: 1000, maximum: 86_400_000, description: 'Window in which failed logins are counted, ms.' }),
+    guessLockoutMs: Type.Integer({ default: 60_000, minimum: 1000, maximum: 86_400_000, description: 'How long a locked account name or address is answered 429, ms.' }),
+    guessMaxTracked: Type.Integer({
+      default: 100_000,
+      minimum: 100,
+      maximum: 10_000_000,
+      description: 'Account names (and, separately, addresses) the guess limit tracks before idle ones, then the least recently used, are forgotten (~150 bytes each).',
+    }),
   },
   { ...strict, description: 'Accounts: registration, login tokens, guests (HTTP /auth/*).' },
 );
@@ -461,6 +486,11 @@ export const SessionsSection = Type.Object(
     inputsPerSec: Type.Number({ default: 60, minimum: 1, maximum: 10_000, description: 'Inputs (move, attack, interact, chat) per second per player.' }),
     inputBurst: Type.Integer({ default: 120, minimum: 1, maximum: 100_000, description: 'Inputs a player may send at once.' }),
     floodStrikes: Type.Integer({ default: 200, minimum: 1, maximum: 1_000_000, description: 'Refused inputs (net of accepted ones) before the socket is closed with 4004.' }),
+    helloDeadlineMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 250, maximum: 600_000 })], {
+      default: 5000,
+      description:
+        'An upgraded socket must send a valid Hello or Resume within this many ms, or it is closed with 4202 (mmo_session_hello_timeouts_total); checked every 250 ms. 0 disables (then only net.idleTimeout closes silent sockets).',
+    }),
     heldInputsMax: Type.Integer({ default: 256, minimum: 1, maximum: 100_000, description: 'Inputs held for a player crossing between zones (a handoff takes milliseconds).' }),
     lagBytes: Type.Integer({
       default: 65_536,

@@ -8,12 +8,16 @@
 // invalid_password, 401 bad_credentials, 403 guests_disabled, 409 name_taken,
 // 413 body_too_large, 415 unsupported_media_type, 429 rate_limited, 503 busy /
 // unavailable; 429 and 503 carry retry-after. Every request first takes a
-// token from its source address's bucket, before any body is read.
+// token from its source address's bucket, before any body is read. A login
+// then asks the guess limit (src/auth/guess-limit.ts) before the password is
+// hashed: 429 too_many_guesses with retry-after when the name or address is
+// locked for failed logins.
 
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 import { HotCounter, HotHistogram, exponentialBuckets } from '../metrics/hot.js';
 import type { Accounts, AuthError, AuthResult } from '../persist/accounts.js';
+import { GuessOutcome, type GuessLimit } from '../auth/guess-limit.js';
 import { readJsonBody, type BodyState } from './body.js';
 import { statusLine, type Route } from './http.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -21,7 +25,7 @@ import { addressText, type HttpResponse } from './uws.js';
 
 const ENDPOINTS = ['register', 'login', 'guest'] as const;
 type Endpoint = (typeof ENDPOINTS)[number];
-const RESULTS = ['ok', 'rate_limited', 'bad_request', 'invalid', 'name_taken', 'bad_credentials', 'guests_disabled', 'busy', 'unavailable', 'error'] as const;
+const RESULTS = ['ok', 'rate_limited', 'bad_request', 'invalid', 'name_taken', 'bad_credentials', 'guests_disabled', 'busy', 'unavailable', 'error', 'locked'] as const;
 type ResultLabel = (typeof RESULTS)[number];
 
 export class AuthMetrics {
@@ -50,6 +54,8 @@ export interface AuthRoutesOptions {
   maxBodyBytes: number;
   log: Logger;
   metrics: AuthMetrics | null;
+  /** Failed-login limit per account name and address, asked before the hash (null: none). */
+  guesses?: GuessLimit | null;
   now?: () => number;
 }
 
@@ -94,11 +100,24 @@ export function authRoutes(o: AuthRoutesOptions): Route[] {
           finish(state, outcome.status, { error: outcome.error, message: outcome.message }, 'bad_request');
           return;
         }
+        const body = outcome.value as Record<string, unknown>;
+        const guesses = endpoint === 'login' ? (o.guesses ?? null) : null;
+        const trusts = endpoint === 'register' ? (o.guesses ?? null) : null;
+        const name = typeof body.name === 'string' ? body.name : '';
+        if (guesses) {
+          const waitMs = guesses.begin(name, ip, now());
+          if (waitMs > 0) {
+            finish(state, 429, { error: 'too_many_guesses', message: 'too many failed logins for this account or from this address', retryAfterMs: waitMs }, 'locked', { 'retry-after': String(Math.ceil(waitMs / 1000)) });
+            return;
+          }
+        }
         Promise.resolve()
-          .then(() => work(outcome.value as Record<string, unknown>))
+          .then(() => work(body))
           .then(
             (r) => {
+              guesses?.end(name, ip, r.ok ? GuessOutcome.ok : r.error === 'bad_credentials' ? GuessOutcome.wrongPassword : GuessOutcome.notAGuess, now());
               if (r.ok) {
+                trusts?.trust(name, ip, now());
                 const { ok: _ok, ...grant } = r;
                 finish(state, okStatus, grant, 'ok');
                 return;
@@ -108,6 +127,7 @@ export function authRoutes(o: AuthRoutesOptions): Route[] {
               finish(state, STATUS[r.error], { error: r.error, message: r.message, ...(r.field ? { field: r.field } : {}) }, resultLabel(r.error), headers);
             },
             (err: unknown) => {
+              guesses?.end(name, ip, GuessOutcome.notAGuess, now());
               logError(err);
               finish(state, 500, { error: 'internal', message: 'internal error' }, 'error');
             },

@@ -41,6 +41,8 @@ export const CloseCode = {
   tryAgainLater: 4200,
   /** The socket could not keep up with its outbound traffic (backlog past the hard limit). */
   slowConsumer: 4201,
+  /** The socket upgraded but sent no valid Hello or Resume within sessions.helloDeadlineMs; reconnect and say Hello at once. */
+  helloTimeout: 4202,
 
   /** The player's zone is down after repeated crashes; retry later. */
   zoneDown: 4300,

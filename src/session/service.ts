@@ -49,6 +49,7 @@ import { SessionFlusher, ACK_SWEEP_MS } from './flusher.js';
 import { createSessionMetrics, registerSessionGauges, Rejected, InputDrop, LoginResult, ResumeOutcome, type SessionMetrics, type RejectedIndex } from './metrics.js';
 import { ReplayBuffer, type ReplayLimits } from './replay.js';
 import { encodeRecord, snapshotOf, NO_ZONE } from './player.js';
+import { HelloDeadline } from './hello-deadline.js';
 
 export interface SessionConfig {
   zombieTtlMs: number;
@@ -65,6 +66,8 @@ export interface SessionConfig {
   lagBytes: number;
   /** Bytes buffered past which the socket is closed as a slow consumer (its session becomes a zombie). */
   closeBytes: number;
+  /** A socket that sends no valid Hello/Resume within this closes with 4202 (hello-deadline.ts); 0 or absent: never. */
+  helloDeadlineMs?: number;
 }
 
 export interface SessionServiceDeps {
@@ -139,6 +142,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
 
   // Metrics.
   private readonly m: SessionMetrics;
+  private readonly helloDeadline: HelloDeadline<Socket>;
 
   constructor(private readonly d: SessionServiceDeps) {
     const c = d.cfg;
@@ -156,6 +160,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     const shared = d.sharedAdmission ?? null;
     if (shared) this.registry.onLive = (id, live) => shared.noteSession(id, live);
     registerSessionGauges(d.registry, this.registry, d.pool, () => (shared ? shared.stats : this.admission.stats));
+    this.helloDeadline = new HelloDeadline<Socket>(c.helloDeadlineMs ?? 0, {
+      isPending: (ws) => {
+        const u = ws.getUserData();
+        return u.open && (u.attachment as Conn).phase === PHASE_NEW && (u.attachment as Conn).session === null;
+      },
+      expire: (ws) => this.kick(ws, CloseCode.helloTimeout, `no Hello within ${c.helloDeadlineMs} ms`, CloseReason.refused),
+    }, d.registry);
   }
 
   /** The gateway calls back into the service to close sockets; set once, before listening. */
@@ -180,6 +191,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   open(ws: Socket): void {
     const conn: Conn = { session: null, phase: PHASE_NEW };
     ws.getUserData().attachment = conn;
+    this.helloDeadline.add(ws, performance.now());
   }
 
   message(ws: Socket, bytes: Uint8Array, offset: number, length: number, isBinary: boolean): void {
@@ -812,6 +824,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   private sweep(): void {
     const now = performance.now();
     this.registry.sweep(now, (s) => this.endSession(s));
+    this.helloDeadline.sweep(now);
   }
 
   /** Shutdown: every player leaves its zone and is saved; resolves when all are, or at the deadline. */
