@@ -88,6 +88,7 @@ interface Bot {
   portalAt: number;
   x: number;
   y: number;
+  why?: string;
 }
 
 export async function runClusterLoad(o: ClusterLoadOptions): Promise<ClusterLoadResult> {
@@ -145,12 +146,14 @@ export async function runClusterLoad(o: ClusterLoadOptions): Promise<ClusterLoad
     let crossings = 0;
     let crossNode = 0;
     const prevZone = new Map<Bot, number>();
+    const snapped = new Set<Bot>();
     for (let i = 0; i < o.clients; i++) {
       const node = i % o.nodes;
       const name = `cl${i}`;
       const c = connect(servers[node]!.wsUrl, { guestName: name, localAddress: `127.0.4.${1 + (i % 250)}` });
       const b: Bot = { c, name: `guest_${name}`, node, said: 0, heard: 0, lost: 0, doubled: 0, portalAt: 0, x: 0, y: 0 };
       bots.push(b);
+      void c.once('snapshot').then(() => snapped.add(b));
       c.on('chat', (m) => {
         if (m.channel !== ChatChannel.Say || m.fromName !== b.name) return;
         const n = Number(m.text);
@@ -169,15 +172,30 @@ export async function runClusterLoad(o: ClusterLoadOptions): Promise<ClusterLoad
         b.x = z.x;
         b.y = z.y;
       });
-      c.on('reconnecting', () => unexpected++);
-      c.on('close', () => unexpected++);
+      c.on('reconnecting', (r) => {
+        unexpected++;
+        b.why = `reconnecting ${r.code} ${r.reason}`;
+      });
+      c.on('close', (r) => {
+        unexpected++;
+        b.why = `closed ${r.code} ${r.reason}`;
+      });
+      c.on('kicked', (k) => (b.why = `kicked ${k.code} ${k.reason}`));
       c.on('moveRejected', (r) => {
         b.x = r.x;
         b.y = r.y;
       });
       if (i % 20 === 19) await sleep(50);
     }
-    await Promise.all(bots.map((b) => b.c.once('snapshot')));
+    const joinBy = Date.now() + 30_000;
+    while (snapped.size < bots.length) {
+      if (Date.now() > joinBy) {
+        const late = bots.filter((b) => !snapped.has(b));
+        throw new Error(`only ${snapped.size}/${bots.length} bots got into the world within 30 s; the others: ${JSON.stringify(late.slice(0, 8).map((b) => ({ node: b.node, connected: b.c.connected, zone: b.c.zone, session: b.c.sessionId, why: b.why })))}`);
+      }
+      await sleep(50);
+    }
+    o.log(`cluster: all ${bots.length} bots in; walking for ${o.durationSec} s`);
     for (const b of bots) {
       prevZone.set(b, b.c.zone);
       b.x = b.c.self!.x;

@@ -174,6 +174,9 @@ export class ClusterNode implements RemoteSink {
       const h = parseHeartbeat(data);
       if (!h) return;
       const conflicts = this.directory.conflicts.join();
+      // Restarted faster than the timeout: what its previous run had in our zones is stale.
+      const known = this.directory.nodes.get(h.node);
+      if (known?.alive && known.boot !== h.boot) this.nodeChanged(h.node, false);
       this.directory.note(h, Date.now());
       if (this.directory.conflicts.join() !== conflicts && this.directory.conflicts.length > 0) {
         this.log.error({ zones: this.directory.conflicts }, 'two nodes claim the same zones; the node id that sorts first keeps each');
