@@ -242,6 +242,31 @@ test('NATS restarted mid-game: local zones play on during the outage, cross-node
 test('B is SIGKILLed: A reports zone 2 down within cluster.nodeTimeoutMs, ends its players there cleanly, and A\'s own zone plays on', { timeout: 60_000 }, async (t) => {
   const kicked = a2.once('kicked');
   const closed = a2.once('close');
+  // Players of A walking from A's zone into B's, set off one after another so that some cross
+  // before the kill, some are between the zones when B dies, and some reach the portal after.
+  const walkers = Array.from({ length: 8 }, (_, i) => client(a.wsUrl, `runner${i}`));
+  await Promise.all(walkers.map((w) => w.once('snapshot')));
+  const outcome = new Map<MmoClient, string>();
+  for (const w of walkers) {
+    w.on('kicked', (k) => outcome.set(w, outcome.get(w) ?? `kicked ${k.code}`)); // the first: a resume attempt is refused (kicked 4101) after
+    w.on('close', (c) => outcome.set(w, `${outcome.get(w) ?? ''} closed ${c.code}`));
+  }
+  const inOne = walkers.filter((w) => w.zone === 1);
+  assert.ok(inOne.length >= 3, `walkers in A's zone: ${inOne.length}`);
+  let walking = true;
+  const walks = inOne.map(async (w, i) => {
+    await sleep(i * 700);
+    const mid = SIZE / 2;
+    let x = w.self!.x;
+    let y = w.self!.y;
+    while (walking && w.connected && w.zone === 1) {
+      if (Math.abs(y - mid) > 1) y += Math.sign(mid - y) * Math.min(2.5, Math.abs(mid - y));
+      else x = Math.min(SIZE - 1, x + 2.5);
+      w.move(x, y);
+      await sleep(50);
+    }
+  });
+  await sleep(1500);
   const t0 = performance.now();
   await b.stop('SIGKILL');
   let downAt = 0;
@@ -267,6 +292,27 @@ test('B is SIGKILLed: A reports zone 2 down within cluster.nodeTimeoutMs, ends i
   assert.equal(k.code, CloseCode.zoneDown);
   // The client tries to resume (4300 is retryable) and learns its session is over.
   assert.equal((await closed).code, CloseCode.resumeRefused);
+  await sleep(1000);
+  walking = false;
+  await Promise.all(walks);
+  // Each walker either was in B's zone (or on its way) and was told and disconnected, or is in A's zone and plays on.
+  let ended = 0;
+  let stayed = 0;
+  for (const w of inOne) {
+    if (w.connected) {
+      assert.equal(w.zone, 1, 'a walker still connected is in A\'s zone');
+      const mine = new Promise<string>((resolve) => w.on('chat', (m) => m.channel === ChatChannel.Say && m.text === 'made it' && resolve(m.text)));
+      w.chat(ChatChannel.Say, 'made it');
+      assert.equal(await mine, 'made it');
+      await waitFor(() => w.pendingInputs === 0, 5000, 'its inputs acknowledged');
+      stayed++;
+    } else {
+      assert.equal(outcome.get(w), `kicked ${CloseCode.zoneDown} closed ${CloseCode.resumeRefused}`);
+      ended++;
+    }
+  }
+  t.diagnostic(`walkers from A's zone toward B's at the kill: ${ended} ended cleanly, ${stayed} play on in A's zone`);
+  assert.equal(ended + stayed, inOne.length);
   // A's player in A's own zone keeps playing.
   const said = new Promise<string>((resolve) => a1.on('chat', (m) => m.channel === ChatChannel.Say && resolve(m.text ?? '')));
   a1.chat(ChatChannel.Say, 'still here');
