@@ -177,6 +177,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
 
   // Cluster (cluster.natsUrl set): loaded only then; a single process imports nothing of src/cluster.
   const cluster = config.cluster.natsUrl ? await (await import('./cluster/node.js')).ClusterNode.start(config, log.child({ component: 'cluster' }), metrics.registry) : null;
+  if (cluster) routes.push(...cluster.routes());
   const zones = new ZoneSet(
     {
       defs,

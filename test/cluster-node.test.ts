@@ -114,6 +114,10 @@ test('players on both gateways are spread over both nodes\' zones', { timeout: 6
   await waitFor(() => a2.ackedInput >= seq && Math.abs((b2.entities.get(a2.playerId)?.x ?? -1) - x1) < 0.05, 5000, () => `the move in the remote zone seen by B's player: acked ${a2.ackedInput}/${seq}, seen at ${b2.entities.get(a2.playerId)?.x}, want ${x1}`);
   assert.equal(a2.stats.reconnects, 0);
   assert.ok(((await metricValue(b.url, 'mmo_cluster_proxies')) ?? 0) >= 1, 'B holds A\'s player in its zone');
+  const st = (await (await fetch(`${a.url}/cluster`)).json()) as { node: string; owners: Record<string, string>; nodes: Array<{ id: string; alive: boolean; owned: number[] }> };
+  assert.equal(st.node, 'a');
+  assert.deepEqual(st.owners, { 1: 'a', 2: 'b' });
+  assert.deepEqual(st.nodes.map((n) => [n.id, n.alive, n.owned]), [['b', true, [2]]]);
 });
 
 test('whispers between gateways arrive once each, with the sender\'s echo; an unknown name is refused', { timeout: 60_000 }, async () => {
@@ -288,6 +292,9 @@ test('B is SIGKILLed: A reports zone 2 down within cluster.nodeTimeoutMs, ends i
   // Polled every 10 ms; the node is swept every nodeTimeoutMs/20.
   t.diagnostic(`zone 2 reported down ${Math.round(downAt - t0)} ms after SIGKILL (cluster.nodeTimeoutMs ${NODE_TIMEOUT_MS})`);
   assert.ok(downAt - t0 <= NODE_TIMEOUT_MS + NODE_TIMEOUT_MS / 20 + 100, `zone 2 reported down ${Math.round(downAt - t0)} ms after the kill`);
+  const st = (await (await fetch(`${a.url}/cluster`)).json()) as { owners: Record<string, string>; nodes: Array<{ id: string; alive: boolean }> };
+  assert.deepEqual(st.owners, { 1: 'a' }, 'nobody runs zone 2 now');
+  assert.deepEqual(st.nodes.map((n) => [n.id, n.alive]), [['b', false]]);
   const k = await kicked;
   assert.equal(k.code, CloseCode.zoneDown);
   // The client tries to resume (4300 is retryable) and learns its session is over.

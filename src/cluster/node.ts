@@ -30,6 +30,7 @@ import { ZoneHost, ZoneState, type ZoneEvents, type ZoneSet } from '../zone/host
 import { FromZone, ToZone, JoinKind, JOIN_HEADER } from '../zone/records.js';
 import { MpscRing, type MpscProducer, type RecordHandler } from '../ring/index.js';
 import { PullCounter, PullGauge } from '../metrics/hot.js';
+import { sendJson, type Route } from '../net/http.js';
 import { NatsLink } from './link.js';
 import { Directory, encodeHeartbeat, parseHeartbeat } from './directory.js';
 import { Kind, Outbox, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
@@ -436,6 +437,33 @@ export class ClusterNode implements RemoteSink {
     clearTimeout(p.timer);
     if (found) this.sessions?.whisperEcho(p.session, p.text);
     else this.sessions?.whisperNotFound(p.session, p.to, p.seq);
+  }
+
+  // ================================================================ status
+
+  /** What this node knows of the cluster (GET /cluster). Cold path. */
+  status(): Record<string, unknown> {
+    const now = Date.now();
+    const owners: Record<string, string> = {};
+    for (const h of this.zones?.hosts ?? []) {
+      const o = h.local ? this.id : this.directory.ownerOf(h.def.id);
+      if (o) owners[h.def.id] = o;
+    }
+    return {
+      node: this.id,
+      owned: [...this.owned],
+      nats: { up: this.link.up, messagesIn: this.link.msgsIn, messagesOut: this.link.msgsOut, disconnects: this.link.disconnects },
+      nodes: [...this.directory.nodes.values()].map((e) => ({ id: e.id, alive: e.alive, lastSeenMsAgo: now - e.lastSeen, owned: e.owned, up: [...e.up], sessions: e.sessions, proxies: e.proxies, elu: e.elu })),
+      owners,
+      conflicts: this.directory.conflicts,
+      proxies: this.proxies.size,
+      strayRecords: this.strayRecords,
+    };
+  }
+
+  /** GET /cluster: status() as JSON. */
+  routes(): Route[] {
+    return [{ method: 'get', path: '/cluster', handler: (res) => sendJson(res, 200, this.status()) }];
   }
 
   // ================================================================ lifecycle
