@@ -122,7 +122,7 @@ const common = {
   absWorkingDir: ROOT,
   legalComments: 'none',
   logLevel: 'warning',
-  // pg's optional native driver is never installed; pino's transports run a file by name (see README: log.pretty).
+  // pg's optional native driver is never installed. (No pino transport is used: log.pretty is a stream in the bundle, src/log/pretty.ts.)
   // piscina's @napi-rs/nice (thread niceness) is optional and loaded under a catch: left out.
   external: ['pg-native', '@napi-rs/nice'],
   plugins: [seaPaths],
@@ -203,7 +203,8 @@ const assets = { 'sea-manifest.json': join(WORK, 'sea-manifest.json') };
 for (const f of files) assets[f.path] = f.abs;
 writeFileSync(
   join(WORK, 'sea-config.json'),
-  JSON.stringify({ main: join(WORK, 'main.cjs'), output: join(WORK, 'sea-prep.blob'), disableExperimentalSEAWarning: true, useCodeCache: true, assets }, null, 2),
+  // main relative to ROOT (the cwd of the step below): its name is embedded in the binary, and the build machine's path has no business there.
+  JSON.stringify({ main: posix(relative(ROOT, join(WORK, 'main.cjs'))), output: join(WORK, 'sea-prep.blob'), disableExperimentalSEAWarning: true, useCodeCache: true, assets }, null, 2),
 );
 run(process.execPath, ['--experimental-sea-config', join(WORK, 'sea-config.json')]);
 phase('blob', t);

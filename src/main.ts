@@ -9,7 +9,7 @@
 
 import { nativeStatus } from '../native-bindings/index.js';
 import { loadConfig, ConfigError, renderConfigYaml, redactConfig, type LoadedConfig } from './config/index.js';
-import { createLogger, flushLogs, type Logger } from './log/logger.js';
+import { createLogger, flushLogs, wantsPretty, type Logger } from './log/logger.js';
 import { UwsLoadError } from './net/uws.js';
 import { PORT_IN_USE } from './net/port-guard.js';
 import { DATA_DIR_LOCKED } from './persist/data-dir-lock.js';
@@ -61,7 +61,18 @@ function main(): void {
     );
   }
 
-  const log = createLogger(config.log);
+  // pino-pretty is loaded only when asked for (~30 ms), and bundled into the standalone binary (src/log/pretty.ts).
+  const pretty = wantsPretty(config.log) ? import('./log/pretty.js').then((m) => m.prettyStream()) : Promise.resolve(undefined);
+  pretty.then(
+    (stream) => start(loaded, createLogger(config.log, { pretty: stream })),
+    (err: unknown) => {
+      process.stderr.write(`mmo-server: log.pretty = ${config.log.pretty}: the pretty printer (pino-pretty) could not be loaded: ${(err as Error).message}; set log.pretty=never for JSON lines\n`);
+      process.exit(2);
+    },
+  );
+}
+
+function start(loaded: LoadedConfig, log: Logger): void {
   run(loaded, log).catch((err: unknown) => {
     const code = exitCodeOf(err);
     // The refusals an operator fixes (a port, a directory, a key) also go to stderr as one plain line.
@@ -89,17 +100,31 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
   const { config } = loaded;
   const server: RunningServer = await startServer(loaded, log);
   let signalled = false;
+  // Exits before the shutdown finished (a second SIGINT, the deadline, a failed shutdown): the gateway
+  // threads end first, since Node aborts a process that exits while a uWS thread runs. If even that
+  // hangs, SIGKILL: the data on disk is as safe as after any crash (persistence survives SIGKILL).
+  const exitNow = (code: number): void => {
+    flushLogs();
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000).unref();
+    void server.gateway.close(1000).finally(() => process.exit(code));
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
+      // A repeated SIGTERM is a supervisor saying the same thing again (Kubernetes deletes the pod
+      // once Agones hears Shutdown; systemd may resend): the save in progress goes on, bounded by
+      // server.shutdownTimeoutMs. A second SIGINT is an operator pressing Ctrl-C again: exit now.
+      if (signal !== 'SIGINT') {
+        log.warn({ signal }, 'signal during shutdown ignored: the shutdown in progress goes on (a second SIGINT exits at once)');
+        return;
+      }
       log.warn({ signal }, 'second signal: exiting now');
-      flushLogs();
-      process.exit(1);
+      exitNow(1);
+      return;
     }
     signalled = true;
     const deadline = setTimeout(() => {
       log.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timed out; exiting with work unfinished');
-      flushLogs();
-      process.exit(1);
+      exitNow(1);
     }, config.server.shutdownTimeoutMs);
     deadline.unref();
     server.shutdown(signal).then(
@@ -110,8 +135,7 @@ async function run(loaded: LoadedConfig, log: Logger): Promise<void> {
       },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
-        flushLogs();
-        process.exit(1);
+        exitNow(1);
       },
     );
   };

@@ -43,6 +43,7 @@ import { SharedAdmission } from './session/shared-admission.js';
 import { startDegrade } from './net/degrade-runtime.js';
 import { clientVerifyLimits } from './protocol/verify.js';
 import type { Config } from './config/schema.js';
+import { startAgones } from './agones/agent.js';
 
 export interface RunningServer {
   readonly port: number;
@@ -334,12 +335,14 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   if (threaded) log.info({ gatewayThreads, port }, 'gateway threads listening');
   readiness.register('listener', () => (threaded ? threaded.readiness() : gateway.listening || 'not listening'));
   readiness.register('database', () => persistence.queue.databaseUp || 'database writes failing (retrying)');
+  const agones = startAgones(config.agones, { isReady: () => readiness.status().ready, players: () => sessions.registry.size, registry: metrics.registry, log: log.child({ component: 'agones' }) });
 
   const flushHooks: Array<() => void | Promise<void>> = [];
   let stopping: Promise<void> | null = null;
   const shutdown = (why: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ why, connections: gateway.connections }, 'shutting down');
+      const agonesStopped = agones?.stop(); // Agones Shutdown: no new allocation lands here
       degrade?.stop();
       gateway.stopListening();
       gateway.closeAll(CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
@@ -361,6 +364,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       if (report.complete) persistLog.info('everything saved');
       else persistLog.error(report, 'database unreachable at shutdown: these changes are lost');
       await passwords.close();
+      await agonesStopped;
       metrics.stop();
       gatewayThread.release();
       dataLock.release();

@@ -30,7 +30,7 @@ import { Recorder, playerAt, FREE_MOVE } from './helpers/world.js';
 import { tempDir } from './helpers/server.js';
 import { ZoneRuntime, type ZoneWorkerData } from '../src/zone/runtime.js';
 import { createZoneMemory, ZoneStat } from '../src/zone/shared.js';
-import { ToZone, FromZone, JoinKind, JOIN_HEADER } from '../src/zone/records.js';
+import { ToZone, FromZone, JoinKind, JoinRecord } from '../src/zone/records.js';
 import { Doorbell, SpscRing } from '../src/ring/index.js';
 import { encodePlayerState, newPlayerState } from '../src/world/index.js';
 import { ClientMessageBuilder } from '../src/protocol/build.js';
@@ -315,7 +315,7 @@ describe('the zone runtime with a content module', () => {
       const buf = new Uint8Array(256);
       buf[0] = JoinKind.login;
       const state = { ...newPlayerState(`p${session}`), x: 128, y: 128 };
-      const end = encodePlayerState(state, buf, JOIN_HEADER);
+      const end = encodePlayerState(state, buf, JoinRecord.header);
       assert.ok(inbound.push(ToZone.join, session, buf, 0, end));
       inbound.commit();
       drain();

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { SharedAdmission } from '../src/session/shared-admission.js';
-import type { AdmissionConfig } from '../src/session/admission.js';
+import { Admission, type AdmissionConfig } from '../src/session/admission.js';
+import { BudgetAction } from '../src/session/budget.js';
 
 const cfg: AdmissionConfig = {
   handshakesPerSec: 100,
@@ -66,5 +67,60 @@ describe('shared admission', () => {
     // machine): the contract is the sum, which per-thread budgets would make 2,000.
     assert.equal(a.stats.admittedLogins, 1000);
     assert.equal(a.stats.refusedAddress, 9000);
+  });
+
+  const costs = { handshake: 10, login: 40, resume: 5, move: 1, chat: 5 };
+  const costed: AdmissionConfig = { ...cfg, perAddressLoginBurst: 1000, perAddressLoginsPerSec: 1000, budgetPerSec: 100, budgetBurst: 200, costs };
+
+  test('one cost budget per address: handshakes spend it, and so do the inputs the main thread spends from it', () => {
+    const a = SharedAdmission.create(costed, 0);
+    // 200 units: a login handshake costs 10 + 40.
+    for (let i = 0; i < 4; i++) assert.equal(a.admit('10.3.0.1', -1, 0), 0);
+    assert.equal(a.admit('10.3.0.1', -1, 0), 1000, 'the fifth is over budget');
+    assert.equal(a.stats.refusedBudget, 1);
+    assert.equal(a.stats.refusedAddress, 0, 'refused by cost, not by the login bucket');
+    // Inputs from an address whose handshakes spent its budget are refused too: one budget, not two.
+    assert.equal(a.spendAddress('10.3.0.1', BudgetAction.move, 0), false);
+    assert.equal(a.spendAddress('10.3.0.2', BudgetAction.move, 0), true, 'another address has its own');
+    // 100 units a second refill: half a second buys one more login handshake.
+    assert.equal(a.admit('10.3.0.1', -1, 500), 0);
+  });
+
+  test('moves spent on the main thread leave nothing for a handshake flood from the same address', () => {
+    const a = SharedAdmission.create(costed, 0);
+    let moves = 0;
+    while (a.spendAddress('10.3.1.1', BudgetAction.move, 0)) moves++;
+    assert.equal(moves, 200);
+    assert.equal(a.admit('10.3.1.1', -1, 0), 1000);
+  });
+
+  test('the main thread Admission spends input costs from the shared table (Date.now() time base)', () => {
+    const shared = SharedAdmission.create(costed, Date.now());
+    const main = new Admission(costed, 0, shared);
+    for (let i = 0; i < 4; i++) assert.equal(shared.admit('10.3.2.1', -1, Date.now()), 0);
+    assert.equal(main.spendInput('10.3.2.1', 1, false, 0), false, 'the handshakes already spent the address budget');
+    assert.equal(main.spendInput('10.3.2.2', 1, false, 0), true);
+  });
+
+  test('shedding set on the main thread holds on every thread: recent abusers refused, logins kept out of the reserve', () => {
+    const a = SharedAdmission.create({ ...costed, handshakeBurst: 100, handshakesPerSec: 1 }, 0);
+    const main = new Admission(costed, 0, a);
+    while (a.spendAddress('10.3.3.1', BudgetAction.chat, 0)) {
+      // spend the abuser's budget down
+    }
+    const view = new SharedAdmission(a.init); // as a gateway thread sees the same memory
+    assert.equal(view.shedding, false);
+    main.setShedding({ loginReserve: 0.9, abuserWindowMs: 10_000 });
+    assert.equal(view.shedding, true);
+    assert.equal(view.admit('10.3.3.1', -1, 5000), 10_000, 'an address that overran within the window is refused outright');
+    assert.equal(view.stats.refusedShed, 1);
+    let logins = 0;
+    for (let i = 0; i < 50; i++) if (view.admit(`10.4.0.${i}`, -1, 5000) === 0) logins++;
+    assert.equal(logins, 10, 'fresh logins may use only the tenth of the burst above the shed reserve');
+    a.noteSession(4242, true);
+    assert.equal(view.admit('10.4.1.1', 4242, 5000), 0, 'resumes still come in');
+    main.setShedding(null);
+    assert.equal(view.shedding, false);
+    assert.equal(view.admit('10.3.3.1', -1, 5000 + 20_000), 0, 'after shedding the refilled address is admitted again');
   });
 });

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { ByteBuffer } from 'flatbuffers';
 import { ZoneRuntime, type ZoneWorkerData } from '../src/zone/runtime.js';
 import { createZoneMemory, ZoneStat } from '../src/zone/shared.js';
-import { ToZone, FromZone, JoinKind, JOIN_HEADER } from '../src/zone/records.js';
+import { ToZone, FromZone, JoinKind, JoinRecord } from '../src/zone/records.js';
 import { Doorbell, SpscRing } from '../src/ring/index.js';
 import { defaultZoneDefs, newPlayerState, encodePlayerState, playerStateBytes } from '../src/world/index.js';
 import { ClientMessageBuilder } from '../src/protocol/build.js';
@@ -95,10 +95,10 @@ function joinCrowd(inbound: SpscRing, rand: () => number, lo: number, span: numb
     state.name = `p${session}`;
     state.x = lo + rand() * span;
     state.y = lo + rand() * span;
-    buf.fill(0, 0, JOIN_HEADER);
+    buf.fill(0, 0, JoinRecord.header);
     buf[0] = JoinKind.login;
-    const end = encodePlayerState(state, buf, JOIN_HEADER);
-    assert.equal(end, JOIN_HEADER + playerStateBytes(state));
+    const end = encodePlayerState(state, buf, JoinRecord.header);
+    assert.equal(end, JoinRecord.header + playerStateBytes(state));
     assert.ok(inbound.push(ToZone.join, session, buf, 0, end));
     at.set(session, { x: state.x, y: state.y });
   }

@@ -27,7 +27,7 @@ import type { Session } from '../session/session.js';
 import type { ZoneDef } from '../world/index.js';
 import type { ZoneMemoryHandles } from '../zone/shared.js';
 import { ZoneHost, ZoneState, type ZoneEvents, type ZoneSet } from '../zone/host.js';
-import { FromZone, ToZone, JoinKind, JOIN_HEADER } from '../zone/records.js';
+import { FromZone, ToZone, JoinKind, JoinRecord, JoinedRecord, JoinFailedRecord } from '../zone/records.js';
 import { MpscRing, type MpscProducer, type RecordHandler } from '../ring/index.js';
 import { PullCounter, PullGauge } from '../metrics/hot.js';
 import { sendJson, type Route } from '../net/http.js';
@@ -250,8 +250,9 @@ export class ClusterNode implements RemoteSink {
     }
     if (!host.send(type, p.id, data, offset, length) && type === ToZone.join) {
       this.proxies.leftZone(p, host.index);
-      const err = new Uint8Array([0xff, 0xff, 0xff, 0xff]);
-      this.write(from, Kind.fromZone, FromZone.joinFailed, host.def.id, session, err, 0, 4);
+      const err = new Uint8Array(JoinFailedRecord.size);
+      JoinFailedRecord.write(err, 0, -1);
+      this.write(from, Kind.fromZone, FromZone.joinFailed, host.def.id, session, err, 0, err.length);
     }
   }
 
@@ -267,7 +268,7 @@ export class ClusterNode implements RemoteSink {
       p.state.set(data.subarray(offset, offset + length));
       p.stateLen = length;
     } else if (type === FromZone.joined) {
-      p.entity = (data[offset]! | (data[offset + 1]! << 8) | (data[offset + 2]! << 16) | (data[offset + 3]! << 24)) >>> 0;
+      p.entity = JoinedRecord.entity(data, offset);
     }
     this.write(p.node, Kind.fromZone, type, this.zones!.hosts[zone]!.def.id, p.session, data, offset, length);
     if (type === FromZone.left || type === FromZone.fenceAck || type === FromZone.joinFailed) this.proxies.leftZone(p, zone);
@@ -278,13 +279,11 @@ export class ClusterNode implements RemoteSink {
     const host = this.zones!.hosts[zone]!;
     for (const p of this.proxies.inZone(zone)) {
       if (p.stateLen === 0) continue;
-      const off = host.reserve(ToZone.join, p.id, JOIN_HEADER + p.stateLen);
+      const off = host.reserve(ToZone.join, p.id, JoinRecord.header + p.stateLen);
       if (off < 0) continue;
       const d = host.inbound.data;
-      d[off] = JoinKind.rejoin;
-      d[off + 1] = d[off + 2] = d[off + 3] = 0;
-      new DataView(d.buffer, d.byteOffset + off + 4, 4).setUint32(0, p.entity, true);
-      d.set(p.state.subarray(0, p.stateLen), off + JOIN_HEADER);
+      JoinRecord.write(d, off, JoinKind.rejoin, p.entity);
+      d.set(p.state.subarray(0, p.stateLen), off + JoinRecord.header);
       host.commit();
     }
   }

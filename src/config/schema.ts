@@ -638,6 +638,44 @@ export const ClusterSection = Type.Object(
   { ...strict, description: 'Several server processes sharing one world over NATS (off unless cluster.natsUrl is set).' },
 );
 
+export const AgonesSection = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: false,
+      description:
+        'Talk to the Agones SDK sidecar (when the server runs as an Agones GameServer): Ready once /readyz is ready, Health every agones.healthIntervalMs, the player count as a label, Shutdown on SIGTERM. Off: nothing is sent.',
+    }),
+    sdkUrl: Type.String({
+      default: '',
+      maxLength: 256,
+      pattern: '^(|https?://[^\\s]+)$',
+      description:
+        'Base URL of the sidecar\'s local HTTP API. Empty (the default): http://127.0.0.1:$AGONES_SDK_HTTP_PORT, or port 9358 when that variable (set by Agones) is absent.',
+    }),
+    healthIntervalMs: Type.Integer({
+      default: 2000,
+      minimum: 100,
+      maximum: 60_000,
+      description:
+        'Milliseconds between Health pings (and between Ready attempts until the sidecar accepts one). Keep it well under the fleet\'s health.periodSeconds (Agones default 5 s).',
+    }),
+    labelIntervalMs: Type.Integer({
+      default: 5000,
+      minimum: 100,
+      maximum: 600_000,
+      description:
+        'Milliseconds between player-count label checks; the label (agones.dev/sdk-players) is written only when the count changed. Each write is a Kubernetes API update, so not too often.',
+    }),
+    requestTimeoutMs: Type.Integer({
+      default: 1000,
+      minimum: 50,
+      maximum: 30_000,
+      description: 'Timeout of each call to the sidecar; a call that times out counts as failed (mmo_agones_failures_total).',
+    }),
+  },
+  { ...strict, description: 'Agones GameServer integration through the SDK sidecar (Kubernetes).' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSection,
@@ -657,6 +695,7 @@ export const ConfigSchema = Type.Object(
     debug: DebugSection,
     admin: AdminSection,
     cluster: ClusterSection,
+    agones: AgonesSection,
   },
   strict,
 );
@@ -678,6 +717,7 @@ export type ProtocolConfig = Static<typeof ProtocolSection>;
 export type PoolConfig = Static<typeof PoolSection>;
 export type AdminConfig = Static<typeof AdminSection>;
 export type ClusterConfig = Static<typeof ClusterSection>;
+export type AgonesConfig = Static<typeof AgonesSection>;
 
 /** Walks the schema: every leaf key with its dotted path. Cold path. */
 export function leafKeys(schema: TObject = ConfigSchema, prefix = ''): Array<{ path: string; schema: TSchema }> {

@@ -21,6 +21,9 @@ export interface LoadedContent {
   source: string;
 }
 
+/** import() of a file: the standalone binary's main thread needs its own (src/sea/entry.ts sets it). */
+const importFile = (url: string): Promise<unknown> => globalThis.__mmoImport?.(url) ?? import(url);
+
 /** Loads and validates world.content ('' = the built-in reference game). Relative paths are from `cwd`. Cold path. */
 export async function loadContent(spec: string, cwd = process.cwd()): Promise<LoadedContent> {
   if (spec === '') return { content: REFERENCE_CONTENT, module: '', source: 'built-in reference' };
@@ -29,7 +32,7 @@ export async function loadContent(spec: string, cwd = process.cwd()): Promise<Lo
   const url = pathToFileURL(file).href;
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(url)) as Record<string, unknown>;
+    mod = (await importFile(url)) as Record<string, unknown>;
   } catch (err) {
     throw Object.assign(new WorldError(WorldErrorCode.content, `world.content: ${file} failed to load: ${(err as Error)?.message ?? String(err)}`), { cause: err });
   }
@@ -42,6 +45,6 @@ export async function loadContent(spec: string, cwd = process.cwd()): Promise<Lo
 /** The hooks of an already validated content module (zone worker side). Cold path. */
 export async function loadContentHooks(moduleUrl: string): Promise<ContentHooks | undefined> {
   if (moduleUrl === '') return undefined;
-  const mod = (await import(moduleUrl)) as { default?: Content };
+  const mod = (await importFile(moduleUrl)) as { default?: Content };
   return mod.default?.hooks;
 }

@@ -11,16 +11,26 @@ export type { Logger } from 'pino';
 export interface LoggerOptions {
   /** Write here instead of stdout (tests). */
   destination?: DestinationStream;
+  /** Where pretty lines go when cfg.pretty asks for them: prettyStream() from ./pretty.js, loaded on demand (see wantsPretty). */
+  pretty?: DestinationStream;
   /** Bound on every line. */
   base?: Record<string, unknown>;
 }
 
+/** Whether cfg asks for human-readable lines on this stdout. */
+export function wantsPretty(cfg: LogConfig): boolean {
+  return cfg.pretty === 'always' || (cfg.pretty === 'auto' && process.stdout.isTTY === true);
+}
+
+export const LOG_PRETTY_UNAVAILABLE = 'MMO_ERR_LOG_PRETTY';
+
 export function createLogger(cfg: LogConfig, opts: LoggerOptions = {}): Logger {
-  const pretty = cfg.pretty === 'always' || (cfg.pretty === 'auto' && process.stdout.isTTY === true);
   const base = { pid: process.pid, ...opts.base };
-  if (pretty && !opts.destination) {
-    const transport = pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }) as DestinationStream;
-    return pino({ level: cfg.level, base }, withTail(transport, cfg.level));
+  if (wantsPretty(cfg) && !opts.destination) {
+    if (!opts.pretty) {
+      throw Object.assign(new Error(`log.pretty = ${cfg.pretty}: pretty output needs the stream from src/log/pretty.ts (pass { pretty: prettyStream() })`), { code: LOG_PRETTY_UNAVAILABLE });
+    }
+    return pino({ level: cfg.level, base }, withTail(opts.pretty, cfg.level));
   }
   if (opts.destination) return pino({ level: cfg.level, base, timestamp: pino.stdTimeFunctions.isoTime }, withTail(opts.destination, cfg.level));
   // Asynchronous writes keep the gateway thread off stdout's pipe; flushed at exit.

@@ -11,7 +11,7 @@ import type { MetricsRuntime } from '../metrics/registry.js';
 import { PullGauge } from '../metrics/hot.js';
 import type { Admission } from '../session/admission.js';
 import type { ZoneSet } from '../zone/host.js';
-import { ToZone } from '../zone/records.js';
+import { ToZone, AoiLoadRecord } from '../zone/records.js';
 import { ZoneStat } from '../zone/shared.js';
 import { DEGRADE_STEP_NAMES, DegradeController, type LoadSample } from './degrade.js';
 
@@ -35,17 +35,14 @@ export function startDegrade(d: DegradeDeps): DegradeRuntime | null {
   const { cfg, zones } = d;
   if (!cfg.enabled) return null;
   const n = zones.count;
-  const payload = new Uint8Array(4);
+  const payload = new Uint8Array(AoiLoadRecord.size);
   const controller = new DegradeController(
     cfg,
     n,
     {
       shed: (on) => d.admission.setShedding(on ? { loginReserve: cfg.shedLoginReserve, abuserWindowMs: cfg.abuserWindowMs } : null),
       zoneAoi: (zone, updateTicks, visibleCap) => {
-        payload[0] = updateTicks;
-        payload[1] = 0;
-        payload[2] = visibleCap & 0xff;
-        payload[3] = visibleCap >> 8;
+        AoiLoadRecord.write(payload, 0, updateTicks, visibleCap);
         zones.hosts[zone]?.send(ToZone.aoiLoad, 0, payload);
       },
     },

@@ -50,8 +50,13 @@ export interface GatewayLike {
   closeSocket(ws: Socket, reason: CloseReasonIndex, code: number, text: string): void;
   /** Closes every socket (shutdown). */
   closeAll(reason: CloseReasonIndex, code: number, text: string): void;
-  /** Ends the gateway's threads, if it has any (after closeAll, at shutdown). */
-  close(): Promise<void>;
+  /**
+   * Ends the gateway's threads, if it has any (after closeAll, at shutdown),
+   * waiting up to `waitMs` for them. Idempotent. The process must not exit
+   * while a uWS thread still runs: Node aborts (SIGABRT) closing a worker's
+   * loop that holds uWS handles, so every exit path awaits this first.
+   */
+  close(waitMs?: number): Promise<void>;
 }
 
 /** What the gateway calls; implemented by the session layer. Must not throw (the gateway guards anyway). */

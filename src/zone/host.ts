@@ -21,7 +21,7 @@ import { RestartIntensity } from './intensity.js';
 import { createZoneMemory, statsView, StallTracker, ZoneStat, type ZoneMemoryHandles, type ZoneMemorySizes } from './shared.js';
 import type { ZoneWorkerData } from './runtime.js';
 import type { WorkerInit } from './worker.js';
-import { FromZone, ToZone } from './records.js';
+import { FromZone, ToZone, FaultRecord, type FaultModeValue } from './records.js';
 
 const WORKER = new URL('./worker.js', import.meta.url);
 /** A worker spawned this long ago without a tick yet is still starting, not hung. */
@@ -405,10 +405,11 @@ export class ZoneSet {
   }
 
   /** Test and operator hook (debug.faultInjection): make a zone fail the given way. */
-  injectFault(index: number, mode: number): boolean {
+  injectFault(index: number, mode: FaultModeValue): boolean {
     const h = this.hosts[index];
     if (!h || !this.opts.faultInjection) return false;
-    const b = new Uint8Array([mode]);
+    const b = new Uint8Array(FaultRecord.size);
+    FaultRecord.write(b, 0, mode);
     return h.send(ToZone.fault, 0, b);
   }
 

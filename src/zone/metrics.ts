@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { WorldStat } from '../world/index.js';
 import { ZoneStat, TICK_BUCKETS } from './shared.js';
 import { ZONE_STATE_NAMES, ZoneState, type ZoneSet } from './host.js';
+import { Doorbell } from '../ring/index.js';
 
 type Labels = Record<string, string | number>;
 interface Sample {
@@ -32,6 +33,12 @@ const WORLD_EVENTS = Object.entries(WorldStat).filter(([, i]) => i !== WorldStat
 export function registerZoneMetrics(registry: Registry, zones: ZoneSet): void {
   register(registry, 'mmo_zone_output_errors_total', 'Exceptions while handling zone output on the main thread; each dropped one record, nothing else.', 'counter', () => [{ labels: {}, value: zones.drainErrors }]);
   const each = (slot: number) => () => zones.hosts.map((h) => ({ labels: { zone: h.def.id }, value: h.stats[slot]! }));
+  // The bells live in each zone's shared memory, which outlives its workers: the counts survive restarts.
+  const inboundBells = zones.hosts.map((h) => (h.memory ? new Doorbell(h.memory.bell) : null));
+  register(registry, 'mmo_zone_wakeups_total', 'Times the main thread woke an idle zone worker with input (one Atomics.notify each).', 'counter', () =>
+    zones.hosts.map((h, i) => ({ labels: { zone: h.def.id }, value: inboundBells[i]?.notifies() ?? 0 })),
+  );
+  register(registry, 'mmo_zone_output_wakeups_total', 'Times zone workers woke the idle main thread with output.', 'counter', () => [{ labels: {}, value: zones.gatewayBell.notifies() }]);
   register(registry, 'mmo_zone_tick_seconds', 'Duration of each zone tick (the 20 Hz budget is 0.05 s).', 'histogram', () => {
     const out: Sample[] = [];
     for (const h of zones.hosts) {

@@ -102,9 +102,135 @@ export const FaultMode = {
 } as const;
 export type FaultModeValue = (typeof FaultMode)[keyof typeof FaultMode];
 
-/** Bytes before the player state in a join payload. */
-export const JOIN_HEADER = 8;
-/** Bytes before the player state in a handoff payload. */
-export const HANDOFF_HEADER = 4;
-/** Bytes before the player state in a writeThrough payload. */
-export const WRITE_THROUGH_HEADER = 16;
+// ------------------------------------------------------------------ payload codecs
+// One writer and one reader per fixed-layout payload, used by both sides of the
+// ring (the gateway in src/session, the zone in src/zone/runtime.ts) instead of
+// offsets written by hand. They read and write bytes in place: no DataView, no
+// allocation. Records whose payload is a message's bytes (input, out, outDelta,
+// outUnsequenced, bounce) or a player state alone (left, state) have no codec.
+
+const put16 = (d: Uint8Array, o: number, v: number): void => {
+  d[o] = v & 0xff;
+  d[o + 1] = (v >>> 8) & 0xff;
+};
+const put32 = (d: Uint8Array, o: number, v: number): void => {
+  d[o] = v & 0xff;
+  d[o + 1] = (v >>> 8) & 0xff;
+  d[o + 2] = (v >>> 16) & 0xff;
+  d[o + 3] = (v >>> 24) & 0xff;
+};
+const get16 = (d: Uint8Array, o: number): number => d[o]! | (d[o + 1]! << 8);
+const geti32 = (d: Uint8Array, o: number): number => d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24);
+const get32 = (d: Uint8Array, o: number): number => geti32(d, o) >>> 0;
+
+/** ToZone.join: u8 JoinKind | u8 0 | u16 0 | u32 entity hint | player state. */
+export const JoinRecord = {
+  /** Bytes before the player state. */
+  header: 8,
+  /** Writes the header at `off`; the player state goes at `off + header`. */
+  write(d: Uint8Array, off: number, kind: number, hint: number): void {
+    d[off] = kind;
+    d[off + 1] = 0;
+    put16(d, off + 2, 0);
+    put32(d, off + 4, hint);
+  },
+  kind: (d: Uint8Array, off: number): number => d[off]!,
+  hint: (d: Uint8Array, off: number): number => get32(d, off + 4),
+} as const;
+
+/** ToZone.linkDead: u8 1 (the socket went) or 0 (it came back). */
+export const LinkDeadRecord = {
+  size: 1,
+  write(d: Uint8Array, off: number, dead: boolean): void {
+    d[off] = dead ? 1 : 0;
+  },
+  dead: (d: Uint8Array, off: number): boolean => d[off] === 1,
+} as const;
+
+/** ToZone.durable: u32 write-through events made durable. */
+export const DurableRecord = {
+  size: 4,
+  write(d: Uint8Array, off: number, count: number): void {
+    put32(d, off, count);
+  },
+  count: (d: Uint8Array, off: number): number => get32(d, off),
+} as const;
+
+/** ToZone.fault: u8 FaultMode. */
+export const FaultRecord = {
+  size: 1,
+  write(d: Uint8Array, off: number, mode: FaultModeValue): void {
+    d[off] = mode;
+  },
+  mode: (d: Uint8Array, off: number): number => d[off]!,
+} as const;
+
+/** ToZone.aoiLoad: u8 updateTicks | u8 0 | u16 visibleCap (0: the configured value). */
+export const AoiLoadRecord = {
+  size: 4,
+  write(d: Uint8Array, off: number, updateTicks: number, visibleCap: number): void {
+    d[off] = updateTicks;
+    d[off + 1] = 0;
+    put16(d, off + 2, visibleCap);
+  },
+  updateTicks: (d: Uint8Array, off: number): number => d[off]!,
+  visibleCap: (d: Uint8Array, off: number): number => get16(d, off + 2),
+} as const;
+
+/** FromZone.joined: u32 entity id | u8 JoinKind | 3 bytes 0. */
+export const JoinedRecord = {
+  size: 8,
+  write(d: Uint8Array, off: number, entity: number, kind: number): void {
+    put32(d, off, entity);
+    d[off + 4] = kind;
+    d[off + 5] = 0;
+    put16(d, off + 6, 0);
+  },
+  entity: (d: Uint8Array, off: number): number => get32(d, off),
+  kind: (d: Uint8Array, off: number): number => d[off + 4]!,
+} as const;
+
+/** FromZone.joinFailed: i32 AddPlayerError (negative; -2: unreadable player state). */
+export const JoinFailedRecord = {
+  size: 4,
+  write(d: Uint8Array, off: number, code: number): void {
+    put32(d, off, code);
+  },
+  code: (d: Uint8Array, off: number): number => geti32(d, off),
+} as const;
+
+/** FromZone.reconciled: u32 restored players no session claimed (removed). */
+export const ReconciledRecord = {
+  size: 4,
+  write(d: Uint8Array, off: number, removed: number): void {
+    put32(d, off, removed);
+  },
+  removed: (d: Uint8Array, off: number): number => get32(d, off),
+} as const;
+
+/** FromZone.handoff: u16 target zone id | u16 0 | player state (x, y = arrival). */
+export const HandoffRecord = {
+  header: 4,
+  write(d: Uint8Array, off: number, targetZone: number): void {
+    put16(d, off, targetZone);
+    put16(d, off + 2, 0);
+  },
+  target: (d: Uint8Array, off: number): number => get16(d, off),
+} as const;
+
+/** FromZone.writeThrough: u8 WriteThroughKind | u8 0 | u16 0 | u32 a | u32 b | u32 c | player state. */
+export const WriteThroughRecord = {
+  header: 16,
+  write(d: Uint8Array, off: number, kind: number, a: number, b: number, c: number): void {
+    d[off] = kind;
+    d[off + 1] = 0;
+    put16(d, off + 2, 0);
+    put32(d, off + 4, a);
+    put32(d, off + 8, b);
+    put32(d, off + 12, c);
+  },
+  kind: (d: Uint8Array, off: number): number => d[off]!,
+  a: (d: Uint8Array, off: number): number => get32(d, off + 4),
+  b: (d: Uint8Array, off: number): number => get32(d, off + 8),
+  c: (d: Uint8Array, off: number): number => get32(d, off + 12),
+} as const;

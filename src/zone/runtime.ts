@@ -51,7 +51,7 @@ import {
 } from '../world/index.js';
 import { ContentFaultLog } from './content-faults.js';
 import type { Logger } from '../log/logger.js';
-import { ToZone, FromZone, JoinKind, Mail, FaultMode, WriteThroughKind, JOIN_HEADER, HANDOFF_HEADER, WRITE_THROUGH_HEADER } from './records.js';
+import { ToZone, FromZone, JoinKind, Mail, FaultMode, WriteThroughKind, JoinRecord, JoinedRecord, JoinFailedRecord, ReconciledRecord, HandoffRecord, WriteThroughRecord, DurableRecord, LinkDeadRecord, FaultRecord, AoiLoadRecord } from './records.js';
 import { CheckpointBuffer, StallTracker, ZoneStat, TICK_BUCKETS, MOVE_REJECT_SLOTS, WORLD_STAT_SLOTS, type ZoneMemoryHandles } from './shared.js';
 
 export interface ZoneWorkerData {
@@ -342,24 +342,24 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
         return this.onLeave(session);
       case ToZone.linkDead: {
         const e = this.bySession.get(session);
-        if (e !== undefined) this.world.setLinkDead(e, data[offset] === 1);
+        if (e !== undefined) this.world.setLinkDead(e, LinkDeadRecord.dead(data, offset));
         return;
       }
       case ToZone.resync:
         this.resync.add(session);
         return;
       case ToZone.fence:
-        this.control(FromZone.fenceAck, session, 0);
+        this.control(FromZone.fenceAck, session);
         return;
       case ToZone.durable:
-        return this.onDurable(session, new DataView(data.buffer, data.byteOffset + offset, 4).getUint32(0, true));
+        return this.onDurable(session, DurableRecord.count(data, offset));
       case ToZone.reconcile:
         return this.reconcile();
       case ToZone.fault:
-        if (this.data.faultInjection) this.fault(data[offset]!);
+        if (this.data.faultInjection) this.fault(FaultRecord.mode(data, offset));
         return;
       case ToZone.aoiLoad:
-        this.world.setAoiLoad(data[offset]!, data[offset + 2]! | (data[offset + 3]! << 8));
+        this.world.setAoiLoad(AoiLoadRecord.updateTicks(data, offset), AoiLoadRecord.visibleCap(data, offset));
         return;
     }
   }
@@ -450,12 +450,12 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
   }
 
   private onJoin(session: number, data: Uint8Array, offset: number, length: number): void {
-    const kind = data[offset]!;
-    const hint = new DataView(data.buffer, data.byteOffset + offset + 4, 4).getUint32(0, true);
+    const kind = JoinRecord.kind(data, offset);
+    const hint = JoinRecord.hint(data, offset);
     const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    if (readPlayerState(v, data.subarray(0, offset + length), offset + JOIN_HEADER, this.joinState) < 0) {
+    if (readPlayerState(v, data.subarray(0, offset + length), offset + JoinRecord.header, this.joinState) < 0) {
       this.log.error({ session }, 'join with an unreadable player state');
-      this.control(FromZone.joinFailed, session, 4, -2);
+      this.joinFailed(session, -2);
       return;
     }
     let e = this.bySession.get(session);
@@ -468,7 +468,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       const r = this.world.addPlayer(session, this.joinState, this.now());
       if (r < 0) {
         this.bySession.delete(session);
-        this.control(FromZone.joinFailed, session, 4, r);
+        this.joinFailed(session, r);
         return;
       }
       e = r;
@@ -476,11 +476,8 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       this.rejoined?.add(session);
       added = true;
     }
-    const off = this.reserveControl(FromZone.joined, session, 8);
-    if (off >= 0) {
-      this.outView.setUint32(off, e, true);
-      this.outView.setUint8(off + 4, kind);
-    }
+    const off = this.reserveControl(FromZone.joined, session, JoinedRecord.size);
+    if (off >= 0) JoinedRecord.write(this.outbound.data, off, e, kind);
     this.world.snapshot(e, this);
     if (added) this.world.content?.join(this.world.playerSlot(e));
   }
@@ -492,7 +489,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     this.selfPending.delete(session);
     this.resync.delete(session);
     if (e === undefined || !this.world.removePlayer(e, this.state)) {
-      this.control(FromZone.left, session, 0);
+      this.control(FromZone.left, session);
       return;
     }
     this.emitState(FromZone.left, session, this.state, 0, 0, true);
@@ -523,7 +520,8 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       }
     }
     this.rejoined = null;
-    this.control(FromZone.reconciled, 0, 4, removed);
+    const off = this.reserveControl(FromZone.reconciled, 0, ReconciledRecord.size);
+    if (off >= 0) ReconciledRecord.write(this.outbound.data, off, removed);
   }
 
   private fault(mode: number): void {
@@ -641,7 +639,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     this.resync.delete(session);
     state.x = x;
     state.y = y;
-    this.emitState(FromZone.handoff, session, state, HANDOFF_HEADER, targetZone, true);
+    this.emitState(FromZone.handoff, session, state, HandoffRecord.header, targetZone, true);
   }
 
   // ------------------------------------------------------------ output
@@ -660,21 +658,15 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
 
   private writeThrough(session: number, slot: number, kind: number, a: number, b: number, c: number): void {
     if (!this.world.playerState(this.world.store.id[slot]!, this.state)) return;
-    const size = WRITE_THROUGH_HEADER + playerStateBytes(this.state);
+    const size = WriteThroughRecord.header + playerStateBytes(this.state);
     const off = this.reserveControl(FromZone.writeThrough, session, size);
     if (off < 0) return;
-    const v = this.outView;
-    v.setUint8(off, kind);
-    v.setUint8(off + 1, 0);
-    v.setUint16(off + 2, 0, true);
-    v.setUint32(off + 4, a, true);
-    v.setUint32(off + 8, b, true);
-    v.setUint32(off + 12, c, true);
-    writePlayerState(v, this.outbound.data, off + WRITE_THROUGH_HEADER, this.state);
+    WriteThroughRecord.write(this.outbound.data, off, kind, a, b, c);
+    writePlayerState(this.outView, this.outbound.data, off + WriteThroughRecord.header, this.state);
     this.held.set(session, (this.held.get(session) ?? 0) + 1);
   }
 
-  /** A record carrying a player state after `header` bytes (handoff: u16 target zone first). */
+  /** A record carrying a player state after `header` bytes (0, or HandoffRecord.header with its target zone). */
   private emitState(type: number, session: number, s: PlayerState, header: number, targetZone: number, mustDeliver: boolean): void {
     const size = header + playerStateBytes(s);
     const off = mustDeliver ? this.reserveControl(type, session, size) : this.outbound.reserve(type, session, size);
@@ -682,10 +674,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       if (!mustDeliver) this.stats[ZoneStat.outDropped]!++;
       return;
     }
-    if (header > 0) {
-      this.outView.setUint16(off, targetZone, true);
-      this.outView.setUint16(off + 2, 0, true);
-    }
+    if (header > 0) HandoffRecord.write(this.outbound.data, off, targetZone);
     writePlayerState(this.outView, this.outbound.data, off + header, s);
   }
 
@@ -711,10 +700,14 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     copyBytes(bytes, start, this.outbound.data, off, len);
   }
 
-  /** A control record with an optional u32 value. */
-  private control(type: number, session: number, size: number, value = 0): void {
-    const off = this.reserveControl(type, session, size);
-    if (off >= 0 && size >= 4) this.outView.setInt32(off, value, true);
+  /** A control record with no payload (fenceAck, an empty left). */
+  private control(type: number, session: number): void {
+    this.reserveControl(type, session, 0);
+  }
+
+  private joinFailed(session: number, code: number): void {
+    const off = this.reserveControl(FromZone.joinFailed, session, JoinFailedRecord.size);
+    if (off >= 0) JoinFailedRecord.write(this.outbound.data, off, code);
   }
 
   /**

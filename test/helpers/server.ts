@@ -47,6 +47,26 @@ function removeDir(dir: string): void {
   temps.delete(dir);
 }
 
+/** Calls fn with each line of a child's stdout, parsed as JSON ({ raw } when it is not). */
+export function onLogLines(stream: NodeJS.ReadableStream, fn: (line: LogLine) => void): void {
+  let buf = '';
+  stream.setEncoding('utf8').on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let obj: LogLine;
+      try {
+        obj = JSON.parse(line) as LogLine;
+      } catch {
+        obj = { raw: line };
+      }
+      fn(obj);
+    }
+  });
+}
+
 /** A fresh folder under the OS temp dir, removed when the test process exits. */
 export function tempDir(prefix = 'mmo-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -83,25 +103,12 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const logs: LogLine[] = [];
   const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
   let stderr = '';
-  let buf = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      let obj: LogLine;
-      try {
-        obj = JSON.parse(line) as LogLine;
-      } catch {
-        obj = { raw: line };
-      }
-      logs.push(obj);
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        if (waiters[i]!.pred(obj)) {
-          waiters[i]!.resolve(obj);
-          waiters.splice(i, 1);
-        }
+  onLogLines(child.stdout!, (obj) => {
+    logs.push(obj);
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (waiters[i]!.pred(obj)) {
+        waiters[i]!.resolve(obj);
+        waiters.splice(i, 1);
       }
     }
   });

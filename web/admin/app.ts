@@ -362,7 +362,7 @@ class Viewer {
     g.strokeStyle = '#16a34a';
     for (const p of m.spawnPoints) g.strokeRect(X(p.x) - 4, Y(p.y) - 4, 8, 8);
     this.drawn.clear();
-    const r = Math.max(2, Math.min(6, s * 0.8));
+    const r = Math.max(2.5, Math.min(7, s * 1.5));
     for (const e of this.entities) {
       const sx = X(e.x);
       const sy = Y(e.y);

@@ -44,7 +44,8 @@ $('join').addEventListener('submit', (ev) => {
 });
 
 function start(name: string): void {
-  const c = connect(wsUrl, { guestName: name, clientName: 'mmo-play' });
+  // The server's rule for guest names (persist/accounts.ts): 1-10 letters, digits or _; none: a random one.
+  const c = connect(wsUrl, { ...(name ? { guestName: name } : {}), clientName: 'mmo-play' });
   client = c;
   status('connecting', '');
   c.on('welcome', (w) => {
@@ -70,9 +71,10 @@ function start(name: string): void {
     log(`entered zone ${z.zone}${z.name ? ` (${z.name})` : ''}`, 'sys');
   });
   c.on('chat', (m) => log(`${m.fromName ?? '?'}: ${m.text ?? ''}`));
+  const nameOf = (id: number) => c.entities.get(id)?.name || `#${id}`;
   c.on('damage', (d) => {
-    if (d.attacker === selfId) log(`you hit ${d.target} for ${d.amount}`, 'sys');
-    else if (d.target === selfId) log(`${d.attacker} hits you for ${d.amount}`, 'sys');
+    if (d.attacker === selfId) log(`you hit ${nameOf(d.target)} for ${d.amount}`, 'sys');
+    else if (d.target === selfId) log(`${nameOf(d.attacker)} hits you for ${d.amount}`, 'sys');
   });
   c.on('levelUp', (l) => log(`level ${l.level}!`, 'sys'));
   c.on('error', (e) => log(`server: ${e.reason ?? e.code}`, 'sys'));
@@ -88,8 +90,15 @@ function start(name: string): void {
 
 const DIRS: Record<string, [number, number]> = { ArrowUp: [0, -1], KeyW: [0, -1], ArrowDown: [0, 1], KeyS: [0, 1], ArrowLeft: [-1, 0], KeyA: [-1, 0], ArrowRight: [1, 0], KeyD: [1, 0] };
 
+/** Keys typed into a form field (the name on the join form, a chat line) are text, not moves. */
+function typing(e: KeyboardEvent): boolean {
+  const t = e.target as HTMLElement | null;
+  return !!t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA' || t.isContentEditable);
+}
+
 window.addEventListener('keydown', (e) => {
-  if (document.activeElement === $('chat-input')) return;
+  // Before joining nothing is a game key: WASD and Enter belong to the join form.
+  if (!client || typing(e)) return;
   if (DIRS[e.code]) {
     keys.add(e.code);
     e.preventDefault();
