@@ -13,7 +13,9 @@
 // second per node, and client messages per server CPU-second (frames
 // received plus inputs sent, over the servers' utime+stime from /proc).
 // `--nodes 1` runs one plain process (no NATS) on the same database: the
-// baseline for the scaling ratio. Bounded: at most 4 nodes, 2,000 clients,
+// baseline for the scaling ratio; `--nodes 1,2,3` runs each count with the
+// same bots and zones and ends with one `cluster-scaling` line (ratio of
+// messages per server CPU-second to the first count). Bounded: at most 4 nodes, 2,000 clients,
 // 600 s; everything it started is stopped at the end or on exit.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -307,7 +309,9 @@ export async function clusterMain(argv: string[]): Promise<void> {
     process.stderr.write('loadtest: the cluster scenario needs --spawn-cluster (it starts nats-server, PostgreSQL and the nodes itself)\n');
     process.exit(2);
   }
-  const nodes = int(v.nodes, 'nodes', 2, 1, 4);
+  // --nodes 1,2,3: one run per count with the same bots and zones, then the scaling line against the first.
+  const counts = (v.nodes ?? '2').split(',').map((n) => int(n, 'nodes', 2, 1, 4));
+  const nodes = Math.max(...counts);
   const opts: ClusterLoadOptions = {
     nodes,
     clients: int(v.clients, 'clients', 60, 1, 2000),
@@ -316,14 +320,23 @@ export async function clusterMain(argv: string[]): Promise<void> {
     zoneSize: int(v['zone-size'], 'zone-size', 128, 64, 4096),
     log: (l) => process.stderr.write(`${l}\n`),
   };
-  let result: ClusterLoadResult;
-  try {
-    result = await runClusterLoad(opts);
-  } catch (e) {
-    process.stderr.write(`loadtest: the run failed: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(3);
+  const results: ClusterLoadResult[] = [];
+  for (const n of counts) {
+    let result: ClusterLoadResult;
+    try {
+      result = await runClusterLoad({ ...opts, nodes: n });
+    } catch (e) {
+      process.stderr.write(`loadtest: the run failed: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(3);
+    }
+    if (!v.json && !result.pass) process.stderr.write(`FAIL (${n} nodes): ${result.failures.join('; ')}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    results.push(result);
   }
-  if (!v.json && !result.pass) process.stderr.write(`FAIL: ${result.failures.join('; ')}\n`);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(result.pass ? 0 : 1);
+  if (results.length > 1) {
+    const base = results[0]!;
+    const ratios = results.slice(1).map((r) => ({ nodes: r.nodes, messagesPerServerCpuSec: r.messagesPerServerCpuSec, ratio: Math.round((r.messagesPerServerCpuSec / base.messagesPerServerCpuSec) * 100) / 100 }));
+    process.stdout.write(`${JSON.stringify({ scenario: 'cluster-scaling', baseline: { nodes: base.nodes, messagesPerServerCpuSec: base.messagesPerServerCpuSec }, ratios, target: 0.8, met: ratios.every((r) => r.ratio >= 0.8) })}\n`);
+  }
+  process.exit(results.every((r) => r.pass) ? 0 : 1);
 }
