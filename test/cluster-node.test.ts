@@ -52,6 +52,7 @@ function nodeArgs(id: string, zone: number, dbUrl: string): string[] {
     `--cluster.ownedZones=${zone}`,
     `--cluster.heartbeatMs=${HEARTBEAT_MS}`,
     `--cluster.nodeTimeoutMs=${NODE_TIMEOUT_MS}`,
+    '--debug.faultInjection=true',
   ];
 }
 
@@ -215,6 +216,27 @@ test('a player walks through the portals into the other node\'s zone and back: n
   whisperer.close();
 });
 
+test('B\'s zone crashes and restarts from its checkpoint: A\'s player in it stays, is rejoined by B, and plays on', { timeout: 60_000 }, async () => {
+  let kicked = 0;
+  const onKick = () => kicked++;
+  a2.on('kicked', onKick);
+  const snap = a2.once('snapshot');
+  const r = await fetch(`${b.url}/debug/zones/2/fault?mode=throw`, { method: 'POST' });
+  assert.equal(r.status, 202);
+  const sn = await snap; // the rejoin after the restart ends with a snapshot
+  assert.equal(sn.selfId, a2.playerId, 'the same entity as before the crash');
+  await waitFor(async () => (await readyz(a)).body.components['zone-2'] === 'up', 10_000, 'zone 2 up again as A sees it');
+  // The restarted zone on B has A's player under its proxy: what it says goes through that zone and comes back.
+  const heard = new Promise<string>((resolve) => a2.on('chat', (m) => m.channel === ChatChannel.Say && m.text === 'after the crash' && resolve(m.text)));
+  const seq = a2.chat(ChatChannel.Say, 'after the crash');
+  assert.equal(await heard, 'after the crash');
+  await waitFor(() => a2.ackedInput >= seq, 5000, 'the say acknowledged');
+  assert.equal(kicked, 0, 'not kicked');
+  assert.equal(a2.connected, true);
+  assert.equal(a2.stats.reconnects, 0);
+  a2.off('kicked', onKick);
+});
+
 test('NATS restarted mid-game: local zones play on during the outage, cross-node traffic resumes, nobody is disconnected', { timeout: 60_000 }, async () => {
   const old = nats;
   old.kill('SIGKILL');
@@ -231,11 +253,13 @@ test('NATS restarted mid-game: local zones play on during the outage, cross-node
   const got: string[] = [];
   b2.on('chat', (m) => m.channel === ChatChannel.Whisper && m.text?.startsWith('back') && got.push(m.text));
   a1.chat(ChatChannel.Whisper, 'back1', nameOf(b2));
-  const x1 = a2.self!.x - 1;
-  const seq = a2.move(x1, a2.self!.y);
-  await waitFor(() => got.length >= 1 && a2.ackedInput >= seq && Math.abs((b2.entities.get(a2.playerId)?.x ?? -1) - x1) < 0.05, 5000, () => `traffic after the restart: whispers ${got}, a2 seen at ${b2.entities.get(a2.playerId)?.x} want ${x1}`);
+  const said: string[] = [];
+  a2.on('chat', (m) => m.channel === ChatChannel.Say && m.text === 'back in B\'s zone' && said.push(m.text));
+  const seq = a2.chat(ChatChannel.Say, 'back in B\'s zone');
+  await waitFor(() => got.length >= 1 && said.length >= 1 && a2.ackedInput >= seq, 5000, () => `traffic after the restart: whispers ${got}, a2's say in B's zone ${said}`);
   await sleep(200);
   assert.deepEqual(got, ['back1']);
+  assert.deepEqual(said, ['back in B\'s zone']);
   for (const c of [a1, a2, b1, b2]) {
     assert.equal(c.connected, true, `${nameOf(c)} still connected`);
     assert.equal(c.stats.reconnects, 0, `${nameOf(c)} never reconnected`);

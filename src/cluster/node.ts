@@ -248,6 +248,7 @@ export class ClusterNode implements RemoteSink {
       else this.strayRecords++;
       return;
     }
+    if (type === ToZone.fence) p.fencing.add(host.index);
     if (!host.send(type, p.id, data, offset, length) && type === ToZone.join) {
       this.proxies.leftZone(p, host.index);
       const err = new Uint8Array(JoinFailedRecord.size);
@@ -278,6 +279,12 @@ export class ClusterNode implements RemoteSink {
   private rejoinProxies(zone: number): void {
     const host = this.zones!.hosts[zone]!;
     for (const p of this.proxies.inZone(zone)) {
+      if (p.fencing.has(zone)) {
+        // It was leaving through a portal and the dead worker will never answer the fence: answer for it (as the session layer does for its own).
+        this.write(p.node, Kind.fromZone, FromZone.fenceAck, host.def.id, p.session, null, 0, 0);
+        this.proxies.leftZone(p, zone);
+        continue;
+      }
       if (p.stateLen === 0) continue;
       const off = host.reserve(ToZone.join, p.id, JoinRecord.header + p.stateLen);
       if (off < 0) continue;
@@ -341,12 +348,19 @@ export class ClusterNode implements RemoteSink {
     if (this.stopped) return;
     const zones = this.zones;
     const up: number[] = [];
-    if (zones) for (const h of zones.hosts) if (h.local && h.state === ZoneState.up) up.push(h.def.id);
+    const recovering: number[] = [];
+    if (zones) {
+      for (const h of zones.hosts) {
+        if (!h.local) continue;
+        if (h.state === ZoneState.up) up.push(h.def.id);
+        else if (h.state === ZoneState.starting || h.state === ZoneState.restarting) recovering.push(h.def.id);
+      }
+    }
     const e = performance.eventLoopUtilization(this.elu);
     this.elu = performance.eventLoopUtilization();
     this.link.publish(
       HEARTBEAT_SUBJECT,
-      encodeHeartbeat({ v: 1, node: this.id, seq: ++this.seq, boot: this.boot, owned: [...this.owned], up, sessions: this.sessions?.registry.size ?? 0, proxies: this.proxies.size, elu: Math.round(e.utilization * 1000) / 1000 }),
+      encodeHeartbeat({ v: 1, node: this.id, seq: ++this.seq, boot: this.boot, owned: [...this.owned], up, recovering, sessions: this.sessions?.registry.size ?? 0, proxies: this.proxies.size, elu: Math.round(e.utilization * 1000) / 1000 }),
     );
     this.sweep();
   }
@@ -362,14 +376,24 @@ export class ClusterNode implements RemoteSink {
     if (!zones) return;
     for (const h of zones.hosts) {
       if (h.local || !(h instanceof RemoteZoneHost)) continue;
-      const up = this.directory.isZoneUp(h.def.id);
-      const was = h.state === ZoneState.up;
-      if (up === was || h.state === ZoneState.stopped) continue;
-      h.setReachable(up);
-      if (up) this.log.info({ zone: h.def.id, owner: this.directory.ownerOf(h.def.id) }, 'remote zone up');
-      else {
-        this.log.warn({ zone: h.def.id }, 'remote zone down; its players here are saved and disconnected');
-        this.sessions?.down(h.index);
+      if (h.state === ZoneState.stopped) continue;
+      const id = h.def.id;
+      const next = this.directory.isZoneUp(id) ? ZoneState.up : this.directory.isZoneRecovering(id) ? ZoneState.restarting : ZoneState.down;
+      if (next === h.state) continue;
+      const was = h.state;
+      if (next === ZoneState.up) {
+        h.setReachable(true);
+        this.log.info({ zone: id, owner: this.directory.ownerOf(id) }, 'remote zone up');
+      } else if (next === ZoneState.restarting) {
+        // Its owner restarts it from a checkpoint and rejoins our players itself: they stay.
+        h.setRecovering();
+        this.log.warn({ zone: id, owner: this.directory.ownerOf(id) }, 'remote zone restarting on its node; its players here stay');
+      } else {
+        h.setReachable(false);
+        if (was !== ZoneState.down) {
+          this.log.warn({ zone: id }, 'remote zone down; its players here are saved and disconnected');
+          this.sessions?.down(h.index);
+        }
       }
     }
   }
