@@ -196,6 +196,8 @@ export function parseCli(argv: string[]): { opts: Partial<LoadtestOptions>; json
 }
 
 async function main(): Promise<void> {
+  // Several server processes over NATS (issue 18): its own driver and options (loadtest/cluster.ts).
+  if (process.argv.slice(2).join(' ').match(/--scenario[= ]cluster\b/)) return (await import('./cluster.js')).clusterMain(process.argv.slice(2));
   const { opts, json } = parseCli(process.argv.slice(2));
   let result;
   try {

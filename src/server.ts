@@ -178,6 +178,9 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     });
   }
 
+  // Cluster (cluster.natsUrl set): loaded only then; a single process imports nothing of src/cluster.
+  const cluster = config.cluster.natsUrl ? await (await import('./cluster/node.js')).ClusterNode.start(config, log.child({ component: 'cluster' }), metrics.registry) : null;
+  if (cluster) routes.push(...cluster.routes());
   const zones = new ZoneSet(
     {
       defs,
@@ -194,6 +197,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       faultInjection: config.debug.faultInjection,
       logLevel: config.log.level,
       threads,
+      makeHost: cluster?.makeHost,
     },
     log.child({ component: 'zones' }),
   );
@@ -244,9 +248,9 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     log: log.child({ component: 'sessions' }),
     tickHz: config.zones.tickHz,
   });
-  await zones.start(sessions);
+  await zones.start(cluster ? cluster.attach(sessions, zones, readiness) : sessions);
   const degrade = startDegrade({ cfg: config.degrade, metrics, registry: metrics.registry, zones, admission: sessions.admission, tickHz: config.zones.tickHz, log: log.child({ component: 'degrade' }) });
-  for (const h of zones.hosts) readiness.register(`zone-${h.def.id}`, () => h.readiness());
+  for (const h of zones.hosts) readiness.register(`zone-${h.def.id}`, () => h.readiness(), h.local);
   if (config.debug.faultInjection) {
     log.warn('debug.faultInjection is on: POST /debug/zones/<id>/fault crashes zones and POST /debug/gateway/stall blocks the gateway on request');
     routes.push({
@@ -350,6 +354,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       if (left.unsaved > 0) log.warn(left, 'some zones did not answer in time; their players are saved with their last reported state');
       await gateway.close();
       await zones.stop();
+      await cluster?.stop();
       for (const hook of flushHooks) {
         try {
           await hook();

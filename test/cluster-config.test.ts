@@ -56,3 +56,27 @@ test('start-up with cluster.natsUrl on SQLite exits 2 naming persist.postgresUrl
   assert.match(r.stderr, /auth\.tokenSecret .*the same secret/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
+
+test('a single process loads nothing of src/cluster: no static import reaches it from main.ts', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { dirname, resolve } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
+  const seen = new Set<string>();
+  const reached: string[] = [];
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    // Compiled JS: type-only imports are gone; `import(...)` (dynamic) is not matched.
+    for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+['"](\.[^'"]+)['"]/gm)) {
+      const dep = resolve(dirname(file), m[1]!);
+      if (dep.includes('/cluster/')) reached.push(`${file} -> ${dep}`);
+      else if (dep.startsWith(root)) visit(dep);
+    }
+  };
+  visit(resolve(root, 'main.js'));
+  assert.ok(seen.size > 50, `walked the import graph (${seen.size} files)`);
+  assert.ok([...seen].some((f) => f.endsWith('/server.js')), 'server.js is reached');
+  assert.deepEqual(reached, []);
+});

@@ -39,7 +39,16 @@ test('directory: two nodes claiming one zone: the id sorting first keeps it, and
 
 test('heartbeat round trip; garbage is refused, not thrown', () => {
   const h = hb('b', [1, 2], [1]);
-  assert.deepEqual(parseHeartbeat(encodeHeartbeat(h)), { ...h, bye: false });
+  assert.deepEqual(parseHeartbeat(encodeHeartbeat(h)), { ...h, recovering: [], bye: false });
+  const r = hb('b', [1, 2], [1], { recovering: [2] });
+  assert.deepEqual(parseHeartbeat(encodeHeartbeat(r))!.recovering, [2]);
+  const d = new Directory('a', 1000);
+  d.note(r, 0);
+  assert.equal(d.isZoneUp(2), false);
+  assert.equal(d.isZoneRecovering(2), true, 'restarting on its node: not up, not gone');
+  assert.equal(d.isZoneRecovering(1), false);
+  d.sweep(1001);
+  assert.equal(d.isZoneRecovering(2), false, 'its node gone: nothing recovers');
   assert.equal(parseHeartbeat(new TextEncoder().encode('{"v":1,"node":3}')), null);
   assert.equal(parseHeartbeat(new Uint8Array([0xff, 0x00])), null);
 });

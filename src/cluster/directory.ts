@@ -13,6 +13,8 @@ export interface Heartbeat {
   boot: number;
   owned: number[];
   up: number[];
+  /** Owned zones starting or restarting from a checkpoint (not up yet, not down for good). */
+  recovering?: number[];
   sessions: number;
   proxies: number;
   /** Event-loop utilisation of the node's main thread since its last heartbeat, 0..1. */
@@ -28,6 +30,7 @@ export interface NodeEntry {
   boot: number;
   owned: number[];
   up: Set<number>;
+  recovering: Set<number>;
   sessions: number;
   proxies: number;
   elu: number;
@@ -44,7 +47,8 @@ export function parseHeartbeat(bytes: Uint8Array): Heartbeat | null {
   const h = o as Partial<Heartbeat>;
   if (!h || h.v !== 1 || typeof h.node !== 'string' || !Array.isArray(h.owned) || !Array.isArray(h.up)) return null;
   if (!h.owned.every(Number.isInteger) || !h.up.every(Number.isInteger)) return null;
-  return { v: 1, node: h.node, seq: Number(h.seq) || 0, boot: Number(h.boot) || 0, owned: h.owned, up: h.up, sessions: Number(h.sessions) || 0, proxies: Number(h.proxies) || 0, elu: Number(h.elu) || 0, bye: h.bye === true };
+  const recovering = Array.isArray(h.recovering) ? h.recovering.filter(Number.isInteger) : [];
+  return { v: 1, node: h.node, seq: Number(h.seq) || 0, boot: Number(h.boot) || 0, owned: h.owned, up: h.up, recovering, sessions: Number(h.sessions) || 0, proxies: Number(h.proxies) || 0, elu: Number(h.elu) || 0, bye: h.bye === true };
 }
 
 export function encodeHeartbeat(h: Heartbeat): Uint8Array {
@@ -75,7 +79,7 @@ export class Directory {
     }
     const wasAlive = e?.alive ?? false;
     if (!e) {
-      e = { id: h.node, alive: true, lastSeen: now, boot: h.boot, owned: h.owned, up: new Set(h.up), sessions: h.sessions, proxies: h.proxies, elu: h.elu };
+      e = { id: h.node, alive: true, lastSeen: now, boot: h.boot, owned: h.owned, up: new Set(h.up), recovering: new Set(h.recovering ?? []), sessions: h.sessions, proxies: h.proxies, elu: h.elu };
       this.nodes.set(h.node, e);
     } else {
       e.alive = true;
@@ -83,6 +87,7 @@ export class Directory {
       e.boot = h.boot;
       e.owned = h.owned;
       e.up = new Set(h.up);
+      e.recovering = new Set(h.recovering ?? []);
       e.sessions = h.sessions;
       e.proxies = h.proxies;
       e.elu = h.elu;
@@ -99,6 +104,7 @@ export class Directory {
   private markGone(e: NodeEntry): void {
     e.alive = false;
     e.up = new Set();
+    e.recovering = new Set();
     this.recompute();
     this.onChange(e.id, false);
   }
@@ -126,6 +132,12 @@ export class Directory {
   isZoneUp(zoneId: number): boolean {
     const o = this.owners.get(zoneId);
     return o !== undefined && this.nodes.get(o)!.up.has(zoneId);
+  }
+
+  /** True when an alive node owns the zone and reports it starting or restarting (not up yet, not down for good). */
+  isZoneRecovering(zoneId: number): boolean {
+    const o = this.owners.get(zoneId);
+    return o !== undefined && this.nodes.get(o)!.recovering.has(zoneId);
   }
 
   alive(): string[] {

@@ -10,6 +10,8 @@ export const PROXY_BIT = 0x8000_0000;
 export class Proxy {
   /** Zone indexes (this node's) the player is in: two during a handoff between two zones of this node. */
   readonly zones = new Set<number>();
+  /** Zone indexes that were sent a fence for this player and have not answered it (a restart answers for them). */
+  readonly fencing = new Set<number>();
   entity = 0;
   /** Last FromZone.state payload, to rejoin the player if its zone restarts here. */
   state: Uint8Array = new Uint8Array(0);
@@ -59,6 +61,7 @@ export class Proxies {
   /** The player left zone `zone` here; forgets the proxy when it is in none. */
   leftZone(p: Proxy, zone: number): void {
     p.zones.delete(zone);
+    p.fencing.delete(zone);
     if (p.zones.size > 0) return;
     this.byId.delete(p.id);
     const m = this.byNode.get(p.node);

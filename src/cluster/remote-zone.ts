@@ -29,7 +29,8 @@ export class RemoteZoneHost extends ZoneHost {
   }
 
   override readiness(): string | true {
-    return this.state === ZoneState.up ? true : this.sink.whyDown(this);
+    if (this.state === ZoneState.up) return true;
+    return this.state === ZoneState.restarting ? 'restarting on its node' : this.sink.whyDown(this);
   }
 
   override spawn(): void {
@@ -37,7 +38,8 @@ export class RemoteZoneHost extends ZoneHost {
   }
 
   override send(type: number, session: number, src: Uint8Array | null, offset = 0, length = src ? src.length - offset : 0): boolean {
-    if (this.state !== ZoneState.up) return false;
+    // As a local zone: records go on while it restarts (the owner's ring keeps them for the new worker).
+    if (this.state !== ZoneState.up && this.state !== ZoneState.restarting) return false;
     // Zone-wide controls (degradation, reconcile, fault injection) belong to the owner's own supervisor.
     if (session === 0) return true;
     return this.sink.toZone(this, type, session, src, offset, length);
@@ -45,7 +47,7 @@ export class RemoteZoneHost extends ZoneHost {
 
   /** The record is built in this host's unused inbound ring memory (no worker reads it) and sent on commit(). */
   override reserve(type: number, session: number, length: number): number {
-    if (this.state !== ZoneState.up || length > this.inbound.data.length) return -1;
+    if ((this.state !== ZoneState.up && this.state !== ZoneState.restarting) || length > this.inbound.data.length) return -1;
     this.pendingType = type;
     this.pendingSession = session;
     this.pendingLength = length;
@@ -75,5 +77,10 @@ export class RemoteZoneHost extends ZoneHost {
   setReachable(up: boolean): void {
     if (this.state === ZoneState.stopped) return;
     this.state = up ? ZoneState.up : ZoneState.down;
+  }
+
+  /** The owner is restarting it from a checkpoint: not up, but its players stay (set by the cluster node). */
+  setRecovering(): void {
+    if (this.state !== ZoneState.stopped) this.state = ZoneState.restarting;
   }
 }

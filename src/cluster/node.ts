@@ -1,0 +1,526 @@
+// This process as one node of a cluster (cluster.natsUrl set; server.ts
+// imports this file only then). It ties the pieces together:
+//
+//   heartbeats ──▶ Directory ──▶ RemoteZoneHost up/down, /readyz, sessions of a gone zone end
+//   session layer ──send──▶ RemoteZoneHost ──Outbox──▶ mmo.z.<owner>.<me>   (Kind.toZone)
+//   mmo.z.<me>.<gw> ──▶ Proxies ──▶ local zone ring (proxy id)              (owner side)
+//   local zone output for a proxy ──Outbox──▶ mmo.z.<gw>.<me>               (Kind.fromZone)
+//   mmo.z.<me>.<owner> ──▶ SessionService.record(zone, ...)                 (gateway side)
+//   global chat a local zone put in a remote zone's mailbox ──▶ owner's zone mailbox (Kind.mail)
+//   whisper to a name not online here ──▶ mmo.whisper, answers on mmo.wr.<me>
+//
+// The session layer does not know the cluster exists: a zone on another node
+// is a zone host like any other, and its records come back through the same
+// SessionService.record. Handoff through a portal into another node's zone
+// is therefore the local handoff (fence, bounce, held inputs) with some
+// records crossing NATS; NATS keeps the order of one publisher's messages on
+// one subject, and every record between two nodes travels on one subject, so
+// the fence still follows every input sent before it.
+
+import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { Readiness } from '../net/readiness.js';
+import type { SessionService } from '../session/service.js';
+import type { Session } from '../session/session.js';
+import type { ZoneDef } from '../world/index.js';
+import type { ZoneMemoryHandles } from '../zone/shared.js';
+import { ZoneHost, ZoneState, type ZoneEvents, type ZoneSet } from '../zone/host.js';
+import { FromZone, ToZone, JoinKind, JoinRecord, JoinedRecord, JoinFailedRecord } from '../zone/records.js';
+import { MpscRing, type MpscProducer, type RecordHandler } from '../ring/index.js';
+import { PullCounter, PullGauge } from '../metrics/hot.js';
+import { sendJson, type Route } from '../net/http.js';
+import { NatsLink } from './link.js';
+import { Directory, encodeHeartbeat, parseHeartbeat } from './directory.js';
+import { Kind, Outbox, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
+import { RemoteZoneHost, type RemoteSink } from './remote-zone.js';
+import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
+
+/** How often the mailboxes of remote zones (global chat from local zones) are forwarded. */
+const MAIL_POLL_MS = 20;
+
+interface PendingWhisper {
+  session: Session;
+  to: string;
+  text: string;
+  seq: number;
+  waiting: number;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface WhisperAsk {
+  id: number;
+  node: string;
+  to: string;
+  fromEntity: number;
+  fromName: string;
+  text: string;
+}
+
+/** This node's id: cluster.nodeId, else a non-default server.name, else host name and pid (NATS-subject safe). */
+export function nodeIdOf(config: Config): string {
+  const raw = config.cluster.nodeId || (config.server.name !== 'mmo-server' ? config.server.name : `${hostname()}-${process.pid}`);
+  return raw.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}
+
+export class ClusterNode implements RemoteSink {
+  readonly directory: Directory;
+  readonly proxies = new Proxies();
+  private readonly owned: Set<number>;
+  private readonly boot = Date.now();
+  private seq = 0;
+  private sessions: SessionService | null = null;
+  private zones: ZoneSet | null = null;
+  private readonly outboxes = new Map<string, Outbox>();
+  private readonly dirty: Outbox[] = [];
+  private flushScheduled = false;
+  private readonly flushAll = (): void => this.flushOutboxes();
+  private hbTimer: ReturnType<typeof setInterval> | null = null;
+  private mailTimer: ReturnType<typeof setInterval> | null = null;
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  /** Consumers of the remote zones' mailboxes here (local zones produce into them). */
+  private readonly mailIn: Array<{ host: ZoneHost; ring: MpscRing }> = [];
+  /** Producers into local zones' mailboxes, for mail from other nodes (one slot of a zone not run here). */
+  private readonly mailOut = new Map<number, MpscProducer>();
+  private mailHost: ZoneHost | null = null;
+  private readonly mailDrain: RecordHandler = (type, _session, data, offset, length) => {
+    const h = this.mailHost!;
+    const owner = this.directory.ownerOf(h.def.id);
+    if (owner) this.write(owner, Kind.mail, type, h.def.id, 0, data, offset, length);
+  };
+  private elu = performance.eventLoopUtilization();
+  private readonly pendingWhispers = new Map<number, PendingWhisper>();
+  private whisperSeq = 0;
+  private stopped = false;
+  /** Records received for a zone that is not local here, or for a proxy that is gone (counted, dropped). */
+  strayRecords = 0;
+  malformedBatches = 0;
+
+  private constructor(
+    readonly id: string,
+    readonly link: NatsLink,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    this.owned = new Set(config.cluster.ownedZones);
+    this.directory = new Directory(id, config.cluster.nodeTimeoutMs, (node, alive) => this.nodeChanged(node, alive));
+  }
+
+  /** Connects to NATS (MMO_ERR_CLUSTER_NATS when it cannot be reached) and starts listening. Cold path. */
+  static async start(config: Config, log: Logger, registry: Registry): Promise<ClusterNode> {
+    const id = nodeIdOf(config);
+    const link = await NatsLink.connect({ url: config.cluster.natsUrl, name: id, log, timeoutMs: Math.max(2000, config.cluster.requestTimeoutMs) });
+    const node = new ClusterNode(id, link, config, log.child({ node: id }));
+    node.listen();
+    node.registerMetrics(registry);
+    await link.flush();
+    log.info({ node: id, owned: config.cluster.ownedZones, nats: config.cluster.natsUrl }, 'cluster node connected');
+    return node;
+  }
+
+  /** ZoneSetOptions.makeHost: a worker for the zones this node owns, a stand-in for the others. */
+  readonly makeHost = (index: number, def: ZoneDef, memory: ZoneMemoryHandles, set: ZoneSet): ZoneHost =>
+    this.owned.has(def.id) ? new ZoneHost(index, def, memory, set) : new RemoteZoneHost(index, def, memory, set, this);
+
+  /**
+   * Joins the session layer and the zones (before zones.start): returns the
+   * ZoneEvents the zone set is started with (proxies' records go to their
+   * gateway nodes, the rest to the session layer).
+   */
+  attach(sessions: SessionService, zones: ZoneSet, readiness: Readiness): ZoneEvents {
+    this.sessions = sessions;
+    this.zones = zones;
+    sessions.remoteWhisper = (from, to, text, seq) => this.askWhisper(from, to, text, seq);
+    for (const h of zones.hosts) {
+      if (h.local) continue;
+      this.mailIn.push({ host: h, ring: new MpscRing(h.memory.mailbox, 0) });
+    }
+    const slot = zones.hosts.find((h) => !h.local)?.index ?? -1;
+    if (slot >= 0) for (const h of zones.hosts) if (h.local) this.mailOut.set(h.index, new MpscRing(h.memory.mailbox, 0).producer(slot));
+    readiness.register('cluster', () => (this.link.up ? true : 'NATS unreachable (local zones keep playing)'), false);
+    this.hbTimer = setInterval(() => this.beat(), this.config.cluster.heartbeatMs);
+    this.hbTimer.unref();
+    this.mailTimer = setInterval(() => this.forwardMail(), MAIL_POLL_MS);
+    this.mailTimer.unref();
+    // Swept more often than heartbeats arrive, so a silent node is gone within nodeTimeoutMs plus a twentieth of it.
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(20, Math.floor(this.config.cluster.nodeTimeoutMs / 20)));
+    this.sweepTimer.unref();
+    this.beat();
+    const events: ZoneEvents = {
+      record: (zone, type, session, data, offset, length) => {
+        if (session >= PROXY_BIT) this.fromLocalZone(zone, type, session, data, offset, length);
+        else sessions.record(zone, type, session, data, offset, length);
+      },
+      drained: () => sessions.drained(),
+      restarted: (zone) => {
+        this.rejoinProxies(zone);
+        sessions.restarted(zone);
+      },
+      down: (zone) => {
+        // The gateway nodes learn it from the next heartbeat (the zone is no longer `up`) and end those sessions.
+        for (const p of this.proxies.inZone(zone)) this.proxies.leftZone(p, zone);
+        sessions.down(zone);
+      },
+    };
+    return events;
+  }
+
+  // ================================================================ NATS in
+
+  private listen(): void {
+    const prefix = zoneSubject(this.id, '');
+    this.link.subscribe(zoneSubject(this.id, '*'), (data, subject) => this.onBatch(subject.slice(prefix.length), data));
+    this.link.subscribe(HEARTBEAT_SUBJECT, (data) => {
+      const h = parseHeartbeat(data);
+      if (!h) return;
+      const conflicts = this.directory.conflicts.join();
+      // Restarted faster than the timeout: what its previous run had in our zones is stale.
+      const known = this.directory.nodes.get(h.node);
+      if (known?.alive && known.boot !== h.boot) this.nodeChanged(h.node, false);
+      this.directory.note(h, Date.now());
+      if (this.directory.conflicts.join() !== conflicts && this.directory.conflicts.length > 0) {
+        this.log.error({ zones: this.directory.conflicts }, 'two nodes claim the same zones; the node id that sorts first keeps each');
+      }
+      this.refresh();
+    });
+    this.link.subscribe(WHISPER_SUBJECT, (data) => this.onWhisperAsk(data));
+    this.link.subscribe(whisperReplySubject(this.id), (data) => this.onWhisperReply(data));
+    this.link.onStatus((up) => {
+      if (up) this.beat();
+    });
+  }
+
+  private from = '';
+  private batchDelivered = false;
+  private readonly onRecord: BatchHandler = (kind, type, zone, session, data, offset, length) => {
+    const zones = this.zones;
+    if (!zones) return;
+    const index = zones.indexOf(zone);
+    const host = zones.hosts[index];
+    if (!host) {
+      this.strayRecords++;
+      return;
+    }
+    if (kind === Kind.fromZone) {
+      if (host.local) {
+        this.strayRecords++;
+        return;
+      }
+      this.sessions!.record(index, type, session, data, offset, length);
+      this.batchDelivered = true;
+    } else if (kind === Kind.toZone) {
+      this.toLocalZone(host, type, session, data, offset, length);
+    } else if (kind === Kind.mail) {
+      const p = this.mailOut.get(index);
+      if (!p || !host.local || !p.push(type, 0, data, offset, length)) this.strayRecords++;
+    }
+  };
+
+  private onBatch(from: string, data: Uint8Array): void {
+    if (from === this.id || from === '') return;
+    this.from = from;
+    this.batchDelivered = false;
+    if (readBatch(data, this.onRecord) < 0) {
+      this.malformedBatches++;
+      this.log.warn({ from, bytes: data.length }, 'malformed cluster batch; the rest of it is dropped');
+    }
+    if (this.batchDelivered) this.sessions!.drained();
+  }
+
+  /** Owner side: a record of a session of gateway node `this.from` for local zone `host`. */
+  private toLocalZone(host: ZoneHost, type: number, session: number, data: Uint8Array, offset: number, length: number): void {
+    if (!host.local) {
+      this.strayRecords++;
+      return;
+    }
+    const from = this.from;
+    let p: Proxy | undefined;
+    if (type === ToZone.join) {
+      p = this.proxies.join(from, session);
+      p.zones.add(host.index);
+    } else {
+      p = this.proxies.get(from, session);
+    }
+    if (!p || !p.zones.has(host.index)) {
+      // A leave for a player this node no longer has (its zone restarted, or it left already): the gateway waits for an answer.
+      if (type === ToZone.leave) this.write(from, Kind.fromZone, FromZone.left, host.def.id, session, null, 0, 0);
+      else this.strayRecords++;
+      return;
+    }
+    if (type === ToZone.fence) p.fencing.add(host.index);
+    if (!host.send(type, p.id, data, offset, length) && type === ToZone.join) {
+      this.proxies.leftZone(p, host.index);
+      const err = new Uint8Array(JoinFailedRecord.size);
+      JoinFailedRecord.write(err, 0, -1);
+      this.write(from, Kind.fromZone, FromZone.joinFailed, host.def.id, session, err, 0, err.length);
+    }
+  }
+
+  /** Owner side: a local zone's record for a proxy goes back to the node holding its session. */
+  private fromLocalZone(zone: number, type: number, proxyId: number, data: Uint8Array, offset: number, length: number): void {
+    const p = this.proxies.byProxyId(proxyId);
+    if (!p) {
+      this.strayRecords++;
+      return;
+    }
+    if (type === FromZone.state) {
+      if (p.state.length < length) p.state = new Uint8Array(length * 2);
+      p.state.set(data.subarray(offset, offset + length));
+      p.stateLen = length;
+    } else if (type === FromZone.joined) {
+      p.entity = JoinedRecord.entity(data, offset);
+    }
+    this.write(p.node, Kind.fromZone, type, this.zones!.hosts[zone]!.def.id, p.session, data, offset, length);
+    if (type === FromZone.left || type === FromZone.fenceAck || type === FromZone.joinFailed) this.proxies.leftZone(p, zone);
+  }
+
+  /** A local zone restarted from its checkpoint: its proxies rejoin (before the session layer's rejoins and reconcile). */
+  private rejoinProxies(zone: number): void {
+    const host = this.zones!.hosts[zone]!;
+    for (const p of this.proxies.inZone(zone)) {
+      if (p.fencing.has(zone)) {
+        // It was leaving through a portal and the dead worker will never answer the fence: answer for it (as the session layer does for its own).
+        this.write(p.node, Kind.fromZone, FromZone.fenceAck, host.def.id, p.session, null, 0, 0);
+        this.proxies.leftZone(p, zone);
+        continue;
+      }
+      if (p.stateLen === 0) continue;
+      const off = host.reserve(ToZone.join, p.id, JoinRecord.header + p.stateLen);
+      if (off < 0) continue;
+      const d = host.inbound.data;
+      JoinRecord.write(d, off, JoinKind.rejoin, p.entity);
+      d.set(p.state.subarray(0, p.stateLen), off + JoinRecord.header);
+      host.commit();
+    }
+  }
+
+  // ================================================================ NATS out
+
+  /** RemoteSink: a record for a zone another node runs. */
+  toZone(host: RemoteZoneHost, type: number, session: number, src: Uint8Array | null, offset: number, length: number): boolean {
+    const owner = this.directory.ownerOf(host.def.id);
+    if (!owner) return false;
+    this.write(owner, Kind.toZone, type, host.def.id, session, src, offset, length);
+    return true;
+  }
+
+  whyDown(host: RemoteZoneHost): string {
+    const owner = this.directory.ownerOf(host.def.id);
+    if (owner) return `node ${owner} reports it down`;
+    return `on another node; no node running it is alive${this.link.up ? '' : ' (NATS unreachable)'}`;
+  }
+
+  private write(to: string, kind: number, type: number, zone: number, session: number, src: Uint8Array | null, offset: number, length: number): void {
+    let o = this.outboxes.get(to);
+    if (!o) this.outboxes.set(to, (o = new Outbox(zoneSubject(to, this.id))));
+    if (o.records === 0) this.dirty.push(o);
+    o.write(kind, type, zone, session, src, offset, length);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushAll);
+    }
+  }
+
+  /** One NATS message per peer per event-loop turn. */
+  private flushOutboxes(): void {
+    this.flushScheduled = false;
+    const q = this.dirty;
+    for (let i = 0; i < q.length; i++) {
+      const o = q[i]!;
+      if (o.records > 0) this.link.publish(o.subject, o.take());
+    }
+    q.length = 0;
+  }
+
+  private forwardMail(): void {
+    for (const m of this.mailIn) {
+      if (m.ring.isEmpty()) continue;
+      this.mailHost = m.host;
+      m.ring.drain(this.mailDrain);
+    }
+    this.mailHost = null;
+  }
+
+  // ================================================================ directory
+
+  private beat(): void {
+    if (this.stopped) return;
+    const zones = this.zones;
+    const up: number[] = [];
+    const recovering: number[] = [];
+    if (zones) {
+      for (const h of zones.hosts) {
+        if (!h.local) continue;
+        if (h.state === ZoneState.up) up.push(h.def.id);
+        else if (h.state === ZoneState.starting || h.state === ZoneState.restarting) recovering.push(h.def.id);
+      }
+    }
+    const e = performance.eventLoopUtilization(this.elu);
+    this.elu = performance.eventLoopUtilization();
+    this.link.publish(
+      HEARTBEAT_SUBJECT,
+      encodeHeartbeat({ v: 1, node: this.id, seq: ++this.seq, boot: this.boot, owned: [...this.owned], up, recovering, sessions: this.sessions?.registry.size ?? 0, proxies: this.proxies.size, elu: Math.round(e.utilization * 1000) / 1000 }),
+    );
+    this.sweep();
+  }
+
+  private sweep(): void {
+    this.directory.sweep(Date.now());
+    this.refresh();
+  }
+
+  /** Brings every remote zone host in line with the directory; sessions in a zone that went away end (saved with their last state). */
+  private refresh(): void {
+    const zones = this.zones;
+    if (!zones) return;
+    for (const h of zones.hosts) {
+      if (h.local || !(h instanceof RemoteZoneHost)) continue;
+      if (h.state === ZoneState.stopped) continue;
+      const id = h.def.id;
+      const next = this.directory.isZoneUp(id) ? ZoneState.up : this.directory.isZoneRecovering(id) ? ZoneState.restarting : ZoneState.down;
+      if (next === h.state) continue;
+      const was = h.state;
+      if (next === ZoneState.up) {
+        h.setReachable(true);
+        this.log.info({ zone: id, owner: this.directory.ownerOf(id) }, 'remote zone up');
+      } else if (next === ZoneState.restarting) {
+        // Its owner restarts it from a checkpoint and rejoins our players itself: they stay.
+        h.setRecovering();
+        this.log.warn({ zone: id, owner: this.directory.ownerOf(id) }, 'remote zone restarting on its node; its players here stay');
+      } else {
+        h.setReachable(false);
+        if (was !== ZoneState.down) {
+          this.log.warn({ zone: id }, 'remote zone down; its players here are saved and disconnected');
+          this.sessions?.down(h.index);
+        }
+      }
+    }
+  }
+
+  private nodeChanged(node: string, alive: boolean): void {
+    if (alive) {
+      this.log.info({ peer: node }, 'cluster node joined');
+      return;
+    }
+    this.log.warn({ peer: node }, 'cluster node gone');
+    this.outboxes.delete(node);
+    // Its gateway's players in our zones: take them out (their gateway is gone; its last saves stand).
+    for (const p of this.proxies.ofNode(node)) {
+      for (const z of [...p.zones]) {
+        const host = this.zones?.hosts[z];
+        if (!host?.send(ToZone.leave, p.id, null)) this.proxies.leftZone(p, z);
+      }
+    }
+  }
+
+  // ================================================================ whispers
+
+  private askWhisper(from: Session, to: string, text: string, seq: number): boolean {
+    const peers = this.directory.alive().length;
+    if (peers === 0 || !this.link.up) return false;
+    const id = ++this.whisperSeq;
+    const timer = setTimeout(() => this.whisperDone(id, false), this.config.cluster.requestTimeoutMs);
+    timer.unref();
+    this.pendingWhispers.set(id, { session: from, to, text, seq, waiting: peers, timer });
+    const ask: WhisperAsk = { id, node: this.id, to, fromEntity: from.entity, fromName: from.identity.name, text };
+    this.link.publish(WHISPER_SUBJECT, new TextEncoder().encode(JSON.stringify(ask)));
+    return true;
+  }
+
+  private onWhisperAsk(data: Uint8Array): void {
+    let a: WhisperAsk;
+    try {
+      a = JSON.parse(new TextDecoder().decode(data)) as WhisperAsk;
+    } catch {
+      return;
+    }
+    if (!a || typeof a.node !== 'string' || a.node === this.id || typeof a.to !== 'string' || typeof a.text !== 'string') return;
+    const found = this.sessions?.whisperHere(a.to, Number(a.fromEntity) >>> 0, String(a.fromName), a.text) ?? false;
+    this.link.publish(whisperReplySubject(a.node), new TextEncoder().encode(JSON.stringify({ id: a.id, node: this.id, found })));
+  }
+
+  private onWhisperReply(data: Uint8Array): void {
+    let r: { id: number; found: boolean };
+    try {
+      r = JSON.parse(new TextDecoder().decode(data)) as { id: number; found: boolean };
+    } catch {
+      return;
+    }
+    const p = this.pendingWhispers.get(r?.id);
+    if (!p) return;
+    if (r.found === true) return this.whisperDone(r.id, true);
+    if (--p.waiting <= 0) this.whisperDone(r.id, false);
+  }
+
+  private whisperDone(id: number, found: boolean): void {
+    const p = this.pendingWhispers.get(id);
+    if (!p) return;
+    this.pendingWhispers.delete(id);
+    clearTimeout(p.timer);
+    if (found) this.sessions?.whisperEcho(p.session, p.text);
+    else this.sessions?.whisperNotFound(p.session, p.to, p.seq);
+  }
+
+  // ================================================================ status
+
+  /** What this node knows of the cluster (GET /cluster). Cold path. */
+  status(): Record<string, unknown> {
+    const now = Date.now();
+    const owners: Record<string, string> = {};
+    for (const h of this.zones?.hosts ?? []) {
+      const o = h.local ? this.id : this.directory.ownerOf(h.def.id);
+      if (o) owners[h.def.id] = o;
+    }
+    return {
+      node: this.id,
+      owned: [...this.owned],
+      nats: { up: this.link.up, messagesIn: this.link.msgsIn, messagesOut: this.link.msgsOut, disconnects: this.link.disconnects },
+      nodes: [...this.directory.nodes.values()].map((e) => ({ id: e.id, alive: e.alive, lastSeenMsAgo: now - e.lastSeen, owned: e.owned, up: [...e.up], sessions: e.sessions, proxies: e.proxies, elu: e.elu })),
+      owners,
+      conflicts: this.directory.conflicts,
+      proxies: this.proxies.size,
+      strayRecords: this.strayRecords,
+    };
+  }
+
+  /** GET /cluster: status() as JSON. */
+  routes(): Route[] {
+    return [{ method: 'get', path: '/cluster', handler: (res) => sendJson(res, 200, this.status()) }];
+  }
+
+  // ================================================================ lifecycle
+
+  private registerMetrics(registry: Registry): void {
+    new PullCounter(registry, 'mmo_cluster_nats_messages_in_total', 'NATS messages this node received (batches, heartbeats, whispers).', () => this.link.msgsIn);
+    new PullCounter(registry, 'mmo_cluster_nats_messages_out_total', 'NATS messages this node published.', () => this.link.msgsOut);
+    new PullCounter(registry, 'mmo_cluster_nats_bytes_in_total', 'NATS payload bytes this node received.', () => this.link.bytesIn);
+    new PullCounter(registry, 'mmo_cluster_nats_bytes_out_total', 'NATS payload bytes this node published.', () => this.link.bytesOut);
+    new PullCounter(registry, 'mmo_cluster_nats_disconnects_total', 'Times this node lost its NATS connection.', () => this.link.disconnects);
+    new PullCounter(registry, 'mmo_cluster_stray_records_total', 'Cluster records dropped: for a zone not run here or a player no longer in it.', () => this.strayRecords);
+    new PullGauge(registry, 'mmo_cluster_nodes_alive', 'Other cluster nodes heard from within cluster.nodeTimeoutMs.', () => this.directory.alive().length);
+    new PullGauge(registry, 'mmo_cluster_proxies', 'Players of other nodes\' gateways inside this node\'s zones.', () => this.proxies.size);
+  }
+
+  /** Says goodbye (the others mark this node gone at once) and closes the NATS connection. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    if (this.hbTimer) clearInterval(this.hbTimer);
+    if (this.mailTimer) clearInterval(this.mailTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.flushOutboxes();
+    this.link.publish(
+      HEARTBEAT_SUBJECT,
+      encodeHeartbeat({ v: 1, node: this.id, seq: ++this.seq, boot: this.boot, owned: [...this.owned], up: [], sessions: 0, proxies: 0, elu: 0, bye: true }),
+    );
+    this.stopped = true;
+    for (const p of this.pendingWhispers.values()) clearTimeout(p.timer);
+    this.pendingWhispers.clear();
+    try {
+      await this.link.flush();
+    } catch {
+      // NATS away at shutdown: the others notice the silence instead.
+    }
+    await this.link.close();
+  }
+}
