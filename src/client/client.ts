@@ -47,6 +47,7 @@ import { MoveRejected } from '../protocol/generated/mmo/move-rejected.js';
 import { Custom } from '../protocol/generated/mmo/custom.js';
 import { Emitter } from './emitter.js';
 import { fullJitterDelay, retryHintFromHeaders, retryHintFromReason } from './backoff.js';
+import { AuthError, authBaseFromWsUrl, login, readToken } from './auth.js';
 import type { ClientEvents, ClientStats, ConnectOptions, DamageEvent, DeathEvent, EntityView, SelfView, WebSocketConstructor, WebSocketLike } from './types.js';
 
 const OPEN = 1;
@@ -146,6 +147,12 @@ export class MmoClient extends Emitter<ClientEvents> {
   /** Set when the current attempt's upgrade was refused with an HTTP status (Node). */
   private refused: string | null = null;
   private info = { playerId: 0, zone: 0, tickRate: 0, name: '' };
+  /** The token the next Hello presents (options.token, or one fetched with options.credentials). */
+  private loginToken: string | null;
+  /** The current attempt sent a Resume (a 4101 then means the server forgot the session). */
+  private resuming = false;
+  /** Set from a refused resume until the new login's Welcome (options.relogin). */
+  private relogging: { sessionId: number; entityId: number; name: string; droppedInputs: number } | null = null;
 
   // Accessor objects and event payloads reused across frames.
   private readonly frame = new ServerFrame();
@@ -158,7 +165,7 @@ export class MmoClient extends Emitter<ClientEvents> {
   private readonly dmgEvent: DamageEvent = { attacker: 0, target: 0, amount: 0, hpLeft: 0 };
   private readonly deathEvent: DeathEvent = { entity: 0, killer: 0 };
 
-  private readonly opts: Required<Omit<ConnectOptions, 'token' | 'guestName' | 'localAddress' | 'WebSocket' | 'verify'>> & ConnectOptions;
+  private readonly opts: Required<Omit<ConnectOptions, 'token' | 'guestName' | 'credentials' | 'authUrl' | 'localAddress' | 'WebSocket' | 'verify'>> & ConnectOptions;
 
   constructor(
     readonly url: string,
@@ -177,8 +184,10 @@ export class MmoClient extends Emitter<ClientEvents> {
       ackIntervalMs: 1000,
       silenceTimeoutMs: 10_000,
       random: Math.random,
+      relogin: false,
       ...options,
     };
+    this.loginToken = options.token ?? null;
     this.limits = serverVerifyLimits(options.verify);
     const silence = this.opts.silenceTimeoutMs;
     if (!(silence >= 0)) throw sdkError('MMO_ERR_OPTIONS', `silenceTimeoutMs must be >= 0, got ${silence}`);
@@ -190,12 +199,12 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     if (options.WebSocket) {
       this.Impl = options.WebSocket;
-      this.open();
+      this.begin();
     } else {
       defaultWebSocket().then(
         (impl) => {
           this.Impl = impl;
-          if (this.state === 'connecting') this.open();
+          if (this.state === 'connecting') this.begin();
         },
         (e: Error) => this.finish(CloseCode.normal, e.message),
       );
@@ -320,6 +329,35 @@ export class MmoClient extends Emitter<ClientEvents> {
 
   // ------------------------------------------------------------ connection
 
+  /** One connection attempt: a login token first when a login needs one and only credentials can give it. */
+  private begin(): void {
+    if (this.session !== 0 || !this.opts.credentials || this.tokenUsable()) {
+      this.open();
+      return;
+    }
+    this.state = 'connecting';
+    login(this.opts.authUrl ?? authBaseFromWsUrl(this.url), this.opts.credentials).then(
+      (grant) => {
+        if (this.state !== 'connecting') return; // closed meanwhile
+        this.loginToken = grant.token;
+        this.open();
+      },
+      (e: unknown) => {
+        if (this.state !== 'connecting') return;
+        const err = e instanceof AuthError ? e : new AuthError(0, 'network', String(e));
+        // Wrong credentials end the client like a refused token; a busy or unreachable server is retried.
+        this.lost(err.retryable ? 1006 : CloseCode.authFailed, `login: ${err.message}`);
+      },
+    );
+  }
+
+  /** The login token exists and does not expire within 5 s (unreadable tokens are left to the server). */
+  private tokenUsable(): boolean {
+    if (this.loginToken === null) return false;
+    const p = readToken(this.loginToken);
+    return p === null || p.expiresAt - 5000 > Date.now();
+  }
+
   private open(): void {
     const Impl = this.Impl!;
     this.state = 'connecting';
@@ -370,10 +408,10 @@ export class MmoClient extends Emitter<ClientEvents> {
       if (this.ws !== ws) return;
       this.state = 'handshake';
       const o = this.opts;
-      const hello =
-        this.session !== 0 && this.resumeToken
-          ? this.builder.resume(o.protocolVersion, this.session, this.resumeToken, this.seqIn)
-          : this.builder.hello(o.protocolVersion, o.token ?? null, o.guestName ?? null, o.clientName);
+      this.resuming = this.session !== 0 && this.resumeToken !== null;
+      const hello = this.resuming
+        ? this.builder.resume(o.protocolVersion, this.session, this.resumeToken!, this.seqIn)
+        : this.builder.hello(o.protocolVersion, this.loginToken, this.loginToken === null ? (o.guestName ?? null) : null, o.clientName);
       this.send(hello.slice());
     };
     ws.onmessage = (ev) => {
@@ -410,7 +448,12 @@ export class MmoClient extends Emitter<ClientEvents> {
   /** The socket is gone: resume later, or give up. */
   private lost(code: number, reason: string): void {
     if (this.state === 'closed') return;
+    if (code === CloseCode.resumeRefused && this.resuming && this.opts.relogin && this.opts.reconnect) {
+      this.relogin(code, reason);
+      return;
+    }
     if (!isRetryable(code) || !this.opts.reconnect) {
+      if (this.relogging) this.emit('reloginFailed', { reason: `the new login was refused: ${reason}`, code });
       this.finish(code, reason);
       return;
     }
@@ -427,8 +470,46 @@ export class MmoClient extends Emitter<ClientEvents> {
     this.emit('reconnecting', { attempt: this.attempt, delayMs, code, reason, hintMs: hint });
     this.armTimer(delayMs, () => {
       this.timer = null;
-      if (this.state === 'waiting') this.open();
+      if (this.state === 'waiting') this.begin();
     });
+  }
+
+  /**
+   * The server refused to resume (it forgot the session: a restart, an
+   * expired zombie). Log in again as the same account, never as someone
+   * else: a guest's character lived only in the lost session, so a guest
+   * stops here.
+   */
+  private relogin(code: number, reason: string): void {
+    const why = this.reloginProblem();
+    if (why !== null) {
+      this.emit('reloginFailed', { reason: why, code });
+      this.finish(code, reason);
+      return;
+    }
+    const dropped = this.pending.length;
+    this.stats.inputsDropped += dropped;
+    this.relogging = { sessionId: this.session, entityId: this.info.playerId, name: this.info.name, droppedInputs: dropped };
+    this.pending = [];
+    this.moves.length = 0;
+    this.session = 0;
+    this.resumeToken = null;
+    this.resuming = false;
+    this.seqIn = 0;
+    this.ackedOut = 0;
+    // Input seqs keep counting up: a new session accepts any seq above 0.
+    this.attempt = 0;
+    this.lost(1006, `session unknown to the server (${reason}); logging in again`);
+  }
+
+  /** Why a relogin cannot be the same account, or null. */
+  private reloginProblem(): string | null {
+    const claims = this.loginToken !== null ? readToken(this.loginToken) : null;
+    if (this.opts.credentials) return null;
+    if (this.loginToken === null) return 'a guest (guestName) cannot log in again as the same character: its character lived only in the lost session';
+    if (claims?.guest) return 'a guest token cannot log in again as the same character: its character lived only in the lost session';
+    if (claims !== null && claims.expiresAt <= Date.now()) return 'the login token has expired and no credentials were given';
+    return null;
   }
 
   private finish(code: number, reason: string): void {
@@ -729,6 +810,15 @@ export class MmoClient extends Emitter<ClientEvents> {
     this.attempt = 0;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const relogged = this.relogging;
+    this.relogging = null;
+    if (relogged && this.info.name.toLowerCase() !== relogged.name.toLowerCase()) {
+      // Cannot happen with one token or one set of credentials; refuse rather than play someone else.
+      const why = `logged in again as ${this.info.name}, not ${relogged.name}`;
+      this.emit('reloginFailed', { reason: why, code: CloseCode.resumeRefused });
+      this.close(CloseCode.normal, why);
+      return;
+    }
     const ev = {
       protocolVersion: w.protocolVersion(),
       sessionId: this.session,
@@ -747,6 +837,16 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     this.emit('welcome', ev);
     if (resumed) this.emit('resumed', { replayed: ev.replayed });
+    if (relogged) {
+      this.emit('relogin', {
+        previousSessionId: relogged.sessionId,
+        previousEntityId: relogged.entityId,
+        sessionId: this.session,
+        entityId: this.info.playerId,
+        name: this.info.name,
+        droppedInputs: relogged.droppedInputs,
+      });
+    }
   }
 
   private onSnapshot(s: Snapshot): void {
