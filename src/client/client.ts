@@ -48,6 +48,7 @@ import { Custom } from '../protocol/generated/mmo/custom.js';
 import { Emitter } from './emitter.js';
 import { fullJitterDelay, retryHintFromHeaders, retryHintFromReason } from './backoff.js';
 import { AuthError, authBaseFromWsUrl, login, readToken } from './auth.js';
+import { readSavedSession, SAVED_SESSION_VERSION, toBase64, type SavedSession } from './saved.js';
 import type { ClientEvents, ClientStats, ConnectOptions, DamageEvent, DeathEvent, EntityView, SelfView, WebSocketConstructor, WebSocketLike } from './types.js';
 
 const OPEN = 1;
@@ -165,7 +166,7 @@ export class MmoClient extends Emitter<ClientEvents> {
   private readonly dmgEvent: DamageEvent = { attacker: 0, target: 0, amount: 0, hpLeft: 0 };
   private readonly deathEvent: DeathEvent = { entity: 0, killer: 0 };
 
-  private readonly opts: Required<Omit<ConnectOptions, 'token' | 'guestName' | 'credentials' | 'authUrl' | 'localAddress' | 'WebSocket' | 'verify'>> & ConnectOptions;
+  private readonly opts: Required<Omit<ConnectOptions, 'token' | 'guestName' | 'credentials' | 'authUrl' | 'resume' | 'localAddress' | 'WebSocket' | 'verify'>> & ConnectOptions;
 
   constructor(
     readonly url: string,
@@ -189,6 +190,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     };
     this.loginToken = options.token ?? null;
     this.limits = serverVerifyLimits(options.verify);
+    if (options.resume !== undefined) this.restore(options.resume);
     const silence = this.opts.silenceTimeoutMs;
     if (!(silence >= 0)) throw sdkError('MMO_ERR_OPTIONS', `silenceTimeoutMs must be >= 0, got ${silence}`);
     if (silence > 0) {
@@ -312,6 +314,58 @@ export class MmoClient extends Emitter<ClientEvents> {
     });
   }
 
+  /**
+   * The session as plain JSON (JSON.stringify it), for a client that restarts
+   * (a tab reload): connect(url, { resume }) continues it in a new client
+   * object. It holds the secret resume token. Null before the first Welcome.
+   * Allocates: call it when saving (beforeunload, pagehide), not per frame.
+   */
+  savedSession(): SavedSession | null {
+    if (this.session === 0 || this.resumeToken === null) return null;
+    const copy = <T extends object>(o: T): T => ({ ...o });
+    return {
+      v: SAVED_SESSION_VERSION,
+      sessionId: this.session,
+      resumeToken: toBase64(this.resumeToken),
+      lastSeq: this.seqIn,
+      inputSeq: this.nextInput - 1,
+      ackedInput: this.ackIn,
+      pending: this.pending.map((p) => ({ seq: p.seq, bytes: toBase64(p.bytes) })),
+      moves: this.moves.map((m) => ({ seq: m.seq, x: m.x, y: m.y })),
+      entityId: this.info.playerId,
+      name: this.info.name,
+      zone: this.info.zone,
+      tickRate: this.info.tickRate,
+      self: this.self ? { ...this.self, inventory: this.self.inventory.map(copy) } : null,
+      serverPosition: { x: this.serverPos.x, y: this.serverPos.y },
+      entities: [...this.entities.values()].map(copy),
+      savedAt: Date.now(),
+    };
+  }
+
+  /**
+   * Drops the link without logging out and stops this client (no reconnect):
+   * the server keeps the character in the world as a link-dead session for
+   * sessions.zombieTtlMs, to be resumed from the returned savedSession() by
+   * another client object. Emits 'close' with CloseCode.clientDropped.
+   */
+  drop(): SavedSession | null {
+    const saved = this.savedSession();
+    if (this.state !== 'closed') {
+      const ws = this.ws;
+      this.detach();
+      if (ws) {
+        try {
+          ws.close(CloseCode.clientDropped, 'dropped; will resume');
+        } catch {
+          ws.close();
+        }
+      }
+      this.finish(CloseCode.clientDropped, 'dropped; will resume');
+    }
+    return saved;
+  }
+
   /** Closes for good (no reconnect). Emits 'close' with `code`. */
   close(code: number = CloseCode.normal, reason = 'client closed'): void {
     if (this.state === 'closed') return;
@@ -325,6 +379,24 @@ export class MmoClient extends Emitter<ClientEvents> {
       }
     }
     this.finish(code, reason);
+  }
+
+  /** Takes over a saved session (options.resume): the first attempt sends a Resume. */
+  private restore(resume: SavedSession): void {
+    const { saved, token, pending } = readSavedSession(resume);
+    this.session = saved.sessionId;
+    this.resumeToken = token;
+    this.seqIn = saved.lastSeq;
+    this.ackedOut = saved.lastSeq;
+    this.ackIn = saved.ackedInput;
+    this.nextInput = saved.inputSeq + 1;
+    this.pending = pending.slice(-this.opts.maxPendingInputs);
+    this.moves = saved.moves.map((m) => ({ seq: m.seq, x: m.x, y: m.y, late: 0 }));
+    this.info = { playerId: saved.entityId, zone: saved.zone, tickRate: saved.tickRate, name: saved.name };
+    this.self = saved.self ? { ...saved.self, inventory: saved.self.inventory.map((e) => ({ ...e })) } : null;
+    this.serverPos.x = saved.serverPosition?.x ?? 0;
+    this.serverPos.y = saved.serverPosition?.y ?? 0;
+    for (const e of saved.entities) this.entities.set(e.id, { ...e });
   }
 
   // ------------------------------------------------------------ connection

@@ -1,6 +1,7 @@
 // Public types of the client SDK: options, the local model, event payloads.
 
 import type { ServerVerifyOptions } from '../protocol/verify.js';
+import type { SavedSession } from './saved.js';
 
 /** The subset of the WebSocket API the SDK uses: the browser's and `ws`'s both fit. */
 export interface WebSocketLike {
@@ -41,6 +42,14 @@ export interface ConnectOptions {
    * token) gets 'reloginFailed' and the client closes. Default false.
    */
   relogin?: boolean;
+  /**
+   * Continue a session saved by savedSession() (or drop()) in another client
+   * object: the first attempt resumes it (replayed frames apply to the saved
+   * model, or a Snapshot replaces it), input seqs continue from it and its
+   * unacknowledged inputs are sent again. A resume the server refuses (4101:
+   * the session expired) closes the client, or logs in again with relogin.
+   */
+  resume?: SavedSession;
   /** Base HTTP URL of the server's /auth routes. Default: the WebSocket URL's origin (ws: to http:, wss: to https:). */
   authUrl?: string;
   /** Free text sent in Hello for the server's diagnostics. Default "mmo-sdk/<version> <runtime>". */
