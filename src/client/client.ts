@@ -147,7 +147,7 @@ export class MmoClient extends Emitter<ClientEvents> {
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Set when the current attempt's upgrade was refused with an HTTP status (Node). */
   private refused: string | null = null;
-  private info = { playerId: 0, zone: 0, tickRate: 0, name: '' };
+  private info = { entityId: 0, zone: 0, tickRate: 0, name: '' };
   /** The token the next Hello presents (options.token, or one fetched with options.credentials). */
   private loginToken: string | null;
   /** The current attempt sent a Resume (a 4101 then means the server forgot the session). */
@@ -229,8 +229,14 @@ export class MmoClient extends Emitter<ClientEvents> {
     return this.session;
   }
 
+  /** The player's entity id in its zone (Welcome.entity_id): the id its EntityViews, damage and deaths carry. */
+  get entityId(): number {
+    return this.info.entityId;
+  }
+
+  /** @deprecated Use entityId (the entity, not the account's character row of /auth). */
   get playerId(): number {
-    return this.info.playerId;
+    return this.info.entityId;
   }
 
   get zone(): number {
@@ -332,7 +338,7 @@ export class MmoClient extends Emitter<ClientEvents> {
       ackedInput: this.ackIn,
       pending: this.pending.map((p) => ({ seq: p.seq, bytes: toBase64(p.bytes) })),
       moves: this.moves.map((m) => ({ seq: m.seq, x: m.x, y: m.y })),
-      entityId: this.info.playerId,
+      entityId: this.info.entityId,
       name: this.info.name,
       zone: this.info.zone,
       tickRate: this.info.tickRate,
@@ -392,7 +398,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     this.nextInput = saved.inputSeq + 1;
     this.pending = pending.slice(-this.opts.maxPendingInputs);
     this.moves = saved.moves.map((m) => ({ seq: m.seq, x: m.x, y: m.y, late: 0 }));
-    this.info = { playerId: saved.entityId, zone: saved.zone, tickRate: saved.tickRate, name: saved.name };
+    this.info = { entityId: saved.entityId, zone: saved.zone, tickRate: saved.tickRate, name: saved.name };
     this.self = saved.self ? { ...saved.self, inventory: saved.self.inventory.map((e) => ({ ...e })) } : null;
     this.serverPos.x = saved.serverPosition?.x ?? 0;
     this.serverPos.y = saved.serverPosition?.y ?? 0;
@@ -561,7 +567,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     const dropped = this.pending.length;
     this.stats.inputsDropped += dropped;
-    this.relogging = { sessionId: this.session, entityId: this.info.playerId, name: this.info.name, droppedInputs: dropped };
+    this.relogging = { sessionId: this.session, entityId: this.info.entityId, name: this.info.name, droppedInputs: dropped };
     this.pending = [];
     this.moves.length = 0;
     this.session = 0;
@@ -869,7 +875,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     const token = w.resumeTokenArray();
     this.session = w.sessionId();
     this.resumeToken = token ? token.slice() : null;
-    this.info = { playerId: w.playerId(), zone: w.zone(), tickRate: w.tickRate(), name: w.name() ?? '' };
+    this.info = { entityId: w.entityId(), zone: w.zone(), tickRate: w.tickRate(), name: w.name() ?? '' };
     if (!resumed) {
       // A new session: frame numbering restarts; the old model is void.
       this.seqIn = 0;
@@ -894,7 +900,8 @@ export class MmoClient extends Emitter<ClientEvents> {
     const ev = {
       protocolVersion: w.protocolVersion(),
       sessionId: this.session,
-      playerId: this.info.playerId,
+      entityId: this.info.entityId,
+      playerId: this.info.entityId,
       name: this.info.name,
       zone: this.info.zone,
       tickRate: this.info.tickRate,
@@ -914,7 +921,7 @@ export class MmoClient extends Emitter<ClientEvents> {
         previousSessionId: relogged.sessionId,
         previousEntityId: relogged.entityId,
         sessionId: this.session,
-        entityId: this.info.playerId,
+        entityId: this.info.entityId,
         name: this.info.name,
         droppedInputs: relogged.droppedInputs,
       });
@@ -932,7 +939,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     const self = s.self();
     if (self) this.self = readSelf(self);
-    const me = this.entities.get(this.info.playerId);
+    const me = this.entities.get(this.info.entityId);
     if (self) this.reconcile(this.self!.x, this.self!.y);
     else if (me) this.reconcile(me.x, me.y);
     this.info.zone = s.zone();
@@ -950,7 +957,7 @@ export class MmoClient extends Emitter<ClientEvents> {
         ents.set(v.id, v);
       }
       applyEnter(v, e);
-      if (v.id === this.info.playerId) this.reconcile(v.x, v.y);
+      if (v.id === this.info.entityId) this.reconcile(v.x, v.y);
       this.emit('enter', v);
     }
     n = d.updatesLength();
@@ -964,7 +971,7 @@ export class MmoClient extends Emitter<ClientEvents> {
       v.hp = st.hp();
       v.flags = st.flags();
       v.dir = st.dir();
-      if (v.id === this.info.playerId) this.reconcile(v.x, v.y);
+      if (v.id === this.info.entityId) this.reconcile(v.x, v.y);
       this.emit('update', v);
     }
     n = d.leavesLength();

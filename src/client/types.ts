@@ -123,6 +123,9 @@ export interface SelfView {
 export interface WelcomeEvent {
   protocolVersion: number;
   sessionId: number;
+  /** The player's entity id in its zone (what EntityView.id, damage and deaths carry). */
+  entityId: number;
+  /** @deprecated The same as entityId (not the character id of /auth/register). */
   playerId: number;
   name: string;
   zone: number;

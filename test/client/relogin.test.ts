@@ -130,7 +130,7 @@ test('after a server restart: account clients log in again as the same account, 
   const ra = await reloginA;
   assert.equal(ra.name, 'Relogger');
   assert.equal(ra.previousSessionId, wa.sessionId);
-  assert.equal(ra.previousEntityId, wa.playerId);
+  assert.equal(ra.previousEntityId, wa.entityId);
   assert.equal(ra.sessionId, a.sessionId);
   assert.ok(a.connected);
   const rb = await reloginB;

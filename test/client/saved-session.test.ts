@@ -66,10 +66,10 @@ test('a dropped client is continued by a new client object from its saved JSON: 
   assert.equal((await closedA).code, CloseCode.clientDropped);
   assert.ok(a.closed);
   assert.equal(saved.inputSeq, seqTwo);
-  assert.equal(saved.entityId, wa.playerId);
+  assert.equal(saved.entityId, wa.entityId);
   assert.equal(saved.sessionId, wa.sessionId);
   assert.ok(saved.pending.some((p) => p.seq === seqTwo), 'the unacknowledged input travels with the session');
-  assert.ok(saved.entities.some((e) => e.id === watcher.playerId), 'the model travels with the session');
+  assert.ok(saved.entities.some((e) => e.id === watcher.entityId), 'the model travels with the session');
 
   // A tab reload: only the JSON survives.
   const json = JSON.stringify(saved);
@@ -77,9 +77,9 @@ test('a dropped client is continued by a new client object from its saved JSON: 
   const wb = await next(b, 'welcome');
   assert.equal(wb.resumed, true);
   assert.equal(wb.sessionId, wa.sessionId);
-  assert.equal(b.playerId, wa.playerId, 'the same entity');
+  assert.equal(b.entityId, wa.entityId, 'the same entity');
   assert.equal(b.stats.resumes, 1);
-  assert.ok(b.entities.has(watcher.playerId), 'the new object sees what the old one saw');
+  assert.ok(b.entities.has(watcher.entityId), 'the new object sees what the old one saw');
   assert.ok(b.self !== null);
 
   const seqThree = b.chat(ChatChannel.Zone, 'three');
