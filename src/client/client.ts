@@ -584,6 +584,7 @@ export class MmoClient extends Emitter<ClientEvents> {
   private reloginProblem(): string | null {
     const claims = this.loginToken !== null ? readToken(this.loginToken) : null;
     if (this.opts.credentials) return null;
+    if (this.loginToken === null && this.opts.guestName === undefined) return 'no token or credentials to log in again with';
     if (this.loginToken === null) return 'a guest (guestName) cannot log in again as the same character: its character lived only in the lost session';
     if (claims?.guest) return 'a guest token cannot log in again as the same character: its character lived only in the lost session';
     if (claims !== null && claims.expiresAt <= Date.now()) return 'the login token has expired and no credentials were given';
