@@ -887,6 +887,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     this.state = 'ready';
     this.attempt = 0;
+    this.resuming = false; // a later 4101 does not answer this attempt's Resume
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const relogged = this.relogging;
