@@ -75,7 +75,7 @@ describe('Accounts', () => {
     const stored = await store.findAccountByName('zed');
     assert.equal(stored!.password.logN, PARAMS.logN);
     assert.ok(!Buffer.from(stored!.password.hash).includes(Buffer.from('password1')));
-    const player = await store.loadPlayer(r.playerId);
+    const player = await store.loadPlayer(r.characterId);
     assert.equal(player!.accountId, r.accountId);
     assert.equal(player!.zone, SPAWN.zone);
   });

@@ -29,9 +29,10 @@ describe('/auth/register and /auth/login', () => {
     assert.equal(r.status, 201, r.body);
     assert.equal(r.headers['content-type'], 'application/json');
     assert.equal(r.headers['cache-control'], 'no-store');
-    const reg = r.json as { accountId: number; playerId: number; name: string; token: string; expiresAt: number };
+    const reg = r.json as { accountId: number; characterId: number; name: string; token: string; expiresAt: number };
     assert.equal(reg.name, 'Alice');
-    assert.ok(reg.accountId > 0 && reg.playerId > 0);
+    assert.ok(reg.accountId > 0 && reg.characterId > 0);
+    assert.equal('playerId' in reg, false, 'one name per id: the character is characterId, the entity id comes in Welcome');
     const claims = signer.verify(reg.token);
     assert.ok(claims.ok && claims.claims.accountId === reg.accountId && claims.claims.name === 'Alice' && !claims.claims.guest);
 

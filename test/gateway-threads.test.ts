@@ -130,7 +130,7 @@ describe('two gateway threads', () => {
     a2.resume(w.sessionId, Uint8Array.from(w.resumeToken), seen);
     const w2 = await a2.welcome();
     assert.equal(w2.resumed, true);
-    assert.equal(w2.playerId, w.playerId, 'the same character');
+    assert.equal(w2.entityId, w.entityId, 'the same character');
     await a2.until(() => chatTexts(a2).filter((t) => t.startsWith('w')).length >= 5, 5000, 'replayed whispers');
     const replayed = a2.frames.filter((f) => f.seq !== 0);
     assert.deepEqual(

@@ -29,7 +29,7 @@ const token = Uint8Array.from({ length: 16 }, (_, i) => i * 7 + 1);
 function messages(): Uint8Array[] {
   const s = new ServerMessageBuilder();
   const out: Uint8Array[] = [];
-  out.push(s.welcome({ protocolVersion: 1, sessionId: 0xdeadbeef, resumeToken: token, playerId: 4242, name: 'guest_b7', zone: 3, tickRate: 20, serverTime: 1.7e12, resumed: true, replayed: 17 }).slice());
+  out.push(s.welcome({ protocolVersion: 1, sessionId: 0xdeadbeef, resumeToken: token, entityId: 4242, name: 'guest_b7', zone: 3, tickRate: 20, serverTime: 1.7e12, resumed: true, replayed: 17 }).slice());
   out.push(s.pong(12345.678901, 99).slice());
   out.push(s.kicked(4103, 'bye').slice());
   out.push(s.error(105, 'cooldown', 9).slice());

@@ -91,7 +91,7 @@ describe('past lagBytes: deltas are coalesced, everything else arrives, a snapsh
       mover.move(x, y);
       await sleep(60);
     }
-    await waitFor(() => model(slow).has(mover.playerId), 5000, 'the slow client sees the mover');
+    await waitFor(() => model(slow).has(mover.entityId), 5000, 'the slow client sees the mover');
 
     tcp(slow).pause();
     const coalescedBefore = (await metricValue(s.url, 'mmo_net_deltas_coalesced_total')) ?? 0;
@@ -121,7 +121,7 @@ describe('past lagBytes: deltas are coalesced, everything else arrives, a snapsh
     const whispers = slow.messages().flatMap((m) => (m.type === 'chat' ? [Number((m.text ?? '').split(' ')[0])] : []));
     assert.deepEqual(whispers, Array.from({ length: sent }, (_, i) => i + 1), 'every whisper exactly once, in order');
     await waitFor(() => {
-      const v = model(slow).get(mover.playerId);
+      const v = model(slow).get(mover.entityId);
       return v !== undefined && Math.abs(v.x - x) < 0.07 && Math.abs(v.y - y) < 0.07;
     }, 10_000, 'the slow client sees the mover where it really is');
     assert.equal(slow.closed, null, 'never disconnected');
@@ -162,7 +162,7 @@ describe('past net.maxBackpressure: the socket is closed (4201), the session wai
     back.resume(w.sessionId, Uint8Array.from(w.resumeToken), slow.lastSeq);
     const w2 = await back.welcome();
     assert.equal(w2.resumed, true);
-    assert.equal(w2.playerId, w.playerId);
+    assert.equal(w2.entityId, w.entityId);
     talker.close();
     back.close();
   });

@@ -55,7 +55,7 @@ describe('resume', () => {
     const w2 = await a2.welcome();
     assert.equal(w2.resumed, true);
     assert.equal(w2.sessionId, w.sessionId);
-    assert.equal(w2.playerId, w.playerId, 'the same character');
+    assert.equal(w2.entityId, w.entityId, 'the same character');
     assert.notDeepEqual(w2.resumeToken, w.resumeToken, 'the token rotated');
     // Whispers staged in the same flush share a frame (the gathered send), so count messages, not frames.
     assert.ok(w2.replayed >= 1, `replayed ${w2.replayed}`);
@@ -160,7 +160,7 @@ describe('resume', () => {
     const w2 = await retry.welcome();
     assert.equal(w2.resumed, true, 'the retry with the same token is accepted');
     assert.equal(w2.sessionId, w.sessionId);
-    assert.equal(w2.playerId, w.playerId, 'the same character');
+    assert.equal(w2.entityId, w.entityId, 'the same character');
     assert.equal(await metricValue(s.url, 'mmo_session_resume_retries_total'), 1, 'counted as a retry after a lost Welcome');
     // Speaking on the link confirms the new token; the presented one is spent, and so is the lost Welcome's.
     retry.send(retry.b.ping(1));
@@ -233,7 +233,7 @@ describe('resume beyond the replay buffer, expiry, take-over', () => {
     assert.equal(w2.resumed, true);
     assert.equal(w2.replayed, 0, 'nothing replayed: the gap does not fit');
     await a2.until(() => a2.find('snapshot') !== undefined, 5000, 'snapshot');
-    assert.equal(a2.find('snapshot')!.selfId, w.playerId);
+    assert.equal(a2.find('snapshot')!.selfId, w.entityId);
     assert.equal(await metricValue(s.url, 'mmo_session_resumes_accepted_total{outcome="snapshot"}'), 1);
     a2.close();
     bob.close();
@@ -266,7 +266,7 @@ describe('resume beyond the replay buffer, expiry, take-over', () => {
     second.hello(null, token);
     const w2 = await second.welcome();
     assert.equal(w2.sessionId, w1.sessionId, 'the same session');
-    assert.equal(w2.playerId, w1.playerId, 'the same character');
+    assert.equal(w2.entityId, w1.entityId, 'the same character');
     assert.equal(w2.resumed, false);
     await first.until(() => first.closed !== null);
     assert.equal(first.closed!.code, CloseCode.takenOver);

@@ -73,7 +73,7 @@ test('500 clients in 2 zones for 60 s: mutual visibility in range, converged pos
       });
       // NPCs kill wanderers; a respawn puts the player back at a spawn point.
       c.on('respawn', (r) => {
-        b.log.push(performance.now() - t0, c.playerId, 2);
+        b.log.push(performance.now() - t0, c.entityId, 2);
         b.x = b.tx = r.x;
         b.y = b.ty = r.y;
       });
@@ -150,7 +150,7 @@ test('500 clients in 2 zones for 60 s: mutual visibility in range, converged pos
     if (bots.some((b) => Math.abs(dist(b) - SAY) < 0.5)) continue;
     // In a crowd only the nearest DEFAULT_SAY_MAX_LISTENERS hear it (world-chat tests that rule).
     if (bots.filter((b) => dist(b) <= SAY).length > DEFAULT_SAY_MAX_LISTENERS) continue;
-    const text = `say from ${sp.c.playerId}`;
+    const text = `say from ${sp.c.entityId}`;
     sp.c.chat(ChatChannel.Say, text);
     const expected = bots.filter((b) => dist(b) <= SAY);
     await waitFor(() => expected.every((b) => b.heard.includes(text)), 5000, `"${text}" heard by its ${expected.length} listeners`);
@@ -184,16 +184,16 @@ function checkViews(): { bad: Map<string, Disagreement>; pairsInRange: number; f
     for (const b of bots) {
       if (a === b || a.c.zone !== b.c.zone) continue;
       const d = Math.hypot(a.x - b.x, a.y - b.y);
-      const seen = a.c.entities.get(b.c.playerId);
+      const seen = a.c.entities.get(b.c.entityId);
       if (seen) {
         if (d > farSeen) farSeen = d;
-        if (Math.abs(seen.x - b.x) > 1 / 16 || Math.abs(seen.y - b.y) > 1 / 16) bad.set(`position ${a.c.playerId} ${b.c.playerId}`, { kind: 'position', a, b, x: seen.x, y: seen.y });
-        if (d > RADIUS + HYSTERESIS + 1) bad.set(`far ${a.c.playerId} ${b.c.playerId}`, { kind: 'too far', a, b, d });
+        if (Math.abs(seen.x - b.x) > 1 / 16 || Math.abs(seen.y - b.y) > 1 / 16) bad.set(`position ${a.c.entityId} ${b.c.entityId}`, { kind: 'position', a, b, x: seen.x, y: seen.y });
+        if (d > RADIUS + HYSTERESIS + 1) bad.set(`far ${a.c.entityId} ${b.c.entityId}`, { kind: 'too far', a, b, d });
       }
       if (d <= RADIUS - 1) {
         pairsInRange++;
         if (!seen) {
-          if (!full) bad.set(`missing ${a.c.playerId} ${b.c.playerId}`, { kind: 'missing', a, b, d });
+          if (!full) bad.set(`missing ${a.c.entityId} ${b.c.entityId}`, { kind: 'missing', a, b, d });
           if (d < nearUnseenD) {
             nearUnseenD = d;
             nearUnseen = b;
@@ -201,7 +201,7 @@ function checkViews(): { bad: Map<string, Disagreement>; pairsInRange: number; f
         }
       }
     }
-    if (nearUnseen && farSeen > nearUnseenD + HYSTERESIS + 0.5) bad.set(`crowded ${a.c.playerId}`, { kind: 'crowded', a, near: nearUnseen, nearD: nearUnseenD, farD: farSeen });
+    if (nearUnseen && farSeen > nearUnseenD + HYSTERESIS + 0.5) bad.set(`crowded ${a.c.entityId}`, { kind: 'crowded', a, near: nearUnseen, nearD: nearUnseenD, farD: farSeen });
   }
   return { bad, pairsInRange, fullViews };
 }
@@ -216,14 +216,14 @@ async function explainViews(lasting: Disagreement[], firstCount: number): Promis
   const now = performance.now() - t0;
   const pos = (b: Bot) => `(${b.x.toFixed(2)}, ${b.y.toFixed(2)})`;
   const seenBy = (t: Bot) => {
-    const views = bots.filter((o) => o !== t && o.c.zone === t.c.zone && o.c.entities.has(t.c.playerId)).map((o) => o.c.entities.get(t.c.playerId)!);
+    const views = bots.filter((o) => o !== t && o.c.zone === t.c.zone && o.c.entities.has(t.c.entityId)).map((o) => o.c.entities.get(t.c.entityId)!);
     return views.length === 0 ? 'seen by nobody' : `seen by ${views.length} at ${[...new Set(views.map((v) => `(${v.x}, ${v.y})`))].slice(0, 3).join(' ')}`;
   };
-  const who = (b: Bot) => `${b.c.playerId} at ${pos(b)} [${seenBy(b)}, hp ${b.c.self?.hp}, ${b.c.entities.size} in view, ${b.c.stats.framesReceived} frames]`;
+  const who = (b: Bot) => `${b.c.entityId} at ${pos(b)} [${seenBy(b)}, hp ${b.c.self?.hp}, ${b.c.entities.size} in view, ${b.c.stats.framesReceived} frames]`;
   const history = (a: Bot, b: Bot) => {
     const out: string[] = [];
-    for (let i = 0; i < a.log.length; i += 3) if (a.log[i + 1] === b.c.playerId) out.push(`${['leave', 'enter', '', 'death'][a.log[i + 2]!]} ${((a.log[i]! - now) / 1000).toFixed(2)}s`);
-    for (let i = 0; i < b.log.length; i += 3) if (b.log[i + 2] === 2) out.push(`(${b.c.playerId} respawned ${((b.log[i]! - now) / 1000).toFixed(2)}s)`);
+    for (let i = 0; i < a.log.length; i += 3) if (a.log[i + 1] === b.c.entityId) out.push(`${['leave', 'enter', '', 'death'][a.log[i + 2]!]} ${((a.log[i]! - now) / 1000).toFixed(2)}s`);
+    for (let i = 0; i < b.log.length; i += 3) if (b.log[i + 2] === 2) out.push(`(${b.c.entityId} respawned ${((b.log[i]! - now) / 1000).toFixed(2)}s)`);
     return `told: ${out.slice(-8).join(' ') || 'nothing'}`;
   };
   const lines = lasting.slice(0, 6).map((v) => {
@@ -233,7 +233,7 @@ async function explainViews(lasting: Disagreement[], firstCount: number): Promis
       case 'too far':
         return `${who(v.a)} still sees ${who(v.b)} ${v.d.toFixed(1)} away; ${history(v.a, v.b)}`;
       case 'missing':
-        return `${who(v.a)} does not see ${who(v.b)} ${v.d.toFixed(1)} away (it sees the observer: ${v.b.c.entities.has(v.a.c.playerId)}); ${history(v.a, v.b)}`;
+        return `${who(v.a)} does not see ${who(v.b)} ${v.d.toFixed(1)} away (it sees the observer: ${v.b.c.entities.has(v.a.c.entityId)}); ${history(v.a, v.b)}`;
       case 'crowded':
         return `${who(v.a)}, view full, sees a player ${v.farD.toFixed(1)} away but not ${who(v.near)} ${v.nearD.toFixed(1)} away; ${history(v.a, v.near)}`;
     }

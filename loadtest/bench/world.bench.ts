@@ -78,14 +78,15 @@ function measure(m: Measured): void {
  * Runs the given configurations tick by tick in turn (so each sees the same
  * background load), then reports each.
  */
-function run(players: number, configs: Array<{ refreshTicks: number; size: number; updateTicks?: number }>): Measured[] {
-  const ms: Measured[] = configs.map(({ refreshTicks, size, updateTicks = 1 }) => {
+function run(players: number, configs: Array<{ refreshTicks: number; size: number; updateTicks?: number; playerShare?: number }>): Measured[] {
+  const ms: Measured[] = configs.map(({ refreshTicks, size, updateTicks = 1, playerShare }) => {
     const def = defaultZoneDefs(1, { size })[0]!;
     def.aoi.refreshTicks = refreshTicks;
     def.aoi.updateTicks = updateTicks;
+    if (playerShare !== undefined) def.aoi.playerShare = playerShare;
     return {
       sim: makeSim(players, def),
-      label: `${size}x${size}, AOI refresh every ${refreshTicks}${updateTicks > 1 ? `, updates every ${updateTicks} ticks` : ''}`,
+      label: `${size}x${size}, AOI refresh every ${refreshTicks}${updateTicks > 1 ? `, updates every ${updateTicks} ticks` : ''}${playerShare !== undefined ? `, playerShare ${playerShare}` : ''}`,
       tickMs: [],
       inputMs: [],
       tickCpuUs: 0,
@@ -164,6 +165,8 @@ const big = run(5000, [
   { refreshTicks: 2, size: 2048 },
   // What world.aoi.updateTicks=4 (5 updates a second) saves the zone in the same crowd.
   { refreshTicks: 2, size: 1024, updateTicks: 4 },
+  // Baseline for players-first (default world.aoi.playerShare 0.75): plain nearest-first, same crowd, same run.
+  { refreshTicks: 1, size: 1024, playerShare: 0 },
 ]);
 baseline(big[1]!);
 heapAndCheckpoint(big[0]!, 300);

@@ -60,7 +60,7 @@ export class LeanBot implements SwarmBot, ConnOwner {
 
   // Session.
   private sessionId = 0;
-  private playerId = 0;
+  private entityId = 0;
   private readonly token = new Uint8Array(64);
   private tokenLen = 0;
   private lastSeq = 0;
@@ -273,7 +273,7 @@ export class LeanBot implements SwarmBot, ConnOwner {
     for (let i = 0; i < ne; i++) {
       const e = peek.enter(en, i);
       const id = peek.enterId(e);
-      if (id === this.playerId || (peek.enterFlags(e) & 1) !== 0) continue;
+      if (id === this.entityId || (peek.enterFlags(e) & 1) !== 0) continue;
       const x = peek.enterX(e) * Q;
       const y = peek.enterY(e) * Q;
       const d = Math.hypot(x - px, y - py);
@@ -297,7 +297,7 @@ export class LeanBot implements SwarmBot, ConnOwner {
     const nu = peek.vectorLength(up);
     for (let i = 0; i < nu; i++) {
       const id = peek.updateId(up, i);
-      if (id === this.playerId || (peek.updateFlags(up, i) & 1) !== 0) continue;
+      if (id === this.entityId || (peek.updateFlags(up, i) & 1) !== 0) continue;
       const x = peek.updateX(up, i) * Q;
       const y = peek.updateY(up, i) * Q;
       const d = Math.hypot(x - px, y - py);
@@ -458,7 +458,7 @@ export class LeanBot implements SwarmBot, ConnOwner {
         const nd = peek.vectorLength(dv);
         for (let i = 0; i < nd; i++) {
           k.deaths++;
-          if (peek.deathEntity(dv, i) === this.playerId) this.dead = true;
+          if (peek.deathEntity(dv, i) === this.entityId) this.dead = true;
         }
         if (this.wantTarget && this.positioned) this.chooseTarget(t);
         return;
@@ -548,7 +548,7 @@ export class LeanBot implements SwarmBot, ConnOwner {
       k.resumes++;
       k.replayed += peek.welcomeReplayed(t);
       if (this.droppedAt !== 0) {
-        if (sid === this.sessionId && pid === this.playerId) {
+        if (sid === this.sessionId && pid === this.entityId) {
           k.backOwn++;
           this.host.backTime.recordValue(Math.max(1, Math.round((now - this.droppedAt) * 1000)));
         } else k.lostSessions++;
@@ -573,7 +573,7 @@ export class LeanBot implements SwarmBot, ConnOwner {
       if (name !== '' && name !== this.name) this.whisperTo = new TextEncoder().encode(name.replace(this.name, `${this.host.behaviour.namePrefix}${Math.max(0, this.index - 1)}`));
     }
     this.sessionId = sid;
-    this.playerId = pid;
+    this.entityId = pid;
     this.phase = 'playing';
     this.connected = true;
     this.lastMoveAt = now;

@@ -21,7 +21,7 @@ const S = {
   msgBody: fieldSlot('ServerMessage.body'),
   welcomeSession: fieldSlot('Welcome.session_id'),
   welcomeToken: fieldSlot('Welcome.resume_token'),
-  welcomePlayer: fieldSlot('Welcome.player_id'),
+  welcomePlayer: fieldSlot('Welcome.entity_id'),
   welcomeName: fieldSlot('Welcome.name'),
   welcomeResumed: fieldSlot('Welcome.resumed'),
   welcomeReplayed: fieldSlot('Welcome.replayed'),

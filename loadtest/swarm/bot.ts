@@ -109,7 +109,7 @@ export class Bot {
   phase: Phase = 'connecting';
   /** Session and player of the first Welcome: a resume must bring these back. */
   sessionId = 0;
-  playerId = 0;
+  entityId = 0;
   /** The name the server gave us (a guest prefix may be added); others' names follow the same pattern. */
   serverName = '';
   /** performance.now() of the planned drop being recovered from, or 0. */
@@ -199,7 +199,7 @@ export class Bot {
     const c = this.client;
     if (!c || !c.connected || this.serverName === '') return;
     for (const e of c.entities.values()) {
-      if (e.id !== c.playerId && e.kind === EntityKind.Player && e.name === this.serverName) this.host.counters.duplicateSelf++;
+      if (e.id !== c.entityId && e.kind === EntityKind.Player && e.name === this.serverName) this.host.counters.duplicateSelf++;
     }
   }
 
@@ -271,7 +271,7 @@ export class Bot {
     let loot = 0;
     let lootD = Infinity;
     for (const e of c.entities.values()) {
-      if (e.id === c.playerId || (e.flags & 1) !== 0) continue;
+      if (e.id === c.entityId || (e.flags & 1) !== 0) continue;
       const d = Math.hypot(e.x - this.px, e.y - this.py);
       if (e.kind === EntityKind.Loot) {
         if (d < lootD) {
@@ -312,7 +312,7 @@ export class Bot {
       // Whisper someone in sight, or else a bot by its (predictable) name.
       let to: string | null = null;
       for (const e of c.entities.values()) {
-        if (e.kind === EntityKind.Player && e.id !== c.playerId && e.name) {
+        if (e.kind === EntityKind.Player && e.id !== c.entityId && e.name) {
           to = e.name;
           break;
         }
@@ -404,7 +404,7 @@ export class Bot {
     c.on('welcome', (w) => this.onWelcome(c, w));
     c.on('snapshot', (s) => {
       k.snapshots++;
-      const me = s.entities.get(s.selfId) ?? s.entities.get(c.playerId);
+      const me = s.entities.get(s.selfId) ?? s.entities.get(c.entityId);
       if (me) this.placeAt(me.x, me.y);
       else if (c.self) this.placeAt(c.self.x, c.self.y);
     });
@@ -424,7 +424,7 @@ export class Bot {
     c.on('damage', () => void k.damageSeen++);
     c.on('death', (d) => {
       k.deaths++;
-      if (d.entity === c.playerId) this.dead = true;
+      if (d.entity === c.entityId) this.dead = true;
       if (d.entity === this.huntId) this.huntId = 0;
     });
     c.on('respawn', (r) => {
@@ -492,7 +492,7 @@ export class Bot {
       k.resumes++;
       k.replayed += w.replayed;
       if (this.droppedAt !== 0) {
-        if (w.sessionId === this.sessionId && w.playerId === this.playerId) {
+        if (w.sessionId === this.sessionId && w.entityId === this.entityId) {
           k.backOwn++;
           this.host.backTime.recordValue(Math.max(1, Math.round((now - this.droppedAt) * 1000)));
         } else k.lostSessions++;
@@ -508,7 +508,7 @@ export class Bot {
       this.host.connectTime.recordValue(Math.max(1, Math.round((now - this.startedAt) * 1000)));
     }
     this.sessionId = w.sessionId;
-    this.playerId = w.playerId;
+    this.entityId = w.entityId;
     this.serverName = w.name;
     this.phase = 'playing';
     this.lastMoveAt = now;

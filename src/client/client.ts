@@ -47,6 +47,8 @@ import { MoveRejected } from '../protocol/generated/mmo/move-rejected.js';
 import { Custom } from '../protocol/generated/mmo/custom.js';
 import { Emitter } from './emitter.js';
 import { fullJitterDelay, retryHintFromHeaders, retryHintFromReason } from './backoff.js';
+import { AuthError, authBaseFromWsUrl, login, readToken } from './auth.js';
+import { readSavedSession, SAVED_SESSION_VERSION, toBase64, type SavedSession } from './saved.js';
 import type { ClientEvents, ClientStats, ConnectOptions, DamageEvent, DeathEvent, EntityView, SelfView, WebSocketConstructor, WebSocketLike } from './types.js';
 
 const OPEN = 1;
@@ -145,7 +147,13 @@ export class MmoClient extends Emitter<ClientEvents> {
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Set when the current attempt's upgrade was refused with an HTTP status (Node). */
   private refused: string | null = null;
-  private info = { playerId: 0, zone: 0, tickRate: 0, name: '' };
+  private info = { entityId: 0, zone: 0, tickRate: 0, name: '' };
+  /** The token the next Hello presents (options.token, or one fetched with options.credentials). */
+  private loginToken: string | null;
+  /** The current attempt sent a Resume (a 4101 then means the server forgot the session). */
+  private resuming = false;
+  /** Set from a refused resume until the new login's Welcome (options.relogin). */
+  private relogging: { sessionId: number; entityId: number; name: string; droppedInputs: number } | null = null;
 
   // Accessor objects and event payloads reused across frames.
   private readonly frame = new ServerFrame();
@@ -158,7 +166,7 @@ export class MmoClient extends Emitter<ClientEvents> {
   private readonly dmgEvent: DamageEvent = { attacker: 0, target: 0, amount: 0, hpLeft: 0 };
   private readonly deathEvent: DeathEvent = { entity: 0, killer: 0 };
 
-  private readonly opts: Required<Omit<ConnectOptions, 'token' | 'guestName' | 'localAddress' | 'WebSocket' | 'verify'>> & ConnectOptions;
+  private readonly opts: Required<Omit<ConnectOptions, 'token' | 'guestName' | 'credentials' | 'authUrl' | 'resume' | 'localAddress' | 'WebSocket' | 'verify'>> & ConnectOptions;
 
   constructor(
     readonly url: string,
@@ -177,9 +185,12 @@ export class MmoClient extends Emitter<ClientEvents> {
       ackIntervalMs: 1000,
       silenceTimeoutMs: 10_000,
       random: Math.random,
+      relogin: false,
       ...options,
     };
+    this.loginToken = options.token ?? null;
     this.limits = serverVerifyLimits(options.verify);
+    if (options.resume !== undefined) this.restore(options.resume);
     const silence = this.opts.silenceTimeoutMs;
     if (!(silence >= 0)) throw sdkError('MMO_ERR_OPTIONS', `silenceTimeoutMs must be >= 0, got ${silence}`);
     if (silence > 0) {
@@ -190,12 +201,12 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     if (options.WebSocket) {
       this.Impl = options.WebSocket;
-      this.open();
+      this.begin();
     } else {
       defaultWebSocket().then(
         (impl) => {
           this.Impl = impl;
-          if (this.state === 'connecting') this.open();
+          if (this.state === 'connecting') this.begin();
         },
         (e: Error) => this.finish(CloseCode.normal, e.message),
       );
@@ -218,8 +229,14 @@ export class MmoClient extends Emitter<ClientEvents> {
     return this.session;
   }
 
+  /** The player's entity id in its zone (Welcome.entity_id): the id its EntityViews, damage and deaths carry. */
+  get entityId(): number {
+    return this.info.entityId;
+  }
+
+  /** @deprecated Use entityId (the entity, not the account's character row of /auth). */
   get playerId(): number {
-    return this.info.playerId;
+    return this.info.entityId;
   }
 
   get zone(): number {
@@ -303,6 +320,58 @@ export class MmoClient extends Emitter<ClientEvents> {
     });
   }
 
+  /**
+   * The session as plain JSON (JSON.stringify it), for a client that restarts
+   * (a tab reload): connect(url, { resume }) continues it in a new client
+   * object. It holds the secret resume token. Null before the first Welcome.
+   * Allocates: call it when saving (beforeunload, pagehide), not per frame.
+   */
+  savedSession(): SavedSession | null {
+    if (this.session === 0 || this.resumeToken === null) return null;
+    const copy = <T extends object>(o: T): T => ({ ...o });
+    return {
+      v: SAVED_SESSION_VERSION,
+      sessionId: this.session,
+      resumeToken: toBase64(this.resumeToken),
+      lastSeq: this.seqIn,
+      inputSeq: this.nextInput - 1,
+      ackedInput: this.ackIn,
+      pending: this.pending.map((p) => ({ seq: p.seq, bytes: toBase64(p.bytes) })),
+      moves: this.moves.map((m) => ({ seq: m.seq, x: m.x, y: m.y })),
+      entityId: this.info.entityId,
+      name: this.info.name,
+      zone: this.info.zone,
+      tickRate: this.info.tickRate,
+      self: this.self ? { ...this.self, inventory: this.self.inventory.map(copy) } : null,
+      serverPosition: { x: this.serverPos.x, y: this.serverPos.y },
+      entities: [...this.entities.values()].map(copy),
+      savedAt: Date.now(),
+    };
+  }
+
+  /**
+   * Drops the link without logging out and stops this client (no reconnect):
+   * the server keeps the character in the world as a link-dead session for
+   * sessions.zombieTtlMs, to be resumed from the returned savedSession() by
+   * another client object. Emits 'close' with CloseCode.clientDropped.
+   */
+  drop(): SavedSession | null {
+    const saved = this.savedSession();
+    if (this.state !== 'closed') {
+      const ws = this.ws;
+      this.detach();
+      if (ws) {
+        try {
+          ws.close(CloseCode.clientDropped, 'dropped; will resume');
+        } catch {
+          ws.close();
+        }
+      }
+      this.finish(CloseCode.clientDropped, 'dropped; will resume');
+    }
+    return saved;
+  }
+
   /** Closes for good (no reconnect). Emits 'close' with `code`. */
   close(code: number = CloseCode.normal, reason = 'client closed'): void {
     if (this.state === 'closed') return;
@@ -318,7 +387,54 @@ export class MmoClient extends Emitter<ClientEvents> {
     this.finish(code, reason);
   }
 
+  /** Takes over a saved session (options.resume): the first attempt sends a Resume. */
+  private restore(resume: SavedSession): void {
+    const { saved, token, pending } = readSavedSession(resume);
+    this.session = saved.sessionId;
+    this.resumeToken = token;
+    this.seqIn = saved.lastSeq;
+    this.ackedOut = saved.lastSeq;
+    this.ackIn = saved.ackedInput;
+    this.nextInput = saved.inputSeq + 1;
+    this.pending = pending.slice(-this.opts.maxPendingInputs);
+    this.moves = saved.moves.map((m) => ({ seq: m.seq, x: m.x, y: m.y, late: 0 }));
+    this.info = { entityId: saved.entityId, zone: saved.zone, tickRate: saved.tickRate, name: saved.name };
+    this.self = saved.self ? { ...saved.self, inventory: saved.self.inventory.map((e) => ({ ...e })) } : null;
+    this.serverPos.x = saved.serverPosition?.x ?? 0;
+    this.serverPos.y = saved.serverPosition?.y ?? 0;
+    for (const e of saved.entities) this.entities.set(e.id, { ...e });
+  }
+
   // ------------------------------------------------------------ connection
+
+  /** One connection attempt: a login token first when a login needs one and only credentials can give it. */
+  private begin(): void {
+    if (this.session !== 0 || !this.opts.credentials || this.tokenUsable()) {
+      this.open();
+      return;
+    }
+    this.state = 'connecting';
+    login(this.opts.authUrl ?? authBaseFromWsUrl(this.url), this.opts.credentials).then(
+      (grant) => {
+        if (this.state !== 'connecting') return; // closed meanwhile
+        this.loginToken = grant.token;
+        this.open();
+      },
+      (e: unknown) => {
+        if (this.state !== 'connecting') return;
+        const err = e instanceof AuthError ? e : new AuthError(0, 'network', String(e));
+        // Wrong credentials end the client like a refused token; a busy or unreachable server is retried.
+        this.lost(err.retryable ? 1006 : CloseCode.authFailed, `login: ${err.message}`);
+      },
+    );
+  }
+
+  /** The login token exists and does not expire within 5 s (unreadable tokens are left to the server). */
+  private tokenUsable(): boolean {
+    if (this.loginToken === null) return false;
+    const p = readToken(this.loginToken);
+    return p === null || p.expiresAt - 5000 > Date.now();
+  }
 
   private open(): void {
     const Impl = this.Impl!;
@@ -370,10 +486,10 @@ export class MmoClient extends Emitter<ClientEvents> {
       if (this.ws !== ws) return;
       this.state = 'handshake';
       const o = this.opts;
-      const hello =
-        this.session !== 0 && this.resumeToken
-          ? this.builder.resume(o.protocolVersion, this.session, this.resumeToken, this.seqIn)
-          : this.builder.hello(o.protocolVersion, o.token ?? null, o.guestName ?? null, o.clientName);
+      this.resuming = this.session !== 0 && this.resumeToken !== null;
+      const hello = this.resuming
+        ? this.builder.resume(o.protocolVersion, this.session, this.resumeToken!, this.seqIn)
+        : this.builder.hello(o.protocolVersion, this.loginToken, this.loginToken === null ? (o.guestName ?? null) : null, o.clientName);
       this.send(hello.slice());
     };
     ws.onmessage = (ev) => {
@@ -410,7 +526,12 @@ export class MmoClient extends Emitter<ClientEvents> {
   /** The socket is gone: resume later, or give up. */
   private lost(code: number, reason: string): void {
     if (this.state === 'closed') return;
+    if (code === CloseCode.resumeRefused && this.resuming && this.opts.relogin && this.opts.reconnect) {
+      this.relogin(code, reason);
+      return;
+    }
     if (!isRetryable(code) || !this.opts.reconnect) {
+      if (this.relogging) this.emit('reloginFailed', { reason: `the new login was refused: ${reason}`, code });
       this.finish(code, reason);
       return;
     }
@@ -427,8 +548,47 @@ export class MmoClient extends Emitter<ClientEvents> {
     this.emit('reconnecting', { attempt: this.attempt, delayMs, code, reason, hintMs: hint });
     this.armTimer(delayMs, () => {
       this.timer = null;
-      if (this.state === 'waiting') this.open();
+      if (this.state === 'waiting') this.begin();
     });
+  }
+
+  /**
+   * The server refused to resume (it forgot the session: a restart, an
+   * expired zombie). Log in again as the same account, never as someone
+   * else: a guest's character lived only in the lost session, so a guest
+   * stops here.
+   */
+  private relogin(code: number, reason: string): void {
+    const why = this.reloginProblem();
+    if (why !== null) {
+      this.emit('reloginFailed', { reason: why, code });
+      this.finish(code, reason);
+      return;
+    }
+    const dropped = this.pending.length;
+    this.stats.inputsDropped += dropped;
+    this.relogging = { sessionId: this.session, entityId: this.info.entityId, name: this.info.name, droppedInputs: dropped };
+    this.pending = [];
+    this.moves.length = 0;
+    this.session = 0;
+    this.resumeToken = null;
+    this.resuming = false;
+    this.seqIn = 0;
+    this.ackedOut = 0;
+    // Input seqs keep counting up: a new session accepts any seq above 0.
+    this.attempt = 0;
+    this.lost(1006, `session unknown to the server (${reason}); logging in again`);
+  }
+
+  /** Why a relogin cannot be the same account, or null. */
+  private reloginProblem(): string | null {
+    const claims = this.loginToken !== null ? readToken(this.loginToken) : null;
+    if (this.opts.credentials) return null;
+    if (this.loginToken === null && this.opts.guestName === undefined) return 'no token or credentials to log in again with';
+    if (this.loginToken === null) return 'a guest (guestName) cannot log in again as the same character: its character lived only in the lost session';
+    if (claims?.guest) return 'a guest token cannot log in again as the same character: its character lived only in the lost session';
+    if (claims !== null && claims.expiresAt <= Date.now()) return 'the login token has expired and no credentials were given';
+    return null;
   }
 
   private finish(code: number, reason: string): void {
@@ -716,7 +876,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     const token = w.resumeTokenArray();
     this.session = w.sessionId();
     this.resumeToken = token ? token.slice() : null;
-    this.info = { playerId: w.playerId(), zone: w.zone(), tickRate: w.tickRate(), name: w.name() ?? '' };
+    this.info = { entityId: w.entityId(), zone: w.zone(), tickRate: w.tickRate(), name: w.name() ?? '' };
     if (!resumed) {
       // A new session: frame numbering restarts; the old model is void.
       this.seqIn = 0;
@@ -727,12 +887,23 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     this.state = 'ready';
     this.attempt = 0;
+    this.resuming = false; // a later 4101 does not answer this attempt's Resume
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const relogged = this.relogging;
+    this.relogging = null;
+    if (relogged && this.info.name.toLowerCase() !== relogged.name.toLowerCase()) {
+      // Cannot happen with one token or one set of credentials; refuse rather than play someone else.
+      const why = `logged in again as ${this.info.name}, not ${relogged.name}`;
+      this.emit('reloginFailed', { reason: why, code: CloseCode.resumeRefused });
+      this.close(CloseCode.normal, why);
+      return;
+    }
     const ev = {
       protocolVersion: w.protocolVersion(),
       sessionId: this.session,
-      playerId: this.info.playerId,
+      entityId: this.info.entityId,
+      playerId: this.info.entityId,
       name: this.info.name,
       zone: this.info.zone,
       tickRate: this.info.tickRate,
@@ -747,6 +918,16 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     this.emit('welcome', ev);
     if (resumed) this.emit('resumed', { replayed: ev.replayed });
+    if (relogged) {
+      this.emit('relogin', {
+        previousSessionId: relogged.sessionId,
+        previousEntityId: relogged.entityId,
+        sessionId: this.session,
+        entityId: this.info.entityId,
+        name: this.info.name,
+        droppedInputs: relogged.droppedInputs,
+      });
+    }
   }
 
   private onSnapshot(s: Snapshot): void {
@@ -760,7 +941,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     const self = s.self();
     if (self) this.self = readSelf(self);
-    const me = this.entities.get(this.info.playerId);
+    const me = this.entities.get(this.info.entityId);
     if (self) this.reconcile(this.self!.x, this.self!.y);
     else if (me) this.reconcile(me.x, me.y);
     this.info.zone = s.zone();
@@ -778,7 +959,7 @@ export class MmoClient extends Emitter<ClientEvents> {
         ents.set(v.id, v);
       }
       applyEnter(v, e);
-      if (v.id === this.info.playerId) this.reconcile(v.x, v.y);
+      if (v.id === this.info.entityId) this.reconcile(v.x, v.y);
       this.emit('enter', v);
     }
     n = d.updatesLength();
@@ -792,7 +973,7 @@ export class MmoClient extends Emitter<ClientEvents> {
       v.hp = st.hp();
       v.flags = st.flags();
       v.dir = st.dir();
-      if (v.id === this.info.playerId) this.reconcile(v.x, v.y);
+      if (v.id === this.info.entityId) this.reconcile(v.x, v.y);
       this.emit('update', v);
     }
     n = d.leavesLength();

@@ -3,6 +3,8 @@
 // here imports a node: module at top level.
 
 export { connect, MmoClient } from './client.js';
+export { SAVED_SESSION_VERSION, type SavedSession } from './saved.js';
+export { AuthError, authBaseFromWsUrl, guest, login, readToken, register, type AuthGrant, type TokenPayload } from './auth.js';
 export type * from './types.js';
 export { fullJitterDelay, retryHintFromHeaders, retryHintFromReason } from './backoff.js';
 export { CloseCode, isRetryable } from '../protocol/close-codes.js';

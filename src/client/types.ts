@@ -1,6 +1,7 @@
 // Public types of the client SDK: options, the local model, event payloads.
 
 import type { ServerVerifyOptions } from '../protocol/verify.js';
+import type { SavedSession } from './saved.js';
 
 /** The subset of the WebSocket API the SDK uses: the browser's and `ws`'s both fit. */
 export interface WebSocketLike {
@@ -17,11 +18,40 @@ export interface WebSocketLike {
 /** A WebSocket constructor. In Node the `ws` package's; the third argument is ws's options object. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: Record<string, unknown>) => WebSocketLike;
 
+/** An account's name and password, for POST /auth/login. */
+export interface Credentials {
+  name: string;
+  password: string;
+}
+
 export interface ConnectOptions {
-  /** Signed token from POST /auth/login. Either this or guestName. */
+  /** Signed token from POST /auth/login. One of token, credentials or guestName. */
   token?: string;
+  /**
+   * Log in with these (POST /auth/login at authUrl) when there is no token or
+   * it has expired: at the start, and for a relogin (tokens are short-lived).
+   */
+  credentials?: Credentials;
   /** Log in as a guest with this name (when the server allows guests). */
   guestName?: string;
+  /**
+   * When the server no longer knows the session (a resume refused with 4101,
+   * e.g. after a server restart), log in again as the same account with the
+   * token or credentials and emit 'relogin'. Never as a new guest: a guest's
+   * character lives only for its session, so a guest (guestName or a guest
+   * token) gets 'reloginFailed' and the client closes. Default false.
+   */
+  relogin?: boolean;
+  /**
+   * Continue a session saved by savedSession() (or drop()) in another client
+   * object: the first attempt resumes it (replayed frames apply to the saved
+   * model, or a Snapshot replaces it), input seqs continue from it and its
+   * unacknowledged inputs are sent again. A resume the server refuses (4101:
+   * the session expired) closes the client, or logs in again with relogin.
+   */
+  resume?: SavedSession;
+  /** Base HTTP URL of the server's /auth routes. Default: the WebSocket URL's origin (ws: to http:, wss: to https:). */
+  authUrl?: string;
   /** Free text sent in Hello for the server's diagnostics. Default "mmo-sdk/<version> <runtime>". */
   clientName?: string;
   /** Protocol version to announce. Default PROTOCOL_VERSION; tests use others. */
@@ -93,6 +123,9 @@ export interface SelfView {
 export interface WelcomeEvent {
   protocolVersion: number;
   sessionId: number;
+  /** The player's entity id in its zone (what EntityView.id, damage and deaths carry). */
+  entityId: number;
+  /** @deprecated The same as entityId (not the character id of /auth/register). */
   playerId: number;
   name: string;
   zone: number;
@@ -192,6 +225,25 @@ export interface ReconnectingEvent {
   hintMs: number;
 }
 
+/** A relogin after the server forgot the session: the same account, a new session. */
+export interface ReloginEvent {
+  /** The session the server no longer knew, and the entity id it had. */
+  previousSessionId: number;
+  previousEntityId: number;
+  sessionId: number;
+  entityId: number;
+  /** The account's name (the same before and after). */
+  name: string;
+  /** Unacknowledged inputs of the lost session, not sent to the new one (the world they were meant for is gone). */
+  droppedInputs: number;
+}
+
+export interface ReloginFailedEvent {
+  /** Why the client could not log in again; it closes next (with `code`). */
+  reason: string;
+  code: number;
+}
+
 export interface CloseEvent {
   code: number;
   reason: string;
@@ -222,6 +274,10 @@ export interface ClientEvents {
   /** A game's own message (content module). */
   custom: CustomEvent;
   reconnecting: ReconnectingEvent;
+  /** Logged in again as the same account after the server forgot the session (options.relogin). */
+  relogin: ReloginEvent;
+  /** options.relogin was set but the client cannot log in again as the same account; 'close' follows. */
+  reloginFailed: ReloginFailedEvent;
   /** Final: the client will not reconnect. */
   close: CloseEvent;
 }

@@ -388,6 +388,13 @@ export const WorldSection = Type.Object(
         radius: Type.Number({ default: 64, minimum: 1, maximum: 1024, description: 'An entity enters a player\'s view within this distance.' }),
         hysteresis: Type.Number({ default: 8, minimum: 0, maximum: 256, description: 'It leaves only beyond radius + hysteresis (no flicker at the edge).' }),
         visibleCap: Type.Integer({ default: 64, minimum: 1, maximum: 1024, description: 'Most entities one player sees, nearest first.' }),
+        playerShare: Type.Number({
+          default: 0.75,
+          minimum: 0,
+          maximum: 1,
+          description:
+            'Fraction of visibleCap reserved for players: past the cap the nearest players get round(visibleCap * playerShare) slots before NPCs and loot (a crowd of nearer NPCs cannot hide a player); the rest goes to the nearest of what remains. 0: nearest first whatever the kind.',
+        }),
         cellSize: Type.Number({ default: 32, minimum: 1, maximum: 1024, description: 'Spatial grid cell side.' }),
         refreshTicks: Type.Integer({ default: 2, minimum: 1, maximum: 16, description: 'Recompute each view every N ticks (staggered); updates still go out every tick.' }),
         updateTicks: Type.Integer({

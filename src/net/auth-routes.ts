@@ -1,6 +1,6 @@
 // HTTP account endpoints on the gateway's port:
 //
-//   POST /auth/register {"name","password"} -> 201 {accountId, playerId, name, token, expiresAt}
+//   POST /auth/register {"name","password"} -> 201 {accountId, characterId, name, token, expiresAt}
 //   POST /auth/login    {"name","password"} -> 200 {accountId, name, token, expiresAt}
 //   POST /auth/guest    {"name"?}           -> 200 {accountId, name, token, expiresAt, guest: true}
 //

@@ -36,7 +36,8 @@ export interface LoginGrant {
 }
 
 export interface RegisterGrant extends LoginGrant {
-  playerId: number;
+  /** The account's character (its player row). Not the entity id a Welcome carries (that is per zone and per session). */
+  characterId: number;
 }
 
 export interface AccountsOptions {
@@ -94,7 +95,7 @@ export class Accounts {
       const r = await this.store.createAccount({ name: n, password: hash, createdAt: now, player: this.opts.newPlayer });
       if (!r.ok) return taken(n);
       const t = this.signer.sign({ accountId: r.account.id, name: r.account.name, guest: false }, now);
-      return { ok: true, accountId: r.account.id, playerId: r.player.id, name: r.account.name, ...t };
+      return { ok: true, accountId: r.account.id, characterId: r.player.id, name: r.account.name, ...t };
     } catch (err) {
       return failure(err);
     }

@@ -221,7 +221,7 @@ export interface WelcomeFields {
   protocolVersion: number;
   sessionId: number;
   resumeToken: Uint8Array;
-  playerId: number;
+  entityId: number;
   name: string;
   zone: number;
   tickRate: number;
@@ -250,7 +250,7 @@ export class ServerMessageBuilder extends ReusableBuilder {
     b.clear();
     const tok = b.createByteVector(w.resumeToken);
     const name = this.str(w.name);
-    const body = Welcome.createWelcome(b, w.protocolVersion, w.sessionId, tok, w.playerId, name, w.zone, w.tickRate, w.serverTime, w.resumed, w.replayed);
+    const body = Welcome.createWelcome(b, w.protocolVersion, w.sessionId, tok, w.entityId, name, w.zone, w.tickRate, w.serverTime, w.resumed, w.replayed);
     return this.wrap(ServerBody.Welcome, body);
   }
 

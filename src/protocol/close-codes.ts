@@ -6,6 +6,7 @@
 //   4100-4199  session lifecycle: resume is not possible, log in again
 //   4200-4299  admission and rate limits: retry after the advertised delay
 //   4300-4399  server state: retry (resume) after a delay
+//   4900-4999  sent by clients, never by the server
 //
 // The reason text sent with a close is at most 123 bytes (RFC 6455).
 
@@ -46,6 +47,9 @@ export const CloseCode = {
 
   /** The player's zone is down after repeated crashes; retry later. */
   zoneDown: 4300,
+
+  /** Sent by a client (MmoClient.drop()): the link is dropped, not the session; it will be resumed. Anything but 1000 keeps the session. */
+  clientDropped: 4900,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;

@@ -701,7 +701,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       protocolVersion: PROTOCOL_VERSION,
       sessionId: s.id,
       resumeToken: s.token,
-      playerId: s.entity,
+      entityId: s.entity,
       name: s.identity.name,
       zone: def?.id ?? 0,
       tickRate: this.d.tickHz,

@@ -42,6 +42,7 @@ export {
 export { EntityStore, Flag, Kind, INVENTORY_SLOTS, MAX_GENERATION, SLOT_BITS, SLOT_MASK, quantize, slotOfId, type KindValue } from './entity-store.js';
 export {
   DEFAULT_AOI,
+  DEFAULT_PLAYER_SHARE,
   DEFAULT_COMBAT,
   DEFAULT_MOVEMENT,
   MAX_ENTITIES,

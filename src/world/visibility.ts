@@ -9,6 +9,13 @@
 //                          key = distance - H for e in V, distance otherwise
 //                          (ties by slot)
 //
+// Players first (playerShare P): past the cap, round(C * P) slots go to the
+// nearest player candidates (by the same key) before anything else, and the
+// rest of the cap to the nearest of what remains, players or not. A player
+// 22 units away in a crowd of 200 nearer NPCs is still seen; with only
+// players, or only NPCs, the result is the plain nearest-C. P = 0 is plain
+// nearest-C always.
+//
 // The -H bias on the cap keeps an entity already shown from being swapped
 // for one barely nearer, so a crowd at the cap does not flap enter/leave
 // every tick (each flap costs an EntityEnter with a name instead of a
@@ -22,7 +29,7 @@
 
 import type { EntityStore } from './entity-store.js';
 import type { SpatialGrid } from './grid.js';
-import { SLOT_MASK } from './entity-store.js';
+import { Kind, SLOT_MASK } from './entity-store.js';
 
 export class Visibility {
   /** Storage per observer (the configured cap). */
@@ -31,6 +38,8 @@ export class Visibility {
   limit: number;
   readonly radius: number;
   readonly hysteresis: number;
+  /** Fraction of the cap reserved for players, 0..1 (world.aoi.playerShare). */
+  readonly playerShare: number;
   /** Visible entity ids, cap per observer slot. Read-only outside this class. */
   readonly sets: Uint32Array;
   readonly counts: Uint16Array;
@@ -55,8 +64,11 @@ export class Visibility {
     radius: number,
     hysteresis: number,
     cap: number,
+    playerShare = 0,
   ) {
     const n = store.capacity;
+    if (!(playerShare >= 0 && playerShare <= 1)) throw Object.assign(new RangeError(`playerShare must be in 0..1, got ${playerShare}`), { code: 'MMO_ERR_CONFIG' });
+    this.playerShare = playerShare;
     this.cap = cap;
     this.limit = cap;
     this.radius = radius;
@@ -136,6 +148,7 @@ export class Visibility {
       const h = this.hysteresis;
       for (let i = 0; i < m; i++) key[i] = Math.sqrt(d2s[i]!) - (mark[cand[i]!] === sKept ? h : 0);
       selectSmallest(cand, key, m, limit);
+      if (this.playerShare > 0) this.playersFirst(m, limit);
       // Visible entities pushed out by the cap leave.
       for (let i = limit; i < m; i++) if (mark[cand[i]!] === sKept) mark[cand[i]!] = sVisible;
       m = limit;
@@ -161,6 +174,51 @@ export class Visibility {
     this.leaveCount = leaves;
     this.enterCount = enters;
     this.stayCount = stays;
+  }
+
+  /**
+   * After the plain nearest-`limit` selection of cand/key[0, m): when it
+   * holds fewer players than the reservation and a player was left out,
+   * select again players first. The nearest-limit set already is the
+   * players-first answer when it holds round(limit * share) players or every
+   * player (its players are the nearest ones, and the rest is the nearest of
+   * the others), so a crowd of players pays one 0..limit count (measured:
+   * 5,000 players in 1024 x 1024, a second selection every capped view cost
+   * 12 to 17 % of the tick).
+   */
+  private playersFirst(m: number, limit: number): void {
+    const cand = this.cand;
+    const key = this.key;
+    const kind = this.store.kind;
+    const reserve = Math.round(limit * this.playerShare);
+    let q = 0;
+    for (let i = 0; i < limit && q < reserve; i++) if (kind[cand[i]!] === Kind.player) q++;
+    if (q >= reserve) return;
+    let left = false;
+    for (let i = limit; i < m; i++) {
+      if (kind[cand[i]!] === Kind.player) {
+        left = true;
+        break;
+      }
+    }
+    if (!left) return;
+    // Players to the front, the nearest `reserve` of them, then the nearest of the rest.
+    let p = 0;
+    for (let i = 0; i < m; i++) {
+      const s = cand[i]!;
+      if (kind[s] !== Kind.player) continue;
+      if (i !== p) {
+        cand[i] = cand[p]!;
+        cand[p] = s;
+        const k = key[i]!;
+        key[i] = key[p]!;
+        key[p] = k;
+      }
+      p++;
+    }
+    if (p > reserve) selectSmallest(cand, key, p, reserve);
+    const taken = p > reserve ? reserve : p;
+    if (limit > taken) selectSmallest(cand, key, m, limit - taken, taken);
   }
 
   /**
@@ -190,12 +248,13 @@ export class Visibility {
 }
 
 /**
- * Partially orders cand/key in place so that [0, k) holds the k entries with
- * the smallest (key, slot): Wirth's selection, deterministic middle pivot.
+ * Partially orders cand/key[from, n) in place so that [from, from + k) holds
+ * the k entries with the smallest (key, slot): Wirth's selection,
+ * deterministic middle pivot.
  */
-export function selectSmallest(cand: Int32Array, key: Float64Array, n: number, k: number): void {
-  const target = k - 1;
-  let lo = 0;
+export function selectSmallest(cand: Int32Array, key: Float64Array, n: number, k: number, from = 0): void {
+  const target = from + k - 1;
+  let lo = from;
   let hi = n - 1;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;

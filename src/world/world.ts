@@ -16,7 +16,7 @@
 // use another time base (checkpoints store times relative to their nowMs).
 
 import type { ZoneDef } from './zone-def.js';
-import { DEFAULT_SAY_MAX_LISTENERS, validateZoneDef, zoneCapacity } from './zone-def.js';
+import { DEFAULT_PLAYER_SHARE, DEFAULT_SAY_MAX_LISTENERS, validateZoneDef, zoneCapacity } from './zone-def.js';
 import { EntityStore, Flag, Kind, INVENTORY_SLOTS, SLOT_MASK, quantize } from './entity-store.js';
 import { SpatialGrid } from './grid.js';
 import { Visibility, selectSmallest } from './visibility.js';
@@ -156,7 +156,7 @@ export class World {
     const cap = zoneCapacity(def);
     this.store = new EntityStore(cap);
     this.grid = new SpatialGrid(def.width, def.height, def.aoi.cellSize, cap, this.store.x, this.store.y);
-    this.vis = new Visibility(this.store, this.grid, def.aoi.radius, def.aoi.hysteresis, def.aoi.visibleCap);
+    this.vis = new Visibility(this.store, this.grid, def.aoi.radius, def.aoi.hysteresis, def.aoi.visibleCap, def.aoi.playerShare ?? DEFAULT_PLAYER_SHARE);
     this.terrain = new Terrain(def);
     this.movement = new MovementRules(def.movement);
     this.combat = new CombatRules(def.combat, def.abilities);

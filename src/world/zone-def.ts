@@ -95,6 +95,13 @@ export interface AoiParams {
   hysteresis: number;
   /** At most this many entities are visible to one player, nearest first. */
   visibleCap: number;
+  /**
+   * Fraction of visibleCap reserved for players, 0..1: past the cap the
+   * nearest players get round(visibleCap * playerShare) slots before NPCs and
+   * loot, so a crowd of nearer NPCs cannot hide a player. 0: nearest first
+   * whatever the kind. Default DEFAULT_PLAYER_SHARE.
+   */
+  playerShare?: number;
   /** Side of a spatial-grid cell. About half the view radius keeps queries tight. */
   cellSize: number;
   /**
@@ -203,7 +210,9 @@ export interface ZoneDef {
 /** Most players one Say line reaches unless a zone says otherwise: as many as a player sees at most (DEFAULT_AOI.visibleCap). */
 export const DEFAULT_SAY_MAX_LISTENERS = 64;
 
-export const DEFAULT_AOI: Readonly<AoiParams> = { radius: 64, hysteresis: 8, visibleCap: 64, cellSize: 32, refreshTicks: 2, updateTicks: 1 };
+/** world.aoi.playerShare's default: 48 of 64 slots for players first, 16 for the nearest of the rest. */
+export const DEFAULT_PLAYER_SHARE = 0.75;
+export const DEFAULT_AOI: Readonly<AoiParams> = { radius: 64, hysteresis: 8, visibleCap: 64, playerShare: DEFAULT_PLAYER_SHARE, cellSize: 32, refreshTicks: 2, updateTicks: 1 };
 
 export const DEFAULT_MOVEMENT: Readonly<MovementParams> = {
   maxSpeed: 8,
@@ -403,6 +412,7 @@ export function validateZoneDef(def: ZoneDef): void {
     num(a.radius, 0, MAX_ZONE_SIZE, 'aoi.radius', true);
     num(a.hysteresis, 0, MAX_ZONE_SIZE, 'aoi.hysteresis');
     int(a.visibleCap, 1, 1024, 'aoi.visibleCap');
+    if (a.playerShare !== undefined) num(a.playerShare, 0, 1, 'aoi.playerShare');
     num(a.cellSize, 1, MAX_ZONE_SIZE, 'aoi.cellSize');
     int(a.refreshTicks, 1, 16, 'aoi.refreshTicks');
     int(a.updateTicks, 1, 16, 'aoi.updateTicks');

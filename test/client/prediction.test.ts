@@ -35,7 +35,7 @@ const db = new DeltaBuilder();
 function serverSays(srv: FakeServer, s: FakeSession, x: number, y: number, ack: number): void {
   s.frameAck = ack;
   db.begin(900);
-  db.addUpdate(s.playerId, x, y, 100, 8, 0);
+  db.addUpdate(s.entityId, x, y, 100, 8, 0);
   srv.push(s, [db.finish().slice()]);
 }
 

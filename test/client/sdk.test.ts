@@ -60,7 +60,8 @@ test('connect, welcome and snapshot, a round of every command, ping, clean close
   assert.equal(w.resumed, false);
   assert.equal(w.name, 'tester');
   assert.equal(w.tickRate, 20);
-  assert.equal(c.playerId, w.playerId);
+  assert.equal(c.entityId, w.entityId);
+  assert.equal(c.playerId, c.entityId, 'the deprecated alias still answers');
   const snap = await snapshot;
   assert.equal(snap.zone, 3);
   assert.equal(c.entities.get(7)?.name, 'wolf');
@@ -69,17 +70,17 @@ test('connect, welcome and snapshot, a round of every command, ping, clean close
   const rtt = await c.ping();
   assert.ok(rtt >= 0 && rtt < 5000, `rtt ${rtt}`);
 
-  const moved = next(c, 'update', (v) => v.id === c.playerId);
+  const moved = next(c, 'update', (v) => v.id === c.entityId);
   const seq = c.move(12.5, 30.25);
   const me = await moved;
   assert.equal(me.x, 12.5);
   assert.equal(me.y, 30.25);
-  assert.equal(c.entities.get(c.playerId)!.x, 12.5, 'the model is updated in place');
+  assert.equal(c.entities.get(c.entityId)!.x, 12.5, 'the model is updated in place');
 
   const dmg = next(c, 'damage');
   c.attack(7);
   const d = await dmg;
-  assert.deepEqual({ ...d }, { attacker: c.playerId, target: 7, amount: 10, hpLeft: 40 });
+  assert.deepEqual({ ...d }, { attacker: c.entityId, target: 7, amount: 10, hpLeft: 40 });
   assert.equal(c.entities.get(7)!.hp, 40);
 
   const item = next(c, 'item');
@@ -88,7 +89,7 @@ test('connect, welcome and snapshot, a round of every command, ping, clean close
 
   const chat = next(c, 'chat');
   const last = c.chat(1, 'héllo 🌍');
-  assert.deepEqual(await chat, { channel: 1, fromId: c.playerId, fromName: 'tester', text: 'héllo 🌍' });
+  assert.deepEqual(await chat, { channel: 1, fromId: c.entityId, fromName: 'tester', text: 'héllo 🌍' });
 
   assert.equal(last, seq + 3, 'inputs carry increasing seq');
   await until(() => c.ackedInput === last);
@@ -315,8 +316,8 @@ test('every server message type reaches the SDK as its event, and the model foll
   db.begin(50);
   db.addEnter(90, 1, 5, 6, 30, 30, 2, 'boar', 0);
   db.addUpdate(90, 7, 8, 25, 2, 64);
-  db.addDamage(c.playerId, 90, 25, 0);
-  db.addDeath(90, c.playerId);
+  db.addDamage(c.entityId, 90, 25, 0);
+  db.addDeath(90, c.entityId);
   const d1 = db.finish().slice();
   db.begin(51);
   db.addLeave(7);
@@ -331,7 +332,7 @@ test('every server message type reaches the SDK as its event, and the model foll
   await until(() => ticks.includes(50));
   const boar = c.entities.get(90)!;
   assert.deepEqual({ ...boar }, { id: 90, kind: 1, x: 7, y: 8, hp: 0, maxHp: 30, level: 2, name: 'boar', flags: 3, dir: 64 });
-  assert.deepEqual(deaths, [{ entity: 90, killer: c.playerId }]);
+  assert.deepEqual(deaths, [{ entity: 90, killer: c.entityId }]);
   srv.push(s, [d2]);
   await until(() => ticks.includes(51));
   assert.deepEqual(left, [7]);
@@ -377,11 +378,11 @@ test('processed frames are acknowledged about once per ackIntervalMs, never beyo
   await next(c, 'snapshot');
   for (let i = 0; i < 5; i++) {
     c.move(10 + i, 10);
-    await next(c, 'update', (v) => v.id === c.playerId);
+    await next(c, 'update', (v) => v.id === c.entityId);
     await new Promise((r) => setTimeout(r, 40));
   }
   c.move(20, 10);
-  await next(c, 'update', (v) => v.id === c.playerId);
+  await next(c, 'update', (v) => v.id === c.entityId);
   await until(() => srv.onlySession.clientAck > 0);
   assert.ok(srv.onlySession.clientAck <= c.lastSeq, `acked ${srv.onlySession.clientAck} > processed ${c.lastSeq}`);
   assert.ok(srv.onlySession.clientAck >= c.lastSeq - 1, `acks keep up: ${srv.onlySession.clientAck} vs ${c.lastSeq}`);

@@ -27,7 +27,7 @@ import * as G from '../../src/protocol/generated/mmo_generated.js';
 export interface FakeSession {
   id: number;
   token: Buffer;
-  playerId: number;
+  entityId: number;
   name: string;
   /** Highest input seq accepted. */
   ack: number;
@@ -201,12 +201,12 @@ export class FakeServer {
         return null;
       }
       const id = this.nextSession++;
-      const s: FakeSession = { id, token: randomBytes(16), playerId: 1000 + id, name: h.guestName() ?? 'player', ack: 0, frameAck: 0, nextSeq: 1, log: [], ws, x: 10, y: 10, clientAck: 0 };
+      const s: FakeSession = { id, token: randomBytes(16), entityId: 1000 + id, name: h.guestName() ?? 'player', ack: 0, frameAck: 0, nextSeq: 1, log: [], ws, x: 10, y: 10, clientAck: 0 };
       this.sessions.set(id, s);
       this.sendWelcome(s, false, 0);
       const sb = this.snap;
-      sb.begin(1, 3, s.playerId);
-      sb.addEntity(s.playerId, 0, s.x, s.y, 100, 100, 1, s.name, 0);
+      sb.begin(1, 3, s.entityId);
+      sb.addEntity(s.entityId, 0, s.x, s.y, 100, 100, 1, s.name, 0);
       sb.addEntity(7, 1, 20, 20, 50, 50, 3, 'wolf', 0);
       sb.setSelf(100, 100, 1, 0, s.x, s.y);
       sb.addItem(1, 2);
@@ -239,7 +239,7 @@ export class FakeServer {
       protocolVersion: PROTOCOL_VERSION,
       sessionId: s.id,
       resumeToken: s.token,
-      playerId: s.playerId,
+      entityId: s.entityId,
       name: s.name,
       zone: 3,
       tickRate: 20,
@@ -281,7 +281,7 @@ export class FakeServer {
         this.inputs.push({ session: s.id, seq, type: 'move' });
         const d = this.delta;
         d.begin(seq);
-        d.addUpdate(s.playerId, s.x, s.y, 100, 8, 0);
+        d.addUpdate(s.entityId, s.x, s.y, 100, 8, 0);
         out = d.finish();
         break;
       }
@@ -290,7 +290,7 @@ export class FakeServer {
         this.inputs.push({ session: s.id, seq, type: 'attack' });
         const d = this.delta;
         d.begin(seq);
-        d.addDamage(s.playerId, a.target(), 10, 40);
+        d.addDamage(s.entityId, a.target(), 10, 40);
         out = d.finish();
         break;
       }
@@ -302,7 +302,7 @@ export class FakeServer {
       default: {
         const c = m.body(new G.Chat()) as G.Chat;
         this.inputs.push({ session: s.id, seq, type: 'chat' });
-        out = this.msg.chatMessage(c.channel(), s.playerId, s.name, c.text());
+        out = this.msg.chatMessage(c.channel(), s.entityId, s.name, c.text());
       }
     }
     this.sendFrame(s, s.nextSeq++, [out.slice()]);

@@ -45,7 +45,7 @@ export interface SelfSpec {
 }
 
 export type ServerSpec =
-  | { type: 'welcome'; protocolVersion: number; sessionId: number; resumeToken: number[]; playerId: number; name: string; zone: number; tickRate: number; serverTime: number; resumed: boolean; replayed: number }
+  | { type: 'welcome'; protocolVersion: number; sessionId: number; resumeToken: number[]; entityId: number; name: string; zone: number; tickRate: number; serverTime: number; resumed: boolean; replayed: number }
   | {
       type: 'delta';
       tick: number;
@@ -139,7 +139,7 @@ export const serverSpecArb: fc.Arbitrary<ServerSpec> = fc.oneof(
     protocolVersion: u16,
     sessionId: u32,
     resumeToken: fc.array(u8, { maxLength: 32 }),
-    playerId: u32,
+    entityId: u32,
     name: text(20),
     zone: u16,
     tickRate: u16,
@@ -398,7 +398,7 @@ export function decodeServerMessage(m: G.ServerMessage): ServerSpec {
         protocolVersion: w.protocolVersion(),
         sessionId: w.sessionId(),
         resumeToken: bytesOf((i) => w.resumeToken(i), w.resumeTokenLength()),
-        playerId: w.playerId(),
+        entityId: w.entityId(),
         name: w.name()!,
         zone: w.zone(),
         tickRate: w.tickRate(),

@@ -5,6 +5,7 @@
 // entity already shown, a leave or update of one not shown, begin without end.
 
 import {
+  DEFAULT_PLAYER_SHARE,
   Kind,
   defaultZoneDefs,
   type DeltaWriter,
@@ -215,7 +216,12 @@ export function expectedView(w: World, o: number, prev: ReadonlySet<number>): Se
     if (visible ? d2 <= (R + H) * (R + H) : d2 <= R * R) cands.push({ slot: e, id: s.id[e]!, key: Math.sqrt(d2) - (visible ? H : 0) });
   }
   cands.sort((a, b) => a.key - b.key || a.slot - b.slot);
-  return new Set(cands.slice(0, cap).map((c) => c.id));
+  if (cands.length <= cap) return new Set(cands.map((c) => c.id));
+  // Players first: round(cap * playerShare) slots for the nearest players, the rest for the nearest of what remains.
+  const reserve = Math.round(cap * (w.def.aoi.playerShare ?? DEFAULT_PLAYER_SHARE));
+  const chosen = new Set(cands.filter((c) => s.kind[c.slot] === Kind.player).slice(0, reserve));
+  for (const c of cands) if (chosen.size < cap) chosen.add(c);
+  return new Set([...chosen].map((c) => c.id));
 }
 
 export function worldView(w: World, o: number): Set<number> {

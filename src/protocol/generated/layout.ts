@@ -172,7 +172,7 @@ export const FIELDS = new Int32Array([
   4,   0,   2,   2,   -1,  0,   0,   // 78 Welcome.protocol_version: Scalar, ushort
   6,   0,   4,   4,   -1,  0,   0,   // 79 Welcome.session_id: Scalar, uint
   8,   8,   1,   1,   -1,  0,   0,   // 80 Welcome.resume_token: VectorScalar, [ubyte]
-  10,  0,   4,   4,   -1,  0,   0,   // 81 Welcome.player_id: Scalar, uint
+  10,  0,   4,   4,   -1,  0,   0,   // 81 Welcome.entity_id: Scalar, uint
   12,  5,   4,   4,   -1,  0,   0,   // 82 Welcome.name: String, string
   14,  0,   2,   2,   -1,  0,   0,   // 83 Welcome.zone: Scalar, ushort
   16,  0,   2,   2,   -1,  0,   0,   // 84 Welcome.tick_rate: Scalar, ushort
@@ -269,7 +269,7 @@ export const FIELD_NAMES: readonly string[] = [
   'Welcome.protocol_version',
   'Welcome.session_id',
   'Welcome.resume_token',
-  'Welcome.player_id',
+  'Welcome.entity_id',
   'Welcome.name',
   'Welcome.zone',
   'Welcome.tick_rate',

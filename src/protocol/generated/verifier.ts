@@ -624,7 +624,7 @@ export function vWelcome(B: Uint8Array, base: number, end: number, pos: number, 
   p = field(B, base, vt, vs, ts, pos, 8, 4, 3, 80);
   if (p < 0) return p;
   if (p > 0 && (e = vector(B, base, end, p, 1, 0, 80)) < 0) return e;
-  // player_id: Scalar, uint
+  // entity_id: Scalar, uint
   p = field(B, base, vt, vs, ts, pos, 10, 4, 3, 81);
   if (p < 0) return p;
   // name: String, string

@@ -46,7 +46,7 @@ resumeTokenArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
-playerId():number {
+entityId():number {
   const offset = this.bb!.__offset(this.bb_pos, 10);
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
@@ -111,8 +111,8 @@ static startResumeTokenVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
-static addPlayerId(builder:flatbuffers.Builder, playerId:number) {
-  builder.addFieldInt32(3, playerId, 0);
+static addEntityId(builder:flatbuffers.Builder, entityId:number) {
+  builder.addFieldInt32(3, entityId, 0);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -144,12 +144,12 @@ static endWelcome(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createWelcome(builder:flatbuffers.Builder, protocolVersion:number, sessionId:number, resumeTokenOffset:flatbuffers.Offset, playerId:number, nameOffset:flatbuffers.Offset, zone:number, tickRate:number, serverTime:number, resumed:boolean, replayed:number):flatbuffers.Offset {
+static createWelcome(builder:flatbuffers.Builder, protocolVersion:number, sessionId:number, resumeTokenOffset:flatbuffers.Offset, entityId:number, nameOffset:flatbuffers.Offset, zone:number, tickRate:number, serverTime:number, resumed:boolean, replayed:number):flatbuffers.Offset {
   Welcome.startWelcome(builder);
   Welcome.addProtocolVersion(builder, protocolVersion);
   Welcome.addSessionId(builder, sessionId);
   Welcome.addResumeToken(builder, resumeTokenOffset);
-  Welcome.addPlayerId(builder, playerId);
+  Welcome.addEntityId(builder, entityId);
   Welcome.addName(builder, nameOffset);
   Welcome.addZone(builder, zone);
   Welcome.addTickRate(builder, tickRate);
