@@ -14,6 +14,15 @@ import { launchBrowser, until, type TestBrowser } from './helpers/browser.js';
 import { metricValue, startServer, type TestServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 
+// Node 20 sometimes could not end this file's process: with every test passed
+// and reported and all JS done, its environment cleanup (FreeEnvironment ->
+// CleanupHandles) spun at full CPU on a TCP handle whose connect had failed,
+// about one run in three here, and the runner waited for it forever. Once
+// 'exit' is emitted the results are written and every helper's own exit
+// listener (registered at import, so before this one) has killed its children
+// and removed its folders: exit at once, skipping that cleanup.
+process.once('exit', () => process.exit());
+
 // The page-side callbacks below run in Chromium; the project compiles without
 // the DOM library (adding it would leak browser globals into server code).
 declare const document: any, window: any, MutationObserver: any;
