@@ -257,7 +257,13 @@ export class MmoClient extends Emitter<ClientEvents> {
     return this.ackIn;
   }
 
-  /** The player's own position as the server last stated it (client.self holds the prediction). */
+  /**
+   * The player's own position as the server last stated it (client.self holds
+   * the prediction). The server states it in a Snapshot, a SelfState and a
+   * MoveRejected, not in every Delta (a player's own moves are not echoed back
+   * to it), so in steady play this stays where the last of those left it while
+   * client.self follows the accepted moves; a refused move corrects both.
+   */
   get serverPosition(): { readonly x: number; readonly y: number } {
     return this.serverPos;
   }
