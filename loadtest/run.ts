@@ -25,7 +25,7 @@ Server:
 
 Swarm:
   --bots lean|sdk         the bot engine: lean (loadtest/lean/: raw sockets, a FlatBuffers peek, a few us per message)
-                          or sdk (the client SDK with its world model, ~31 us per message); default lean above 2,000 clients
+                          or sdk (the client SDK with its world model, ~31 us per message); default lean above 2,000 clients (attack: above 500)
   --full-bots N           with lean bots: N of the clients run the full SDK and audit their world model
                           (default min(50, 1 % of clients))
   --ramp PER_SEC          new connections per second while ramping up (default ${DEFAULT_OPTIONS.rampPerSec})

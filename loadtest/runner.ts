@@ -64,10 +64,17 @@ export interface LoadtestResult {
 
 /** Above this many clients the bots default to the lean engine (the SDK bots cost ~31 us per message). */
 export const LEAN_ABOVE_CLIENTS = 2000;
+/**
+ * The attack scenario switches sooner: its honest bots share the cores with
+ * the server and the attackers, and 1,000 SDK bots alone took 1.05 of this
+ * machine's 2 cores, so their RTT measured the CPU queue, not the server.
+ */
+export const ATTACK_LEAN_ABOVE_CLIENTS = 500;
 
 /** The bots a run uses, and how many full SDK bots go beside lean ones. */
-export function resolveBots(o: Pick<LoadtestOptions, 'clients' | 'bots' | 'fullBots'>): { bots: BotKind; fullBots: number } {
-  const bots = o.bots ?? (o.clients > LEAN_ABOVE_CLIENTS ? 'lean' : 'sdk');
+export function resolveBots(o: Pick<LoadtestOptions, 'clients' | 'bots' | 'fullBots'> & { scenario?: string }): { bots: BotKind; fullBots: number } {
+  const leanAbove = o.scenario === 'attack' ? ATTACK_LEAN_ABOVE_CLIENTS : LEAN_ABOVE_CLIENTS;
+  const bots = o.bots ?? (o.clients > leanAbove ? 'lean' : 'sdk');
   if (bots !== 'lean') return { bots, fullBots: 0 };
   const want = o.fullBots ?? Math.min(50, Math.ceil(o.clients / 100));
   return { bots, fullBots: Math.max(0, Math.min(want, Math.floor(o.clients / 2))) };

@@ -171,6 +171,9 @@ test('bot engine defaults: lean above 2,000 clients with min(50, 1 %) full SDK b
   assert.deepEqual(resolveBots({ clients: 2000 }), { bots: 'sdk', fullBots: 0 });
   assert.deepEqual(resolveBots({ clients: 2001 }), { bots: 'lean', fullBots: 21 });
   assert.deepEqual(resolveBots({ clients: 10_000 }), { bots: 'lean', fullBots: 50 });
+  assert.deepEqual(resolveBots({ clients: 500, scenario: 'attack' }), { bots: 'sdk', fullBots: 0 });
+  assert.deepEqual(resolveBots({ clients: 1000, scenario: 'attack' }), { bots: 'lean', fullBots: 10 }, 'attack runs go lean sooner');
+  assert.deepEqual(resolveBots({ clients: 1000, scenario: 'steady' }), { bots: 'sdk', fullBots: 0 });
   assert.deepEqual(resolveBots({ clients: 100, bots: 'lean' }), { bots: 'lean', fullBots: 1 });
   assert.deepEqual(resolveBots({ clients: 10, bots: 'lean', fullBots: 9 }), { bots: 'lean', fullBots: 5 });
   assert.deepEqual(resolveBots({ clients: 5000, bots: 'sdk', fullBots: 9 }), { bots: 'sdk', fullBots: 0 });
