@@ -10,6 +10,7 @@ import { RawClient } from './helpers/raw-client.js';
 import { CloseCode } from '../src/protocol/close-codes.js';
 import { ChatChannel } from '../src/protocol/generated/mmo/chat-channel.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from './helpers/wait.js';
 
 const BASE = ['--zones.count=1', '--zones.npcsPerZone=0', '--sessions.chatPerSec=1000', '--sessions.chatBurst=1000'];
 
@@ -278,3 +279,49 @@ describe('resume beyond the replay buffer, expiry, take-over', () => {
     second.close();
   });
 });
+
+describe('a zombie keeps no positions', () => {
+  let s: TestServer;
+  before(async () => {
+    // A small zone with NPCs walking: every tick has a Delta for a player in it.
+    s = await startServer({ args: ['--zones.count=1', '--zones.size=64', '--zones.npcsPerZone=20', '--sessions.zombieTtlMs=60000'] });
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  test('deltas for a dropped session are not kept for replay; its resume gets the chat it missed, then a Snapshot', async () => {
+    const a = await RawClient.open(s.wsUrl);
+    a.hello('zed');
+    const w = await a.welcome();
+    await a.until(() => a.messages().some((m) => m.type === 'delta'), 5000, 'deltas while connected');
+    const bob = await RawClient.open(s.wsUrl);
+    bob.hello('bob');
+    await bob.welcome();
+    const seen = a.lastSeq;
+    const coalesced0 = (await metricValue(s.url, 'mmo_net_deltas_coalesced_total')) ?? 0;
+    a.drop();
+    await waitZombie(s);
+    bob.send(bob.b.chat(1, ChatChannel.Whisper, 'while-away', w.name));
+    // NPCs walking: ticks of deltas that a connected player would get, dropped and counted instead.
+    await waitFor(async () => ((await metricValue(s.url, 'mmo_net_deltas_coalesced_total')) ?? 0) >= coalesced0 + 10, 5000, 'ten deltas dropped for the zombie');
+
+    const a2 = await RawClient.open(s.wsUrl, { query: `resume=${w.sessionId}` });
+    a2.resume(w.sessionId, Uint8Array.from(w.resumeToken), seen);
+    const w2 = await a2.welcome();
+    assert.equal(w2.resumed, true);
+    await a2.until(() => a2.messages().some((m) => m.type === 'snapshot'), 5000, 'a Snapshot after the replay');
+    const replayed = a2.frames.filter((f) => f.seq > seen && f.seq <= seen + w2.replayed);
+    const kinds = replayed.flatMap((f) => f.messages.map((m) => m.type));
+    assert.ok(kinds.includes('chat'), `the whisper is replayed (${kinds.join(',')})`);
+    assert.ok(!kinds.includes('delta'), `no delta kept for the zombie (${kinds.join(',')})`);
+    assert.deepEqual(chatTexts(a2), ['while-away']);
+    a2.close();
+    bob.close();
+  });
+});
+
+async function waitZombie(s: TestServer): Promise<void> {
+  await waitFor(async () => (await metricValue(s.url, 'mmo_sessions{state="zombie"}')) === 1, 5000, 'the dropped session to become a zombie');
+}
+

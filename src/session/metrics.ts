@@ -55,7 +55,7 @@ export function createSessionMetrics(reg: Registry): SessionMetrics {
     resumeOutcome: new HotCounter(reg, 'mmo_session_resumes_accepted_total', 'Accepted resumes by what the client got: its missed frames, or a snapshot.', slots(ResumeOutcome, same(ResumeOutcome), 'outcome')),
     takeovers: new HotCounter(reg, 'mmo_session_takeovers_total', 'Logins that took over a live session of the same account.'),
     replayedFrames: new HotCounter(reg, 'mmo_session_replayed_frames_total', 'Frames re-sent to resumed sessions.'),
-    coalesced: new HotCounter(reg, 'mmo_net_deltas_coalesced_total', 'Position deltas dropped for backed-up sockets (a snapshot followed).'),
+    coalesced: new HotCounter(reg, 'mmo_net_deltas_coalesced_total', 'Position deltas dropped for backed-up sockets and for zombie sessions (a Snapshot follows when the socket drains or the session resumes).'),
     logins: new HotCounter(reg, 'mmo_session_logins_total', 'Logins by result.', slots(LoginResult, same(LoginResult), 'result')),
     handoffs: new HotCounter(reg, 'mmo_session_handoffs_total', 'Players handed from one zone to another through a portal.'),
     frameBytes: new HotHistogram(reg, 'mmo_net_frame_bytes', 'Size of outbound WebSocket frames.', [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536]),

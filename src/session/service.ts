@@ -401,6 +401,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
     conn.session = s;
     conn.phase = PHASE_IN;
+    // Deltas dropped while it lagged or was a zombie: the replay below lacks them, a Snapshot follows it.
+    const owesSnapshot = s.lagging;
     s.lagging = false;
     this.zoneSend(s, ToZone.linkDead, LINK_BACK);
     const lastSeq = r.lastSeq();
@@ -416,6 +418,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       if (lastSeq > s.clientSeq) s.clientSeq = lastSeq;
       this.m.resumeOutcome.inc(ResumeOutcome.replayed);
       this.m.replayedFrames.inc(0, n);
+      if (owesSnapshot) this.zoneSend(s, ToZone.resync, null);
     } else {
       // The gap no longer fits: a fresh snapshot replaces what was missed.
       this.sendWelcomeNow(s, ws, 0);
@@ -507,6 +510,16 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     switch (type) {
       case FromZone.outDelta:
         if (!s) return;
+        if (s.state === SessionState.zombie) {
+          // Nobody reads a zombie's positions until it resumes, and then a Snapshot supersedes
+          // them all (onResume sends one for a session that dropped deltas): they are not kept
+          // for replay. Kept, every dropped session held up to sessions.replayMaxBytes of pool
+          // pages for zombieTtlMs, which an attacker dropping guest sessions turned into
+          // 128 MiB of pool (the attack scenario's RSS criterion).
+          s.lagging = true;
+          this.m.coalesced.inc();
+          return;
+        }
         if (s.lagging && !this.unlag(s)) {
           this.m.coalesced.inc();
           return;
