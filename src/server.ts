@@ -225,6 +225,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       floodStrikes: s.floodStrikes,
       heldInputsMax: s.heldInputsMax,
       helloDeadlineMs: s.helloDeadlineMs,
+      zombieReplayBytes: s.zombieReplayBytes,
       lagBytes: s.lagBytes,
       closeBytes: config.net.maxBackpressure,
     },

@@ -69,3 +69,22 @@ test('replay buffer: contiguous newest frames, exact bytes, bounded, acked, cove
     { numRuns: 300 },
   );
 });
+
+test('a lowered byte cap (a zombie) drops the oldest frames at once and bounds what follows; Infinity restores the limit', () => {
+  const pool = new BufferPool({ pageSize: 4096, pagesPerSet: 1, minPages: 0, maxPages: 256 });
+  const r = new ReplayBuffer(pool, { maxBytes: 64 * 1024, maxAgeMs: 60_000, maxFrames: 1024 });
+  const frame = new Uint8Array(1000).fill(7);
+  for (let seq = 1; seq <= 60; seq++) assert.ok(r.push(seq, frame, 0));
+  assert.equal(r.bytes, 60_000);
+  r.setByteCap(16_000);
+  assert.equal(r.bytes, 16_000, 'the newest 16 frames are left');
+  assert.equal(r.oldest, 45);
+  assert.equal(r.covers(44, 60), true, 'a resume from 44 is still replayable');
+  assert.equal(r.covers(10, 60), false, 'one from before what is left gets a snapshot');
+  for (let seq = 61; seq <= 80; seq++) assert.ok(r.push(seq, frame, 0));
+  assert.equal(r.bytes, 16_000, 'the cap holds while frames keep coming');
+  r.setByteCap(Infinity);
+  for (let seq = 81; seq <= 120; seq++) assert.ok(r.push(seq, frame, 0));
+  assert.equal(r.bytes, 56_000, 'back to the session limit (64 KiB) once resumed');
+  assert.equal(r.frames, 56);
+});

@@ -488,6 +488,13 @@ export const SessionsSection = Type.Object(
     }),
     replayMaxAgeMs: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000, description: 'Frames older than this are not kept for replay.' }),
     replayMaxFrames: powersOfTwo(16, 65_536, { default: 1024, description: 'Frames kept per session for replay.' }),
+    zombieReplayBytes: Type.Integer({
+      default: 32_768,
+      minimum: 1024,
+      maximum: 16_777_216,
+      description:
+        'Replay bytes a zombie (a session whose socket is gone) keeps, at most sessions.replayMaxBytes; older frames are dropped and a resume from before them gets a snapshot. Position deltas are never kept for a zombie (its resume gets a Snapshot). 32 KiB holds several seconds of a busy zone\'s chat; it bounds what dropping many sessions can make the server hold (zombies x this).',
+    }),
     chatPerSec: Type.Number({ default: 1, minimum: 0.01, maximum: 1000, description: 'Chat messages per second per player (token bucket rate).' }),
     chatBurst: Type.Integer({ default: 5, minimum: 1, maximum: 10_000, description: 'Chat messages a player may send at once.' }),
     inputsPerSec: Type.Number({ default: 60, minimum: 1, maximum: 10_000, description: 'Inputs (move, attack, interact, chat) per second per player.' }),

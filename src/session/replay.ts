@@ -33,6 +33,8 @@ export class ReplayBuffer {
   /** Seq of the oldest frame held (or of the next frame, when empty). */
   private first = 1;
   bytes = 0;
+  /** Bytes held at most now: limits.maxBytes, or less while the session is a zombie (setByteCap). */
+  private cap: number;
 
   constructor(
     private readonly pool: BufferPool,
@@ -44,6 +46,17 @@ export class ReplayBuffer {
     this.lengths = new Int32Array(cap);
     this.times = new Float64Array(cap);
     this.mask = cap - 1;
+    this.cap = limits.maxBytes;
+  }
+
+  /**
+   * Holds at most `bytes` (never more than limits.maxBytes; Infinity restores
+   * it), dropping the oldest frames now if over. A resume from before what
+   * is left gets a snapshot.
+   */
+  setByteCap(bytes: number): void {
+    this.cap = Math.min(bytes, this.limits.maxBytes);
+    while (this.count > 0 && this.bytes > this.cap) this.dropOldest();
   }
 
   get frames(): number {
@@ -66,8 +79,8 @@ export class ReplayBuffer {
     if (this.count > 0 && seq !== this.first + this.count) this.reset(seq);
     if (this.count === 0) this.first = seq;
     this.expire(nowMs);
-    while (this.count > 0 && (this.bytes + length > this.limits.maxBytes || this.count === this.limits.maxFrames)) this.dropOldest();
-    if (length > this.limits.maxBytes) return this.fail(seq);
+    while (this.count > 0 && (this.bytes + length > this.cap || this.count === this.limits.maxFrames)) this.dropOldest();
+    if (length > this.cap) return this.fail(seq);
     if (this.count === this.handles.length && !this.grow()) this.dropOldest();
     const h = this.pool.alloc(length);
     if (h < 0) return this.fail(seq);

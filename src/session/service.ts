@@ -68,6 +68,8 @@ export interface SessionConfig {
   closeBytes: number;
   /** A socket that sends no valid Hello/Resume within this closes with 4202 (hello-deadline.ts); 0 or absent: never. */
   helloDeadlineMs?: number;
+  /** Replay bytes a zombie keeps (sessions.zombieReplayBytes); absent: replay.maxBytes. */
+  zombieReplayBytes?: number;
 }
 
 export interface SessionServiceDeps {
@@ -273,6 +275,9 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       return;
     }
     this.registry.toZombie(s, performance.now());
+    // A zombie keeps less: every dropped session holds its replay for zombieTtlMs, and dropping
+    // sessions must not let anyone make the server hold replayMaxBytes for each.
+    s.replay?.setByteCap(this.d.cfg.zombieReplayBytes ?? Infinity);
     s.lagging = false;
     this.zoneSend(s, ToZone.linkDead, LINK_DEAD);
   }
@@ -364,6 +369,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
     this.registry.bind(s, ws);
     s.rotateToken();
+    s.replay?.setByteCap(Infinity);
     // A new client numbers its inputs from 1 and has seen no frame.
     s.inSeq = 0;
     s.clientSeq = s.outSeq;
@@ -403,6 +409,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     conn.phase = PHASE_IN;
     // Deltas dropped while it lagged or was a zombie: the replay below lacks them, a Snapshot follows it.
     const owesSnapshot = s.lagging;
+    s.replay?.setByteCap(Infinity);
     s.lagging = false;
     this.zoneSend(s, ToZone.linkDead, LINK_BACK);
     const lastSeq = r.lastSeq();
