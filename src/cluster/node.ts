@@ -531,6 +531,7 @@ export class ClusterNode implements RemoteSink {
     new PullCounter(registry, 'mmo_cluster_stray_records_total', 'Cluster records dropped: for a zone not run here or a player no longer in it.', () => this.strayRecords);
     new PullCounter(registry, 'mmo_cluster_resume_lookups_total', 'Resumes of sessions not held here that were asked of the other nodes.', () => this.resumes.lookups);
     new PullCounter(registry, 'mmo_cluster_resume_redirects_total', 'Of those, resumes sent to the node holding the session (close 4301 resume-at=<url>).', () => this.resumes.redirects);
+    new PullCounter(registry, 'mmo_cluster_resume_lookups_shed_total', 'Resumes of sessions not held here refused without asking (4101): too many lookups were open.', () => this.resumes.shed);
     new PullGauge(registry, 'mmo_cluster_nodes_alive', 'Other cluster nodes heard from within cluster.nodeTimeoutMs.', () => this.directory.alive().length);
     new PullGauge(registry, 'mmo_cluster_proxies', 'Players of other nodes\' gateways inside this node\'s zones.', () => this.proxies.size);
   }

@@ -42,6 +42,9 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** Questions open at once, at most: past this a resume is answered "not held" at once (4101), so Resumes sent in a flood cannot flood NATS. */
+export const MAX_OPEN_LOOKUPS = 1024;
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -50,6 +53,8 @@ export class ResumeLookup {
   lookups = 0;
   /** Of those, the ones another alive node held: the client was sent there. */
   redirects = 0;
+  /** Resumes refused without asking because MAX_OPEN_LOOKUPS questions were open. */
+  shed = 0;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
 
@@ -66,6 +71,10 @@ export class ResumeLookup {
   ask(session: number, token: Uint8Array): Promise<string | null> {
     const peers = this.directory.alive().length;
     if (peers === 0 || !this.link.up) return Promise.resolve(null);
+    if (this.pending.size >= MAX_OPEN_LOOKUPS) {
+      this.shed++;
+      return Promise.resolve(null);
+    }
     this.lookups++;
     const id = ++this.seq;
     return new Promise((resolve) => {
