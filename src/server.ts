@@ -336,6 +336,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   sessions.attach(gateway);
   await assertPortFree(config.net.host, config.net.port); // another process on the port: refuse (exit 4)
   const port = await gateway.listen();
+  cluster?.listening(port);
   if (threaded) log.info({ gatewayThreads, port }, 'gateway threads listening');
   readiness.register('listener', () => (threaded ? threaded.readiness() : gateway.listening || 'not listening'));
   readiness.register('database', () => persistence.queue.databaseUp || 'database writes failing (retrying)');

@@ -49,6 +49,22 @@ test('cluster placement must name distinct zones of the layout; heartbeat at mos
   assert.deepEqual(ok, []);
 });
 
+test('cluster.publicUrl: a ws(s):// URL of at most 110 characters (it goes in a close reason); empty derives one from net.*', async () => {
+  const { publicUrlOf } = await import('../src/cluster/node.js');
+  const base = ['--cluster.natsUrl=nats://127.0.0.1:4222', '--persist.postgresUrl=postgres://x@127.0.0.1/db', '--zones.count=2', '--cluster.ownedZones=1'];
+  const env = { MMO_AUTH__TOKEN_SECRET: SECRET };
+  assert.deepEqual(issuesOf([...base, '--cluster.publicUrl=wss://game.example.com/ws'], env), []);
+  for (const bad of ['http://10.0.0.5:7777/ws', `ws://${'h'.repeat(110)}/ws`]) {
+    assert.deepEqual(issuesOf([...base, `--cluster.publicUrl=${bad}`], env).map((i) => i.key), ['cluster.publicUrl'], bad);
+  }
+  const cfg = (args: string[]) => loadConfig({ argv: [...base, ...args], env }).config;
+  assert.equal(publicUrlOf(cfg(['--cluster.publicUrl=ws://10.0.0.5:7777/ws']), 1234), 'ws://10.0.0.5:7777/ws');
+  assert.equal(publicUrlOf(cfg(['--net.host=10.1.2.3', '--net.wsPath=/game']), 7001), 'ws://10.1.2.3:7001/game');
+  assert.equal(publicUrlOf(cfg(['--net.host=::1']), 7001), 'ws://[::1]:7001/ws');
+  const { hostname } = await import('node:os');
+  assert.equal(publicUrlOf(cfg([]), 7777), `ws://${hostname()}:7777/ws`, '0.0.0.0: the host name');
+});
+
 test('start-up with cluster.natsUrl on SQLite exits 2 naming persist.postgresUrl and auth.tokenSecret', async () => {
   const r = await runCli(['--net.port=0', '--net.host=127.0.0.1', `--server.dataDir=${tempDir()}`, '--cluster.natsUrl=nats://127.0.0.1:1', '--cluster.ownedZones=1']);
   assert.equal(r.code, 2, r.stdout + r.stderr);

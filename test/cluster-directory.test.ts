@@ -39,7 +39,7 @@ test('directory: two nodes claiming one zone: the id sorting first keeps it, and
 
 test('heartbeat round trip; garbage is refused, not thrown', () => {
   const h = hb('b', [1, 2], [1]);
-  assert.deepEqual(parseHeartbeat(encodeHeartbeat(h)), { ...h, recovering: [], bye: false });
+  assert.deepEqual(parseHeartbeat(encodeHeartbeat(h)), { ...h, recovering: [], bye: false, url: '' });
   const r = hb('b', [1, 2], [1], { recovering: [2] });
   assert.deepEqual(parseHeartbeat(encodeHeartbeat(r))!.recovering, [2]);
   const d = new Directory('a', 1000);
@@ -51,6 +51,17 @@ test('heartbeat round trip; garbage is refused, not thrown', () => {
   assert.equal(d.isZoneRecovering(2), false, 'its node gone: nothing recovers');
   assert.equal(parseHeartbeat(new TextEncoder().encode('{"v":1,"node":3}')), null);
   assert.equal(parseHeartbeat(new Uint8Array([0xff, 0x00])), null);
+});
+
+test('heartbeat: a node\'s public URL is announced and kept while it is alive; a URL that is not ws(s):// is dropped', () => {
+  const d = new Directory('a', 1000);
+  d.note(hb('b', [1], [1], { url: 'ws://10.0.0.5:7777/ws' }), 0);
+  assert.equal(parseHeartbeat(encodeHeartbeat(hb('b', [1], [1], { url: 'ws://10.0.0.5:7777/ws' })))!.url, 'ws://10.0.0.5:7777/ws');
+  assert.equal(parseHeartbeat(encodeHeartbeat(hb('b', [1], [1], { url: 'javascript:alert(1)' })))!.url, '');
+  assert.equal(d.urlOf('b'), 'ws://10.0.0.5:7777/ws');
+  assert.equal(d.urlOf('c'), '', 'unknown node');
+  d.sweep(1001);
+  assert.equal(d.urlOf('b'), '', 'gone: no URL to send anyone to');
 });
 
 test('wire: a batch of records reads back in order; a truncated one stops with -1', () => {

@@ -69,6 +69,11 @@ interface PredictedMove {
   late: number;
 }
 
+/** Close reason prefix of CloseCode.movedTo: `resume-at=<ws url>`. */
+const RESUME_AT = 'resume-at=';
+/** Redirects followed in a row before the client gives up (the close code and reason are reported). */
+const MAX_REDIRECTS = 3;
+
 /** A server position within this of a move's (the wire quantizes to 1/16 unit) shows that move. */
 const SAME_POS = 1 / 32 + 1e-6;
 
@@ -112,7 +117,7 @@ export class MmoClient extends Emitter<ClientEvents> {
    * reconcile()); serverPosition holds the server's last word.
    */
   self: SelfView | null = null;
-  readonly stats: ClientStats = { framesReceived: 0, duplicateFrames: 0, bytesReceived: 0, inputsSent: 0, inputsDropped: 0, reconnects: 0, resumes: 0, malformedFrames: 0 };
+  readonly stats: ClientStats = { framesReceived: 0, duplicateFrames: 0, bytesReceived: 0, inputsSent: 0, inputsDropped: 0, reconnects: 0, resumes: 0, redirects: 0, malformedFrames: 0 };
 
   private state: State = 'connecting';
   private ws: WebSocketLike | null = null;
@@ -136,6 +141,10 @@ export class MmoClient extends Emitter<ClientEvents> {
   private readonly serverPos = { x: 0, y: 0 };
 
   private attempt = 0;
+  /** Where the next connection goes: `url`, or the node a redirect (close 4301) named. */
+  private target: string;
+  /** Redirects since the last Welcome (at most MAX_REDIRECTS: two nodes sending a client to each other is a loop). */
+  private redirectsInRow = 0;
   private hintMs = 0;
   /** performance.now() of the last bytes from the server on the current socket. */
   private heardAt = 0;
@@ -173,6 +182,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     options: ConnectOptions = {},
   ) {
     super();
+    this.target = url;
     this.opts = {
       clientName: `mmo-sdk ${isNode ? 'node' : 'browser'}`,
       protocolVersion: PROTOCOL_VERSION,
@@ -223,6 +233,11 @@ export class MmoClient extends Emitter<ClientEvents> {
   /** True once the client gave up or was closed; it will not reconnect. */
   get closed(): boolean {
     return this.state === 'closed';
+  }
+
+  /** The server URL the client is (or will next be) connected to: `url`, or where a cluster redirect sent it. */
+  get currentUrl(): string {
+    return this.target;
   }
 
   get sessionId(): number {
@@ -448,13 +463,13 @@ export class MmoClient extends Emitter<ClientEvents> {
     let ws: WebSocketLike;
     try {
       ws = isNode
-        ? new Impl(this.url, undefined, {
+        ? new Impl(this.target, undefined, {
             perMessageDeflate: false,
             maxPayload: this.limits.maxBytes,
             handshakeTimeout: this.opts.handshakeTimeoutMs,
             ...(this.opts.localAddress ? { localAddress: this.opts.localAddress } : {}),
           })
-        : new Impl(this.url);
+        : new Impl(this.target);
     } catch (e) {
       this.lost(1006, (e as Error).message);
       return;
@@ -532,6 +547,10 @@ export class MmoClient extends Emitter<ClientEvents> {
   /** The socket is gone: resume later, or give up. */
   private lost(code: number, reason: string): void {
     if (this.state === 'closed') return;
+    if (code === CloseCode.movedTo && this.resuming && this.opts.reconnect) {
+      if (!this.redirect(reason)) this.finish(code, reason);
+      return;
+    }
     if (code === CloseCode.resumeRefused && this.resuming && this.opts.relogin && this.opts.reconnect) {
       this.relogin(code, reason);
       return;
@@ -556,6 +575,24 @@ export class MmoClient extends Emitter<ClientEvents> {
       this.timer = null;
       if (this.state === 'waiting') this.begin();
     });
+  }
+
+  /**
+   * Cluster: the node does not hold the session and the reason names the one
+   * that does (`resume-at=<ws url>`). The same Resume (token, last seq) goes
+   * there at once, without backoff. False when the reason is unreadable or
+   * MAX_REDIRECTS were followed since the last Welcome.
+   */
+  private redirect(reason: string): boolean {
+    const url = reason.startsWith(RESUME_AT) ? reason.slice(RESUME_AT.length) : '';
+    if (!/^wss?:\/\/\S+$/.test(url) || this.redirectsInRow >= MAX_REDIRECTS) return false;
+    this.redirectsInRow++;
+    this.stats.redirects++;
+    const from = this.target;
+    this.target = url;
+    this.emit('redirected', { from, url });
+    this.open();
+    return true;
   }
 
   /**
@@ -893,6 +930,7 @@ export class MmoClient extends Emitter<ClientEvents> {
     }
     this.state = 'ready';
     this.attempt = 0;
+    this.redirectsInRow = 0;
     this.resuming = false; // a later 4101 does not answer this attempt's Resume
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

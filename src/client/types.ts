@@ -244,6 +244,12 @@ export interface ReloginFailedEvent {
   code: number;
 }
 
+export interface RedirectedEvent {
+  /** The node the Resume was sent to, and the one it goes to now. */
+  from: string;
+  url: string;
+}
+
 export interface CloseEvent {
   code: number;
   reason: string;
@@ -274,6 +280,8 @@ export interface ClientEvents {
   /** A game's own message (content module). */
   custom: CustomEvent;
   reconnecting: ReconnectingEvent;
+  /** A cluster node does not hold the session and named the one that does (close 4301): the same Resume goes there at once. */
+  redirected: RedirectedEvent;
   /** Logged in again as the same account after the server forgot the session (options.relogin). */
   relogin: ReloginEvent;
   /** options.relogin was set but the client cannot log in again as the same account; 'close' follows. */
@@ -292,6 +300,8 @@ export interface ClientStats {
   inputsDropped: number;
   reconnects: number;
   resumes: number;
+  /** Times the server sent the client to another cluster node to resume there (close 4301); not counted in reconnects. */
+  redirects: number;
   /** Frames that failed verification (the connection was dropped and resumed). */
   malformedFrames: number;
 }

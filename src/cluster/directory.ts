@@ -21,6 +21,8 @@ export interface Heartbeat {
   elu: number;
   /** Set in the last heartbeat of a node shutting down. */
   bye?: boolean;
+  /** The node's public WebSocket URL (cluster.publicUrl): where a resume of one of its sessions is sent. Empty until it listens. */
+  url?: string;
 }
 
 export interface NodeEntry {
@@ -34,6 +36,8 @@ export interface NodeEntry {
   sessions: number;
   proxies: number;
   elu: number;
+  /** Its public WebSocket URL, '' when it announced none. */
+  url: string;
 }
 
 /** Reads a heartbeat from the wire; null when it is not one (a bad peer must not break the table). */
@@ -48,7 +52,7 @@ export function parseHeartbeat(bytes: Uint8Array): Heartbeat | null {
   if (!h || h.v !== 1 || typeof h.node !== 'string' || !Array.isArray(h.owned) || !Array.isArray(h.up)) return null;
   if (!h.owned.every(Number.isInteger) || !h.up.every(Number.isInteger)) return null;
   const recovering = Array.isArray(h.recovering) ? h.recovering.filter(Number.isInteger) : [];
-  return { v: 1, node: h.node, seq: Number(h.seq) || 0, boot: Number(h.boot) || 0, owned: h.owned, up: h.up, recovering, sessions: Number(h.sessions) || 0, proxies: Number(h.proxies) || 0, elu: Number(h.elu) || 0, bye: h.bye === true };
+  return { v: 1, node: h.node, seq: Number(h.seq) || 0, boot: Number(h.boot) || 0, owned: h.owned, up: h.up, recovering, sessions: Number(h.sessions) || 0, proxies: Number(h.proxies) || 0, elu: Number(h.elu) || 0, bye: h.bye === true, url: typeof h.url === 'string' && /^wss?:\/\/\S+$/.test(h.url) ? h.url : '' };
 }
 
 export function encodeHeartbeat(h: Heartbeat): Uint8Array {
@@ -79,7 +83,7 @@ export class Directory {
     }
     const wasAlive = e?.alive ?? false;
     if (!e) {
-      e = { id: h.node, alive: true, lastSeen: now, boot: h.boot, owned: h.owned, up: new Set(h.up), recovering: new Set(h.recovering ?? []), sessions: h.sessions, proxies: h.proxies, elu: h.elu };
+      e = { id: h.node, alive: true, lastSeen: now, boot: h.boot, owned: h.owned, up: new Set(h.up), recovering: new Set(h.recovering ?? []), sessions: h.sessions, proxies: h.proxies, elu: h.elu, url: h.url ?? '' };
       this.nodes.set(h.node, e);
     } else {
       e.alive = true;
@@ -91,6 +95,7 @@ export class Directory {
       e.sessions = h.sessions;
       e.proxies = h.proxies;
       e.elu = h.elu;
+      e.url = h.url ?? '';
     }
     this.recompute();
     if (!wasAlive) this.onChange(h.node, true);
@@ -142,6 +147,12 @@ export class Directory {
 
   alive(): string[] {
     return [...this.nodes.values()].filter((e) => e.alive).map((e) => e.id);
+  }
+
+  /** The public WebSocket URL of an alive node, or '' (gone, or announced none). */
+  urlOf(node: string): string {
+    const e = this.nodes.get(node);
+    return e?.alive ? e.url : '';
   }
 
   isAlive(node: string): boolean {

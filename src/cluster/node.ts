@@ -23,7 +23,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Readiness } from '../net/readiness.js';
 import type { SessionService } from '../session/service.js';
-import type { Session } from '../session/session.js';
+import { SessionState, type Session } from '../session/session.js';
 import type { ZoneDef } from '../world/index.js';
 import type { ZoneMemoryHandles } from '../zone/shared.js';
 import { ZoneHost, ZoneState, type ZoneEvents, type ZoneSet } from '../zone/host.js';
@@ -36,6 +36,7 @@ import { Directory, encodeHeartbeat, parseHeartbeat } from './directory.js';
 import { Kind, Outbox, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
 import { RemoteZoneHost, type RemoteSink } from './remote-zone.js';
 import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
+import { ResumeLookup, RESUME_SUBJECT, resumeReplySubject } from './resume-lookup.js';
 
 /** How often the mailboxes of remote zones (global chat from local zones) are forwarded. */
 const MAIL_POLL_MS = 20;
@@ -56,6 +57,13 @@ interface WhisperAsk {
   fromEntity: number;
   fromName: string;
   text: string;
+}
+
+/** The WebSocket URL clients reach this node at: cluster.publicUrl, else ws://<net.host>:<port><net.wsPath> (0.0.0.0 or :: as the host name). */
+export function publicUrlOf(config: Config, port: number): string {
+  if (config.cluster.publicUrl) return config.cluster.publicUrl;
+  const h = config.net.host === '0.0.0.0' || config.net.host === '::' ? hostname() : config.net.host;
+  return `ws://${h.includes(':') ? `[${h}]` : h}:${port}${config.net.wsPath}`;
 }
 
 /** This node's id: cluster.nodeId, else a non-default server.name, else host name and pid (NATS-subject safe). */
@@ -93,6 +101,9 @@ export class ClusterNode implements RemoteSink {
   private readonly pendingWhispers = new Map<number, PendingWhisper>();
   private whisperSeq = 0;
   private stopped = false;
+  /** Public WebSocket URL, announced in heartbeats once listening (see listening()). */
+  url = '';
+  readonly resumes: ResumeLookup;
   /** Records received for a zone that is not local here, or for a proxy that is gone (counted, dropped). */
   strayRecords = 0;
   malformedBatches = 0;
@@ -105,6 +116,22 @@ export class ClusterNode implements RemoteSink {
   ) {
     this.owned = new Set(config.cluster.ownedZones);
     this.directory = new Directory(id, config.cluster.nodeTimeoutMs, (node, alive) => this.nodeChanged(node, alive));
+    this.resumes = new ResumeLookup(id, link, this.directory, config.cluster.requestTimeoutMs, (session, token) => this.holdsSession(session, token));
+  }
+
+  /** The gateway listens on `port`: from now on the heartbeats say where clients reach this node. */
+  listening(port: number): void {
+    this.url = publicUrlOf(this.config, port);
+    this.log.info({ url: this.url }, 'cluster node public URL');
+    this.beat();
+  }
+
+  /** Whether a resume with `token` would be accepted here (checked, not spent). */
+  private holdsSession(id: number, token: Uint8Array): boolean {
+    const s = this.sessions?.registry.get(id);
+    if (!s || s.state === SessionState.closed || (s.state === SessionState.zombie && s.zombieUntil <= performance.now())) return false;
+    const check = s.checkToken(token);
+    return check === 'ok' || check === 'retry';
   }
 
   /** Connects to NATS (MMO_ERR_CLUSTER_NATS when it cannot be reached) and starts listening. Cold path. */
@@ -132,6 +159,7 @@ export class ClusterNode implements RemoteSink {
     this.sessions = sessions;
     this.zones = zones;
     sessions.remoteWhisper = (from, to, text, seq) => this.askWhisper(from, to, text, seq);
+    sessions.remoteResume = (id, token) => (this.url === '' ? Promise.resolve(null) : this.resumes.ask(id, token));
     for (const h of zones.hosts) {
       if (h.local) continue;
       this.mailIn.push({ host: h, ring: new MpscRing(h.memory.mailbox, 0) });
@@ -186,6 +214,8 @@ export class ClusterNode implements RemoteSink {
     });
     this.link.subscribe(WHISPER_SUBJECT, (data) => this.onWhisperAsk(data));
     this.link.subscribe(whisperReplySubject(this.id), (data) => this.onWhisperReply(data));
+    this.link.subscribe(RESUME_SUBJECT, (data) => this.resumes.onAsk(data));
+    this.link.subscribe(resumeReplySubject(this.id), (data) => this.resumes.onAnswer(data));
     this.link.onStatus((up) => {
       if (up) this.beat();
     });
@@ -360,7 +390,7 @@ export class ClusterNode implements RemoteSink {
     this.elu = performance.eventLoopUtilization();
     this.link.publish(
       HEARTBEAT_SUBJECT,
-      encodeHeartbeat({ v: 1, node: this.id, seq: ++this.seq, boot: this.boot, owned: [...this.owned], up, recovering, sessions: this.sessions?.registry.size ?? 0, proxies: this.proxies.size, elu: Math.round(e.utilization * 1000) / 1000 }),
+      encodeHeartbeat({ v: 1, node: this.id, seq: ++this.seq, boot: this.boot, owned: [...this.owned], up, recovering, sessions: this.sessions?.registry.size ?? 0, proxies: this.proxies.size, elu: Math.round(e.utilization * 1000) / 1000, url: this.url }),
     );
     this.sweep();
   }
@@ -476,7 +506,8 @@ export class ClusterNode implements RemoteSink {
       node: this.id,
       owned: [...this.owned],
       nats: { up: this.link.up, messagesIn: this.link.msgsIn, messagesOut: this.link.msgsOut, disconnects: this.link.disconnects },
-      nodes: [...this.directory.nodes.values()].map((e) => ({ id: e.id, alive: e.alive, lastSeenMsAgo: now - e.lastSeen, owned: e.owned, up: [...e.up], sessions: e.sessions, proxies: e.proxies, elu: e.elu })),
+      url: this.url,
+      nodes: [...this.directory.nodes.values()].map((e) => ({ id: e.id, url: e.url, alive: e.alive, lastSeenMsAgo: now - e.lastSeen, owned: e.owned, up: [...e.up], sessions: e.sessions, proxies: e.proxies, elu: e.elu })),
       owners,
       conflicts: this.directory.conflicts,
       proxies: this.proxies.size,
@@ -498,6 +529,9 @@ export class ClusterNode implements RemoteSink {
     new PullCounter(registry, 'mmo_cluster_nats_bytes_out_total', 'NATS payload bytes this node published.', () => this.link.bytesOut);
     new PullCounter(registry, 'mmo_cluster_nats_disconnects_total', 'Times this node lost its NATS connection.', () => this.link.disconnects);
     new PullCounter(registry, 'mmo_cluster_stray_records_total', 'Cluster records dropped: for a zone not run here or a player no longer in it.', () => this.strayRecords);
+    new PullCounter(registry, 'mmo_cluster_resume_lookups_total', 'Resumes of sessions not held here that were asked of the other nodes.', () => this.resumes.lookups);
+    new PullCounter(registry, 'mmo_cluster_resume_redirects_total', 'Of those, resumes sent to the node holding the session (close 4301 resume-at=<url>).', () => this.resumes.redirects);
+    new PullCounter(registry, 'mmo_cluster_resume_lookups_shed_total', 'Resumes of sessions not held here refused without asking (4101): too many lookups were open.', () => this.resumes.shed);
     new PullGauge(registry, 'mmo_cluster_nodes_alive', 'Other cluster nodes heard from within cluster.nodeTimeoutMs.', () => this.directory.alive().length);
     new PullGauge(registry, 'mmo_cluster_proxies', 'Players of other nodes\' gateways inside this node\'s zones.', () => this.proxies.size);
   }
@@ -514,6 +548,7 @@ export class ClusterNode implements RemoteSink {
       encodeHeartbeat({ v: 1, node: this.id, seq: ++this.seq, boot: this.boot, owned: [...this.owned], up: [], sessions: 0, proxies: 0, elu: 0, bye: true }),
     );
     this.stopped = true;
+    this.resumes.stop();
     for (const p of this.pendingWhispers.values()) clearTimeout(p.timer);
     this.pendingWhispers.clear();
     try {

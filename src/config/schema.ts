@@ -676,7 +676,15 @@ export const ClusterSection = Type.Object(
       default: 1000,
       minimum: 50,
       maximum: 60_000,
-      description: 'How long a question to another node (a whisper to a player who is not here) waits for its answer.',
+      description: 'How long a question to another node (a whisper to a player who is not here, a resume of a session not held here) waits for its answer.',
+    }),
+    publicUrl: Type.String({
+      default: '',
+      maxLength: 110,
+      pattern: '^(|wss?://[^\\s]+)$',
+      description:
+        'The WebSocket URL clients reach this node at (ws://10.0.0.5:7777/ws), announced in its heartbeats: a resume that reaches another node is redirected here (close 4301, reason resume-at=<url>, so at most 110 characters). ' +
+        'Empty: ws://<net.host>:<port><net.wsPath>, with 0.0.0.0 replaced by the host name.',
     }),
   },
   { ...strict, description: 'Several server processes sharing one world over NATS (off unless cluster.natsUrl is set).' },

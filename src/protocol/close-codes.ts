@@ -47,6 +47,8 @@ export const CloseCode = {
 
   /** The player's zone is down after repeated crashes; retry later. */
   zoneDown: 4300,
+  /** Cluster: the session lives on another node. Reason `resume-at=<ws url>`: send the same Resume (same token, same last seq) there. */
+  movedTo: 4301,
 
   /** Sent by a client (MmoClient.drop()): the link is dropped, not the session; it will be resumed. Anything but 1000 keeps the session. */
   clientDropped: 4900,

@@ -134,6 +134,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
    * whisperEcho / whisperNotFound).
    */
   remoteWhisper: ((from: Session, to: string, text: string, seq: number) => boolean) | null = null;
+  /** Cluster: a resume of a session unknown here; resolves to the URL of the node holding it (closed 4301 `resume-at=<url>`), or null (refused 4101). */
+  remoteResume: ((id: number, token: Uint8Array) => Promise<string | null>) | null = null;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
   private readonly zoneLoad: Int32Array;
@@ -396,6 +398,15 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     // A copy: the message may sit in ring memory that is reused after this call, and crypto wants its own bytes.
     const token = r.tokenArray()?.slice() ?? EMPTY;
     const res = this.registry.resume(id, token, ws, performance.now());
+    if (res.result === ResumeResult.unknownSession && this.remoteResume) {
+      // Cluster: another node may hold it; its answer closes this socket (4301 to that node, else 4101).
+      void this.remoteResume(id, token).then((url) => {
+        if (conn.session !== null) return;
+        if (url) this.kick(ws, CloseCode.movedTo, `resume-at=${url}`, CloseReason.refused);
+        else this.kick(ws, CloseCode.resumeRefused, 'resume refused: unknown_session', CloseReason.refused);
+      });
+      return;
+    }
     if (res.result !== ResumeResult.ok || !res.session) {
       // Nothing about the session changed (a wrong token must not hurt the real player).
       return this.kick(ws, CloseCode.resumeRefused, `resume refused: ${RESUME_RESULT_NAMES[res.result]}`, CloseReason.refused);
