@@ -400,11 +400,18 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     const res = this.registry.resume(id, token, ws, performance.now());
     if (res.result === ResumeResult.unknownSession && this.remoteResume) {
       // Cluster: another node may hold it; its answer closes this socket (4301 to that node, else 4101).
-      void this.remoteResume(id, token).then((url) => {
-        if (conn.session !== null) return;
-        if (url) this.kick(ws, CloseCode.movedTo, `resume-at=${url}`, CloseReason.refused);
-        else this.kick(ws, CloseCode.resumeRefused, 'resume refused: unknown_session', CloseReason.refused);
-      });
+      this.remoteResume(id, token)
+        .catch((err: unknown) => {
+          // A lookup that failed is a session nobody holds: the client logs in again.
+          this.d.log.warn({ err, session: id }, 'cluster resume lookup failed');
+          return null;
+        })
+        .then((url) => {
+          if (conn.session !== null) return;
+          if (url) this.kick(ws, CloseCode.movedTo, `resume-at=${url}`, CloseReason.refused);
+          else this.kick(ws, CloseCode.resumeRefused, 'resume refused: unknown_session', CloseReason.refused);
+        })
+        .catch((err: unknown) => this.d.log.error({ err, session: id }, 'answering a cluster resume lookup threw'));
       return;
     }
     if (res.result !== ResumeResult.ok || !res.session) {
