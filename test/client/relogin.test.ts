@@ -7,6 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, register, type ClientEvents, type MmoClient } from '../../src/client/index.js';
+import { nextEvent } from '../helpers/client-events.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,21 +22,9 @@ after(async () => {
 
 const ARGS = (dataDir: string) => [`--server.dataDir=${dataDir}`, '--zones.count=1', '--zones.npcsPerZone=0', '--auth.scryptLogN=10', '--persist.writeIntervalMs=200'];
 
-/** The next `event` matching pred, or a rejection after `ms`. */
+/** The next `event` matching pred, or a rejection after `ms` (20_000 ms here). */
 function next<K extends keyof ClientEvents>(c: MmoClient, event: K, pred: (p: ClientEvents[K]) => boolean = () => true, ms = 20_000): Promise<ClientEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      c.off(event, fn);
-      reject(new Error(`timed out waiting for '${String(event)}'`));
-    }, ms);
-    const fn = (p: ClientEvents[K]): void => {
-      if (!pred(p)) return;
-      clearTimeout(timer);
-      c.off(event, fn);
-      resolve(p);
-    };
-    c.on(event, fn);
-  });
+  return nextEvent(c, event, pred, ms);
 }
 
 /** Resolves once the server acknowledged input `seq`. */

@@ -7,6 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatChannel, CloseCode, connect, type ClientEvents, type MmoClient, type SavedSession } from '../../src/client/index.js';
+import { nextEvent } from '../helpers/client-events.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 // Chat is rate-limited to 1/s after a burst of 5: these tests chat faster.
@@ -18,20 +19,9 @@ after(async () => {
   for (const s of servers) await s.stop();
 });
 
+/** The next `event` matching pred, or a rejection after `ms` (15_000 ms here). */
 function next<K extends keyof ClientEvents>(c: MmoClient, event: K, pred: (p: ClientEvents[K]) => boolean = () => true, ms = 15_000): Promise<ClientEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      c.off(event, fn);
-      reject(new Error(`timed out waiting for '${String(event)}'`));
-    }, ms);
-    const fn = (p: ClientEvents[K]): void => {
-      if (!pred(p)) return;
-      clearTimeout(timer);
-      c.off(event, fn);
-      resolve(p);
-    };
-    c.on(event, fn);
-  });
+  return nextEvent(c, event, pred, ms);
 }
 
 function client(url: string, opts: Parameters<typeof connect>[1]): MmoClient {

@@ -7,6 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { connect, type ClientEvents, type MmoClient, type ReconnectingEvent, type WebSocketConstructor } from '../../src/client/index.js';
+import { nextEvent } from '../helpers/client-events.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { FakeServer } from '../helpers/fake-server.js';
 import { DeltaBuilder, ServerMessageBuilder } from '../../src/protocol/build.js';
@@ -32,21 +33,9 @@ function client(url: string, opts: Parameters<typeof connect>[1] = {}): MmoClien
   return c;
 }
 
-/** The next `event` (matching pred), or a rejection after `ms`: every wait ends. */
+/** The next `event` matching pred, or a rejection after `ms` (5000 ms here). */
 function next<K extends keyof ClientEvents>(c: MmoClient, event: K, pred: (p: ClientEvents[K]) => boolean = () => true, ms = 5000): Promise<ClientEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      c.off(event, fn);
-      reject(new Error(`timed out waiting for '${String(event)}'`));
-    }, ms);
-    const fn = (p: ClientEvents[K]): void => {
-      if (!pred(p)) return;
-      clearTimeout(timer);
-      c.off(event, fn);
-      resolve(p);
-    };
-    c.on(event, fn);
-  });
+  return nextEvent(c, event, pred, ms);
 }
 
 /** Against the in-process fake server: poll every 5 ms. */
