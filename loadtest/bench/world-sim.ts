@@ -1,9 +1,9 @@
 // The simulated zone the world benchmarks tick: N players random-walking (a
 // Move each per tick, as a 20 Hz client would send) in one World, deltas
 // emitted into a counting writer that reads every field an encoder would.
-// Shared by world.bench.ts and admin-view.bench.ts.
+// Shared by world.bench.ts, world-hooks.bench.ts and admin-view.bench.ts.
 
-import { World, Rng, newPlayerState, type DeltaWriter, type WorldEvents, type ZoneDef } from '../../src/world/index.js';
+import { World, Rng, newPlayerState, type DeltaWriter, type WorldEvents, type WorldOptions, type ZoneDef } from '../../src/world/index.js';
 
 export class CountingWriter implements DeltaWriter {
   observers = 0;
@@ -82,9 +82,10 @@ export interface Sim {
   tick: () => void;
 }
 
-export function makeSim(players: number, def: ZoneDef): Sim {
+/** `opts`: the World's options (content hooks for world-hooks.bench.ts). */
+export function makeSim(players: number, def: ZoneDef, opts: WorldOptions = {}): Sim {
   const events = new CountingEvents();
-  const w = new World(def, events, 0);
+  const w = new World(def, events, 0, opts);
   const writer = new CountingWriter(w);
   const rng = new Rng(2024);
   const ids = new Uint32Array(players);
