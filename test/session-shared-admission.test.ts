@@ -102,6 +102,20 @@ describe('shared admission', () => {
     assert.equal(main.spendInput('10.3.2.2', 1, false, 0), true);
   });
 
+  test('an input spending with the address key a connection keeps draws the same budget as by address', () => {
+    const shared = SharedAdmission.create(costed, Date.now());
+    const main = new Admission(costed, 0, shared);
+    const key = main.addressKey('10.3.2.9');
+    assert.equal(key, shared.addressKey('10.3.2.9'));
+    assert.notEqual(key, main.addressKey('10.3.2.8'));
+    let moves = 0;
+    while (main.spendInput('10.3.2.9', 1000 + moves, false, 0, key)) moves++;
+    assert.equal(moves, 200, 'the keyed spends exhaust the address budget');
+    assert.equal(shared.spendAddress('10.3.2.9', BudgetAction.move, Date.now()), false, 'and the address sees it spent');
+    assert.equal(main.spendInput('10.3.2.8', 1, false, 0, main.addressKey('10.3.2.8')), true, 'another address has its own');
+    assert.equal(new Admission(costed, 0, null).addressKey('10.3.2.9'), -1, 'no shared table: no key');
+  });
+
   test('shedding set on the main thread holds on every thread: recent abusers refused, logins kept out of the reserve', () => {
     const a = SharedAdmission.create({ ...costed, handshakeBurst: 100, handshakesPerSec: 1 }, 0);
     const main = new Admission(costed, 0, a);

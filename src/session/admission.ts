@@ -116,16 +116,26 @@ export class Admission {
    * its account's budgets. False: over budget, drop it like a rate-limited
    * input. The hot call of the session layer: two Map lookups, no allocation.
    */
-  spendInput(address: string, accountId: number, chat: boolean, nowMs: number): boolean {
+  spendInput(address: string, accountId: number, chat: boolean, nowMs: number, addressKey = -1): boolean {
     const account = this.accountBudget;
     if (account === null) return true;
     const action = chat ? BudgetAction.chat : BudgetAction.move;
     // The shared table keeps time in Date.now() ms, as every thread can read it.
-    const byAddress = this.shared ? this.shared.spendAddress(address, action, Date.now()) : this.addressBudget!.spend(address, action, nowMs);
+    const sh = this.shared;
+    const byAddress = sh
+      ? addressKey >= 0
+        ? sh.spendAddressKey(addressKey, action, Date.now())
+        : sh.spendAddress(address, action, Date.now())
+      : this.addressBudget!.spend(address, action, nowMs);
     return byAddress && account.spend(accountId, action, nowMs);
   }
 
   /** Spends a login's cost from the account's budget (a token or guest login over the WebSocket); false: refuse it. */
+  /** The key a connection keeps for spendInput (SharedAdmission.addressKey); -1 without a shared table. Cold path. */
+  addressKey(address: string): number {
+    return this.shared ? this.shared.addressKey(address) : -1;
+  }
+
   spendLogin(accountId: number, nowMs: number): boolean {
     return this.accountBudget === null || this.accountBudget.spend(accountId, BudgetAction.login, nowMs);
   }

@@ -93,6 +93,8 @@ interface Conn {
   session: Session | null;
   /** 0 new, 1 authenticating (waiting for the database), 2 in a session, 3 closed. */
   phase: number;
+  /** The address's key in the shared admission table (-1: none or not computed yet), so inputs do not hash the address. */
+  addressKey: number;
 }
 const PHASE_NEW = 0;
 const PHASE_AUTH = 1;
@@ -193,7 +195,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   // ================================================================ sockets
 
   open(ws: Socket): void {
-    const conn: Conn = { session: null, phase: PHASE_NEW };
+    const conn: Conn = { session: null, phase: PHASE_NEW, addressKey: this.admission.addressKey(ws.getUserData().ip) };
     ws.getUserData().attachment = conn;
     this.helloDeadline.add(ws, performance.now());
   }
@@ -464,7 +466,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
     s.inSeq = seq;
     const now = performance.now();
-    if (!s.inputBucket.take(now) || !this.admission.spendInput(ws.getUserData().ip, s.identity.accountId, type === ClientBody.Chat, now)) {
+    if (!s.inputBucket.take(now) || !this.admission.spendInput(ws.getUserData().ip, s.identity.accountId, type === ClientBody.Chat, now, (ws.getUserData().attachment as Conn).addressKey)) {
       this.m.inputsDropped.inc(InputDrop.rate);
       if (++s.floodStrikes > this.d.cfg.floodStrikes) this.refuse(ws, Rejected.flood, CloseCode.flood, 'too many messages', 'flood');
       return;

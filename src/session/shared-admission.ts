@@ -127,8 +127,25 @@ export class SharedAdmission {
    * budgets. Allocation-free but for the hash's string walk.
    */
   spendAddress(address: string, action: BudgetActionValue, nowMs: number): boolean {
+    return this.spendAddressKey(this.addressKey(address), action, nowMs);
+  }
+
+  /**
+   * The address's slot and check key, packed in one number (slot * 2^32 +
+   * key): a connection computes it once and spends with spendAddressKey, so
+   * an input does not walk the address string twice. Stable for the process
+   * (the seed is fixed at creation).
+   */
+  addressKey(address: string): number {
+    const slot = hash(address, this.init.seed) & (SLOTS - 1);
+    const key = (hash(address, this.init.seed ^ 0x5bd1e995) | 1) >>> 0;
+    return slot * 0x100000000 + key;
+  }
+
+  /** spendAddress with a key from addressKey(). Allocation-free. */
+  spendAddressKey(addressKey: number, action: BudgetActionValue, nowMs: number): boolean {
     if (this.weights === null) return true;
-    const w = this.slotOf(address, nowMs);
+    const w = this.slotAt(addressKey, nowMs);
     try {
       return this.spendLocked(w / 2 + 1, action, nowMs);
     } finally {
@@ -138,11 +155,16 @@ export class SharedAdmission {
 
   /** Locks the address's slot (the caller unlocks `i32[w]`), resetting it when it held another address. Returns its i32 index. */
   private slotOf(address: string, nowMs: number): number {
+    return this.slotAt(this.addressKey(address), nowMs);
+  }
+
+  /** slotOf for a key from addressKey(). */
+  private slotAt(addressKey: number, nowMs: number): number {
     const cfg = this.init.cfg;
-    const slot = hash(address, this.init.seed) & (SLOTS - 1);
+    const slot = Math.floor(addressKey / 0x100000000);
     const w = this.slotBase + (slot * SLOT_BYTES) / 4;
     const f = w / 2 + 1;
-    const key = hash(address, this.init.seed ^ 0x5bd1e995) | 1;
+    const key = addressKey % 0x100000000 | 0;
     const i32 = this.i32;
     lock(i32, w);
     if (i32[w + 1] !== key) {
