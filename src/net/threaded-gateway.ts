@@ -17,6 +17,10 @@
 //   consumes its ToSockets ring; the main thread is the other end of both.
 //   All ToCore rings ring one doorbell, watched by one MainThreadWaker.
 //
+// Next (issue 13): sessions owned by gateway threads so that no message
+// crosses the main thread; the contract and its ordering cases are in
+// docs/design-gateway-sessions.md.
+//
 // Supervision: a thread that throws closes its sockets and exits (it must
 // never be terminate()d: see gateway-thread.ts). What it had published is
 // drained, each of its connections still open is closed as lost (sessions
