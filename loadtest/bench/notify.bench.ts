@@ -64,18 +64,21 @@ report({ name: 'notify.baseline.notArmed', opsPerSec: 1e9 / median(base), nsPerC
 for (const wait of ['sync', 'async'] as const) {
   const p50: number[] = [];
   const p99: number[] = [];
+  const mean: number[] = [];
   let sent = 0;
   for (let r = 0; r < ROUNDS; r++) {
     const x = await round(wait);
     sent += x.armedSeen;
     p50.push(median(x.notifyNs));
     p99.push(percentile(x.notifyNs, 99));
+    mean.push(x.notifyNs.reduce((a, b) => a + b, 0) / x.notifyNs.length);
   }
   report({
     name: `notify.armed.${wait === 'sync' ? 'atomicsWait' : 'waitAsync'}`,
     opsPerSec: 1e9 / median(p50),
     nsPerCallP50: median(p50),
     nsPerCallP99: median(p99),
+    nsPerCallMean: median(mean),
     notifies: sent,
     vsBaseline: median(p50) / median(base),
     consumer: wait === 'sync' ? 'a zone worker (Atomics.wait)' : 'a gateway thread (Atomics.waitAsync)',
