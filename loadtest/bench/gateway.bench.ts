@@ -99,7 +99,7 @@ function fakeSocket(id: number, attachment: unknown): Socket {
 }
 
 const sessions = Array.from({ length: SESSIONS }, (_, i) => {
-  const conn = { session: null as unknown, phase: 2 };
+  const conn = { session: null as unknown, phase: 2, addressKey: -1 };
   const ws = fakeSocket(i, conn);
   const s = service.registry.create({ accountId: 0x8000_0000 + i, name: `bench${i}`, guest: true }, ws, 0, performance.now());
   s.replay = new ReplayBuffer(pool, { maxBytes: 131072, maxAgeMs: 30_000, maxFrames: 64 });
