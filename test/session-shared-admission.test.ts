@@ -103,17 +103,25 @@ describe('shared admission', () => {
   });
 
   test('an input spending with the address key a connection keeps draws the same budget as by address', () => {
-    const shared = SharedAdmission.create(costed, Date.now());
-    const main = new Admission(costed, 0, shared);
-    const key = main.addressKey('10.3.2.9');
-    assert.equal(key, shared.addressKey('10.3.2.9'));
-    assert.notEqual(key, main.addressKey('10.3.2.8'));
-    let moves = 0;
-    while (main.spendInput('10.3.2.9', 1000 + moves, false, 0, key)) moves++;
-    assert.equal(moves, 200, 'the keyed spends exhaust the address budget');
-    assert.equal(shared.spendAddress('10.3.2.9', BudgetAction.move, Date.now()), false, 'and the address sees it spent');
-    assert.equal(main.spendInput('10.3.2.8', 1, false, 0, main.addressKey('10.3.2.8')), true, 'another address has its own');
-    assert.equal(new Admission(costed, 0, null).addressKey('10.3.2.9'), -1, 'no shared table: no key');
+    // The shared table reads Date.now() (every thread can): held still here, so no refill lands mid-count.
+    const realNow = Date.now;
+    const t0 = realNow();
+    Date.now = () => t0;
+    try {
+      const shared = SharedAdmission.create(costed, t0);
+      const main = new Admission(costed, 0, shared);
+      const key = main.addressKey('10.3.2.9');
+      assert.equal(key, shared.addressKey('10.3.2.9'));
+      assert.notEqual(key, main.addressKey('10.3.2.8'));
+      let moves = 0;
+      while (main.spendInput('10.3.2.9', 1000 + moves, false, 0, key)) moves++;
+      assert.equal(moves, 200, 'the keyed spends exhaust the address budget');
+      assert.equal(shared.spendAddress('10.3.2.9', BudgetAction.move, t0), false, 'and the address sees it spent');
+      assert.equal(main.spendInput('10.3.2.8', 1, false, 0, main.addressKey('10.3.2.8')), true, 'another address has its own');
+      assert.equal(new Admission(costed, 0, null).addressKey('10.3.2.9'), -1, 'no shared table: no key');
+    } finally {
+      Date.now = realNow;
+    }
   });
 
   test('shedding set on the main thread holds on every thread: recent abusers refused, logins kept out of the reserve', () => {
