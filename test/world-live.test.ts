@@ -31,6 +31,10 @@ interface Bot {
   heard: string[];
   /** What this client was told about other entities: [ms since start, id, 1 enter / 0 leave / 2 respawned here / 3 died]. Read on failure. */
   log: number[];
+  /** Each change of the ground truth the server told this client about (a respawn, a refused move): [ms since start, x, y]. */
+  moved: number[];
+  /** Where the ground truth stood when this client heard each Say line (its own included): text -> [x, y]. */
+  heardAt: Map<string, [number, number]>;
 }
 
 let s: TestServer;
@@ -60,22 +64,26 @@ test('500 clients in 2 zones for 60 s: mutual visibility in range, converged pos
       c.on('close', (e) => {
         if (e.code !== 1000) unexpectedCloses.push(`${n}: ${e.code} ${e.reason}`);
       });
-      const b: Bot = { c, x: 0, y: 0, tx: 0, ty: 0, heard: [], log: [] };
+      const b: Bot = { c, x: 0, y: 0, tx: 0, ty: 0, heard: [], log: [], moved: [], heardAt: new Map() };
       c.on('enter', (v) => b.log.push(performance.now() - t0, v.id, 1));
       c.on('leave', (v) => b.log.push(performance.now() - t0, v.id, 0));
       c.on('death', (d) => b.log.push(performance.now() - t0, d.entity, 3));
       c.on('chat', (m) => {
-        if (m.channel === ChatChannel.Say) b.heard.push(m.text ?? '');
+        if (m.channel !== ChatChannel.Say) return;
+        b.heard.push(m.text ?? '');
+        b.heardAt.set(m.text ?? '', [b.x, b.y]);
       });
       c.on('moveRejected', (m) => {
         b.x = m.x;
         b.y = m.y;
+        b.moved.push(performance.now() - t0, m.x, m.y);
       });
       // NPCs kill wanderers; a respawn puts the player back at a spawn point.
       c.on('respawn', (r) => {
         b.log.push(performance.now() - t0, c.entityId, 2);
         b.x = b.tx = r.x;
         b.y = b.ty = r.y;
+        b.moved.push(performance.now() - t0, r.x, r.y);
       });
       batch.push(b);
     }
@@ -140,25 +148,76 @@ test('500 clients in 2 zones for 60 s: mutual visibility in range, converged pos
   assert.ok(pairsInRange > 500, `only ${pairsInRange} pairs in range: the test would prove little`);
   console.log(`# ${pairsInRange} pairs in range, ${first.fullViews} full views, ${first.bad.size} passing disagreements, ${await metricValue(s.url, 'mmo_net_deltas_coalesced_total')} deltas coalesced`);
 
-  // Say chat: exactly the players within SAY of the speaker hear it (speakers with someone on the edge, or in a crowd, are skipped).
+  // Say chat: exactly the players within SAY of the speaker hear it. The
+  // world still changes while a line is said: a player a wolf killed 5 s
+  // earlier respawns at a spawn point, and the server may move it there just
+  // before it applies the Say while this process has not read the Respawn yet
+  // (on a loaded machine, a long while after). So the oracle is not where the
+  // players stood when the line was sent but the server's own order: a client
+  // reads its Respawn and a chat line in the order the server did them, so
+  // where a hearer stood (its ground truth) when it read the line is where
+  // the server had it when it applied the Say; the speaker too, which hears
+  // its own line. A player that heard nothing stood, at that moment, at one
+  // of the positions it held from the sending to the check: in range at all
+  // of them, it was left out (a failure); in range at some only, it is
+  // ambiguous and not judged (counted below); a respawn is the only thing
+  // that moves an idle player. Speakers with someone within 0.5 of SAY
+  // (float32 and wire rounding), or in a crowd, are skipped.
   let checked = 0;
+  let ambiguous = 0;
+  const dist = (ax: number, ay: number, bx: number, by: number) => Math.hypot(ax - bx, ay - by);
+  type Verdict = 'ok' | 'edge' | 'ambiguous' | 'far' | 'missing';
+  /** b's verdict for a line the speaker said from (sx, sy) at ms `sent`, b standing at `before` then. */
+  const judge = (b: Bot, text: string, sx: number, sy: number, sent: number, before: [number, number]): { v: Verdict; d: number[] } => {
+    const at = b.heardAt.get(text);
+    if (at) {
+      const d = dist(at[0], at[1], sx, sy);
+      return { v: Math.abs(d - SAY) < 0.5 ? 'edge' : d > SAY ? 'far' : 'ok', d: [d] };
+    }
+    const held = [before];
+    for (let j = 0; j < b.moved.length; j += 3) if (b.moved[j]! > sent) held.push([b.moved[j + 1]!, b.moved[j + 2]!]);
+    const d = held.map(([x, y]) => dist(x, y, sx, sy));
+    if (d.some((v) => Math.abs(v - SAY) < 0.5)) return { v: 'edge', d };
+    if (d.every((v) => v < SAY)) return { v: 'missing', d };
+    return { v: d.some((v) => v < SAY) ? 'ambiguous' : 'ok', d };
+  };
   // Candidates spread over the whole population (stride 7: up to 72 of them), so the
   // ones skipped for an edge listener never leave too few.
   for (let i = 0; i < bots.length && checked < 20; i += 7) {
     const sp = bots[i]!;
-    const dist = (b: Bot) => (b.c.zone === sp.c.zone ? Math.hypot(b.x - sp.x, b.y - sp.y) : Infinity);
-    if (bots.some((b) => Math.abs(dist(b) - SAY) < 0.5)) continue;
+    const zone = bots.filter((b) => b !== sp && b.c.zone === sp.c.zone);
+    const near = (b: Bot) => dist(b.x, b.y, sp.x, sp.y);
+    if (zone.some((b) => Math.abs(near(b) - SAY) < 0.5)) continue;
     // In a crowd only the nearest DEFAULT_SAY_MAX_LISTENERS hear it (world-chat tests that rule).
-    if (bots.filter((b) => dist(b) <= SAY).length > DEFAULT_SAY_MAX_LISTENERS) continue;
+    if (zone.filter((b) => near(b) <= SAY).length + 1 > DEFAULT_SAY_MAX_LISTENERS) continue;
     const text = `say from ${sp.c.entityId}`;
+    const before = new Map(zone.map((b) => [b, [b.x, b.y] as [number, number]]));
+    const from: [number, number] = [sp.x, sp.y];
+    const sent = performance.now() - t0;
     sp.c.chat(ChatChannel.Say, text);
-    const expected = bots.filter((b) => dist(b) <= SAY);
-    await waitFor(() => expected.every((b) => b.heard.includes(text)), 5000, `"${text}" heard by its ${expected.length} listeners`);
+    const verdicts = () => {
+      const [sx, sy] = sp.heardAt.get(text)!;
+      return zone.map((b) => ({ b, ...judge(b, text, sx, sy, sent, before.get(b)!) }));
+    };
+    const explain = (vs: ReturnType<typeof verdicts>) => {
+      const [sx, sy] = sp.heardAt.get(text)!;
+      const bad = vs.filter((x) => x.v === 'far' || x.v === 'missing');
+      return `"${text}", said from (${sx.toFixed(2)}, ${sy.toFixed(2)}) (the speaker stood at (${from[0].toFixed(2)}, ${from[1].toFixed(2)}) when it was sent), did not reach exactly the players within ${SAY}: ${bad
+        .slice(0, 8)
+        .map((x) => `${x.b.c.entityId} ${x.v === 'far' ? 'heard it' : 'did not hear it'} ${x.d.map((d) => d.toFixed(2)).join(' or ')} away`)
+        .join('; ')}`;
+    };
+    // Until the speaker hears its own line and everyone in range hears it too.
+    await waitFor(() => sp.heardAt.has(text) && verdicts().every((x) => x.v !== 'missing'), 5000, () => (sp.heardAt.has(text) ? explain(verdicts()) : `"${text}" heard by its speaker`));
     await sleep(100);
-    const heardBy = bots.filter((b) => b.heard.includes(text));
-    assert.deepEqual(new Set(heardBy), new Set(expected), `"${text}" reached exactly the players in range`);
+    const vs = verdicts();
+    // Someone on the edge where the server had them, or a crowd the server capped: nothing exact to compare.
+    if (vs.some((x) => x.v === 'edge') || vs.filter((x) => x.b.heardAt.has(text)).length + 1 >= DEFAULT_SAY_MAX_LISTENERS) continue;
+    if (vs.some((x) => x.v === 'far' || x.v === 'missing')) assert.fail(explain(vs));
+    ambiguous += vs.filter((x) => x.v === 'ambiguous').length;
     checked++;
   }
+  console.log(`# Say: ${checked} speakers checked, ${ambiguous} listeners not judged (respawned across the radius while the line was said)`);
   assert.ok(checked >= 10, `only ${checked} speakers checked`);
 
 });
