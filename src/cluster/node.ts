@@ -8,6 +8,7 @@
 //   mmo.z.<me>.<owner> ──▶ SessionService.record(zone, ...)                 (gateway side)
 //   global chat a local zone put in a remote zone's mailbox ──▶ owner's zone mailbox (Kind.mail)
 //   whisper to a name not online here ──▶ mmo.whisper, answers on mmo.wr.<me>
+//   login of an account ──▶ mmo.acct (others end and save its session), answers on mmo.ar.<me>
 //
 // The session layer does not know the cluster exists: a zone on another node
 // is a zone host like any other, and its records come back through the same
@@ -37,6 +38,8 @@ import { Kind, Outbox, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJEC
 import { RemoteZoneHost, type RemoteSink } from './remote-zone.js';
 import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
 import { ResumeLookup, RESUME_SUBJECT, resumeReplySubject } from './resume-lookup.js';
+import { AccountTakeover, ACCOUNT_SUBJECT, accountReplySubject } from './account-takeover.js';
+import type { Persistence } from '../persist/persistence.js';
 
 /** How often the mailboxes of remote zones (global chat from local zones) are forwarded. */
 const MAIL_POLL_MS = 20;
@@ -79,6 +82,7 @@ export class ClusterNode implements RemoteSink {
   private readonly boot = Date.now();
   private seq = 0;
   private sessions: SessionService | null = null;
+  private persistence: Persistence | null = null;
   private zones: ZoneSet | null = null;
   private readonly outboxes = new Map<string, Outbox>();
   private readonly dirty: Outbox[] = [];
@@ -104,6 +108,7 @@ export class ClusterNode implements RemoteSink {
   /** Public WebSocket URL, announced in heartbeats once listening (see listening()). */
   url = '';
   readonly resumes: ResumeLookup;
+  readonly accounts: AccountTakeover;
   /** Records received for a zone that is not local here, or for a proxy that is gone (counted, dropped). */
   strayRecords = 0;
   malformedBatches = 0;
@@ -117,6 +122,7 @@ export class ClusterNode implements RemoteSink {
     this.owned = new Set(config.cluster.ownedZones);
     this.directory = new Directory(id, config.cluster.nodeTimeoutMs, (node, alive) => this.nodeChanged(node, alive));
     this.resumes = new ResumeLookup(id, link, this.directory, config.cluster.requestTimeoutMs, (session, token) => this.holdsSession(session, token));
+    this.accounts = new AccountTakeover(id, link, this.directory, config.cluster.nodeTimeoutMs, { letGo: (account, by, within) => this.letGo(account, by, within) }, (o, m) => this.log.warn(o, m));
   }
 
   /** The gateway listens on `port`: from now on the heartbeats say where clients reach this node. */
@@ -155,9 +161,11 @@ export class ClusterNode implements RemoteSink {
    * ZoneEvents the zone set is started with (proxies' records go to their
    * gateway nodes, the rest to the session layer).
    */
-  attach(sessions: SessionService, zones: ZoneSet, readiness: Readiness): ZoneEvents {
+  attach(sessions: SessionService, zones: ZoneSet, readiness: Readiness, persistence: Persistence | null = null): ZoneEvents {
     this.sessions = sessions;
     this.zones = zones;
+    this.persistence = persistence;
+    sessions.beforeLogin = (account) => this.accounts.ask(account);
     sessions.remoteWhisper = (from, to, text, seq) => this.askWhisper(from, to, text, seq);
     sessions.remoteResume = (id, token) => (this.url === '' ? Promise.resolve(null) : this.resumes.ask(id, token));
     for (const h of zones.hosts) {
@@ -216,6 +224,8 @@ export class ClusterNode implements RemoteSink {
     this.link.subscribe(whisperReplySubject(this.id), (data) => this.onWhisperReply(data));
     this.link.subscribe(RESUME_SUBJECT, (data) => this.resumes.onAsk(data));
     this.link.subscribe(resumeReplySubject(this.id), (data) => this.resumes.onAnswer(data));
+    this.link.subscribe(ACCOUNT_SUBJECT, (data) => this.accounts.onAsk(data));
+    this.link.subscribe(accountReplySubject(this.id), (data) => this.accounts.onAnswer(data));
     this.link.onStatus((up) => {
       if (up) this.beat();
     });
@@ -435,6 +445,7 @@ export class ClusterNode implements RemoteSink {
     }
     this.log.warn({ peer: node }, 'cluster node gone');
     this.outboxes.delete(node);
+    this.accounts.nodeGone(node);
     // Its gateway's players in our zones: take them out (their gateway is gone; its last saves stand).
     for (const p of this.proxies.ofNode(node)) {
       for (const z of [...p.zones]) {
@@ -442,6 +453,38 @@ export class ClusterNode implements RemoteSink {
         if (!host?.send(ToZone.leave, p.id, null)) this.proxies.leftZone(p, z);
       }
     }
+  }
+
+  // ================================================================ accounts
+
+  /**
+   * AccountHolder: a login of `account` on node `by`. Its session here ends as
+   * in a takeover (close 4100; it leaves its zone, which hands back its final
+   * state, saved on leaving); resolves once nothing of the account is left
+   * unsaved here, or false after `withinMs`. The write queue is nudged (one
+   * write-behind step per 50 ms at most) so the wait is a database round trip,
+   * not persist.writeIntervalMs.
+   */
+  private letGo(account: number, by: string, withinMs: number): Promise<boolean> {
+    const q = this.persistence?.queue;
+    const player = this.sessions?.takenOverElsewhere(account, by) ?? -1;
+    if (player >= 0) this.accounts.letGoes++;
+    if (!q) return Promise.resolve(true);
+    const end = performance.now() + withinMs;
+    let nudged = 0;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!(player >= 0 && q.isTracked(player)) && !q.holdsUnsaved(account)) return resolve(true);
+        const now = performance.now();
+        if (now >= end || this.stopped) return resolve(false);
+        if (now - nudged >= 50) {
+          nudged = now;
+          q.tick();
+        }
+        setTimeout(check, 10).unref();
+      };
+      check();
+    });
   }
 
   // ================================================================ whispers
@@ -532,6 +575,10 @@ export class ClusterNode implements RemoteSink {
     new PullCounter(registry, 'mmo_cluster_resume_lookups_total', 'Resumes of sessions not held here that were asked of the other nodes.', () => this.resumes.lookups);
     new PullCounter(registry, 'mmo_cluster_resume_redirects_total', 'Of those, resumes sent to the node holding the session (close 4301 resume-at=<url>).', () => this.resumes.redirects);
     new PullCounter(registry, 'mmo_cluster_resume_lookups_shed_total', 'Resumes of sessions not held here refused without asking (4101): too many lookups were open.', () => this.resumes.shed);
+    new PullCounter(registry, 'mmo_cluster_login_checks_total', 'Logins of accounts that first asked the other nodes to end and save the account\'s session there.', () => this.accounts.asks);
+    new PullCounter(registry, 'mmo_cluster_login_checks_refused_total', 'Of those, logins refused (4200, retry-after): a node could not save the account\'s player in time, or too many checks were open.', () => this.accounts.refused);
+    new PullCounter(registry, 'mmo_cluster_login_checks_unanswered_total', 'Alive nodes that did not answer a login check within cluster.nodeTimeoutMs (the login went ahead).', () => this.accounts.unanswered);
+    new PullCounter(registry, 'mmo_cluster_sessions_taken_over_total', 'Sessions here ended (close 4100) because their account logged in on another node.', () => this.accounts.letGoes);
     new PullGauge(registry, 'mmo_cluster_nodes_alive', 'Other cluster nodes heard from within cluster.nodeTimeoutMs.', () => this.directory.alive().length);
     new PullGauge(registry, 'mmo_cluster_proxies', 'Players of other nodes\' gateways inside this node\'s zones.', () => this.proxies.size);
   }
@@ -549,6 +596,7 @@ export class ClusterNode implements RemoteSink {
     );
     this.stopped = true;
     this.resumes.stop();
+    this.accounts.stop();
     for (const p of this.pendingWhispers.values()) clearTimeout(p.timer);
     this.pendingWhispers.clear();
     try {
