@@ -94,3 +94,20 @@ test('a login on node B to an account playing on node A: A\'s session ends (4100
   const x3 = await walk(third, 3);
   assert.ok(x3 > x2);
 });
+
+test('node B is SIGKILLed while its player is in A\'s zone: A saves the player\'s final state from its zone, and a login on A right away loads it', { timeout: 60_000 }, async () => {
+  const grant = await register(a.url, { name: 'wanderer', password: 'a-long-password' });
+  const onB = client(b.wsUrl, grant.token);
+  await onB.once('snapshot');
+  assert.equal(onB.zone, 1, 'B\'s player is in A\'s zone');
+  const startX = onB.self!.x;
+  const x = await walk(onB, 7);
+  await b.stop('SIGKILL');
+  // At once: A still counts B alive, so the login waits for B's answer, then (B gone) for A's own save of B's player.
+  const onA = client(a.wsUrl, grant.token);
+  const snap = onA.once('snapshot');
+  await onA.once('welcome');
+  await snap;
+  assert.ok(Math.abs(onA.self!.x - x) < 0.05, `the player stands where it walked to in A's zone (${x}), not at its last save ${startX}: at ${onA.self!.x}`);
+  assert.equal(await metricValue(a.url, 'mmo_cluster_orphan_saves_total'), 1);
+});

@@ -40,6 +40,7 @@ import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
 import { ResumeLookup, RESUME_SUBJECT, resumeReplySubject } from './resume-lookup.js';
 import { AccountTakeover, ACCOUNT_SUBJECT, accountReplySubject } from './account-takeover.js';
 import type { Persistence } from '../persist/persistence.js';
+import { snapshotOf } from '../session/player.js';
 
 /** How often the mailboxes of remote zones (global chat from local zones) are forwarded. */
 const MAIL_POLL_MS = 20;
@@ -83,6 +84,15 @@ export class ClusterNode implements RemoteSink {
   private seq = 0;
   private sessions: SessionService | null = null;
   private persistence: Persistence | null = null;
+  /** Owner side: who each proxy's player is (Kind.who), to save it when its gateway node dies. */
+  private readonly who = new WeakMap<Proxy, { player: number; account: number }>();
+  /** Owner side: proxies of gone gateway nodes taken out of their zones, saved from the zone's answer. */
+  private readonly orphans = new Set<Proxy>();
+  /** Accounts of those, from the moment their gateway is gone until their final state is in the write queue. */
+  private readonly orphanAccounts = new Map<number, number>();
+  private readonly whoBuf = new Uint8Array(8);
+  /** Players of gone gateway nodes saved here with their zone's final state. */
+  orphanSaves = 0;
   private zones: ZoneSet | null = null;
   private readonly outboxes = new Map<string, Outbox>();
   private readonly dirty: Outbox[] = [];
@@ -165,7 +175,7 @@ export class ClusterNode implements RemoteSink {
     this.sessions = sessions;
     this.zones = zones;
     this.persistence = persistence;
-    sessions.beforeLogin = (account) => this.accounts.ask(account);
+    sessions.beforeLogin = (account) => this.accounts.ask(account).then((no) => no ?? this.orphanSaved(account));
     sessions.remoteWhisper = (from, to, text, seq) => this.askWhisper(from, to, text, seq);
     sessions.remoteResume = (id, token) => (this.url === '' ? Promise.resolve(null) : this.resumes.ask(id, token));
     for (const h of zones.hosts) {
@@ -251,6 +261,9 @@ export class ClusterNode implements RemoteSink {
       this.batchDelivered = true;
     } else if (kind === Kind.toZone) {
       this.toLocalZone(host, type, session, data, offset, length);
+    } else if (kind === Kind.who) {
+      const p = this.proxies.get(this.from, session);
+      if (p && length >= 8) this.who.set(p, { player: readU32(data, offset), account: readU32(data, offset + 4) });
     } else if (kind === Kind.mail) {
       const p = this.mailOut.get(index);
       if (!p || !host.local || !p.push(type, 0, data, offset, length)) this.strayRecords++;
@@ -304,6 +317,15 @@ export class ClusterNode implements RemoteSink {
       this.strayRecords++;
       return;
     }
+    if (this.orphans.has(p)) {
+      // Its gateway node is gone: nobody to send to; its final state (the answer to the leave) is saved here.
+      if (type === FromZone.left || type === FromZone.joinFailed || type === FromZone.fenceAck) {
+        this.proxies.leftZone(p, zone);
+        if (type === FromZone.left) this.saveOrphan(p, zone, data, offset, length);
+        else if (p.zones.size === 0) this.saveOrphan(p, zone, p.state, 0, p.stateLen);
+      }
+      return;
+    }
     if (type === FromZone.state) {
       if (p.state.length < length) p.state = new Uint8Array(length * 2);
       p.state.set(data.subarray(offset, offset + length));
@@ -342,6 +364,13 @@ export class ClusterNode implements RemoteSink {
     const owner = this.directory.ownerOf(host.def.id);
     if (!owner) return false;
     this.write(owner, Kind.toZone, type, host.def.id, session, src, offset, length);
+    if (type === ToZone.join) {
+      const s = this.sessions?.registry.get(session);
+      const b = this.whoBuf;
+      writeU32(b, 0, s && !s.identity.guest ? s.playerId : 0);
+      writeU32(b, 4, s && !s.identity.guest ? s.identity.accountId : 0);
+      this.write(owner, Kind.who, 0, host.def.id, session, b, 0, 8);
+    }
     return true;
   }
 
@@ -445,14 +474,20 @@ export class ClusterNode implements RemoteSink {
     }
     this.log.warn({ peer: node }, 'cluster node gone');
     this.outboxes.delete(node);
-    this.accounts.nodeGone(node);
-    // Its gateway's players in our zones: take them out (their gateway is gone; its last saves stand).
+    // Its gateway's players in our zones: take them out and save them with the state their zone answers with
+    // (their gateway's last periodic save is older). A login of one of them meanwhile waits for it (orphanSaved).
     for (const p of this.proxies.ofNode(node)) {
+      this.orphans.add(p);
+      const w = this.who.get(p);
+      if (w && w.account !== 0) this.orphanAccounts.set(w.account, (this.orphanAccounts.get(w.account) ?? 0) + 1);
       for (const z of [...p.zones]) {
         const host = this.zones?.hosts[z];
-        if (!host?.send(ToZone.leave, p.id, null)) this.proxies.leftZone(p, z);
+        if (host?.send(ToZone.leave, p.id, null)) continue;
+        this.proxies.leftZone(p, z);
+        if (p.zones.size === 0) this.saveOrphan(p, z, p.state, 0, p.stateLen);
       }
     }
+    this.accounts.nodeGone(node);
   }
 
   // ================================================================ accounts
@@ -474,13 +509,58 @@ export class ClusterNode implements RemoteSink {
     let nudged = 0;
     return new Promise((resolve) => {
       const check = (): void => {
-        if (!(player >= 0 && q.isTracked(player)) && !q.holdsUnsaved(account)) return resolve(true);
+        if (!(player >= 0 && q.isTracked(player)) && !this.orphanAccounts.has(account) && !q.holdsUnsaved(account)) return resolve(true);
         const now = performance.now();
         if (now >= end || this.stopped) return resolve(false);
         if (now - nudged >= 50) {
           nudged = now;
           q.tick();
         }
+        setTimeout(check, 10).unref();
+      };
+      check();
+    });
+  }
+
+  /** Owner side: the final state of a gone gateway's player, from zone index `zone`; saved through the write queue, which is nudged. */
+  private saveOrphan(p: Proxy, zone: number, data: Uint8Array, offset: number, length: number): void {
+    this.orphans.delete(p);
+    const w = this.who.get(p);
+    const persistence = this.persistence;
+    const def = this.zones?.hosts[zone]?.def;
+    if (!w || w.account === 0 || !persistence || !def) return;
+    const done = (): void => {
+      const n = (this.orphanAccounts.get(w.account) ?? 1) - 1;
+      if (n > 0) this.orphanAccounts.set(w.account, n);
+      else this.orphanAccounts.delete(w.account);
+    };
+    const snap = (length > 0 ? snapshotOf(data.subarray(0, offset + length), offset, w.player, w.account, def.id) : null) ?? (p.stateLen > 0 ? snapshotOf(p.state, 0, w.player, w.account, def.id) : null);
+    if (!snap) return done();
+    // Tracked from the stored row (its version), then released with the final state: written, then forgotten.
+    persistence.loadPlayer(w.player).then(
+      (rec) => {
+        if (rec) {
+          persistence.release(w.player, snap);
+          persistence.queue.tick();
+          this.orphanSaves++;
+        }
+        done();
+      },
+      (err: unknown) => {
+        this.log.error({ err, player: w.player }, 'could not save a player of a gone gateway node; its last periodic save stands');
+        done();
+      },
+    );
+  }
+
+  /** A login here: null once no player of the account from a gone gateway is still waiting for its zone's final state (bounded by cluster.nodeTimeoutMs). */
+  private orphanSaved(account: number): Promise<string | null> {
+    if (!this.orphanAccounts.has(account)) return Promise.resolve(null);
+    const end = performance.now() + this.config.cluster.nodeTimeoutMs;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!this.orphanAccounts.has(account) || this.stopped) return resolve(null);
+        if (performance.now() >= end) return resolve('this account\'s player is still being saved; retry-after-ms=1000');
         setTimeout(check, 10).unref();
       };
       check();
@@ -579,6 +659,7 @@ export class ClusterNode implements RemoteSink {
     new PullCounter(registry, 'mmo_cluster_login_checks_refused_total', 'Of those, logins refused (4200, retry-after): a node could not save the account\'s player in time, or too many checks were open.', () => this.accounts.refused);
     new PullCounter(registry, 'mmo_cluster_login_checks_unanswered_total', 'Alive nodes that did not answer a login check within cluster.nodeTimeoutMs (the login went ahead).', () => this.accounts.unanswered);
     new PullCounter(registry, 'mmo_cluster_sessions_taken_over_total', 'Sessions here ended (close 4100) because their account logged in on another node.', () => this.accounts.letGoes);
+    new PullCounter(registry, 'mmo_cluster_orphan_saves_total', 'Players of a gone node\'s gateway saved here with their final state in this node\'s zone.', () => this.orphanSaves);
     new PullGauge(registry, 'mmo_cluster_nodes_alive', 'Other cluster nodes heard from within cluster.nodeTimeoutMs.', () => this.directory.alive().length);
     new PullGauge(registry, 'mmo_cluster_proxies', 'Players of other nodes\' gateways inside this node\'s zones.', () => this.proxies.size);
   }
@@ -606,4 +687,12 @@ export class ClusterNode implements RemoteSink {
     }
     await this.link.close();
   }
+}
+
+const readU32 = (d: Uint8Array, o: number): number => (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
+function writeU32(d: Uint8Array, o: number, v: number): void {
+  d[o] = v & 0xff;
+  d[o + 1] = (v >>> 8) & 0xff;
+  d[o + 2] = (v >>> 16) & 0xff;
+  d[o + 3] = (v >>> 24) & 0xff;
 }
