@@ -291,6 +291,7 @@ test('B is SIGKILLed: A reports zone 2 down within cluster.nodeTimeoutMs, ends i
   assert.deepEqual(st.nodes.map((n) => [n.id, n.alive]), [['b', false]]);
   const k = await kicked;
   assert.equal(k.code, CloseCode.zoneDown);
+  assert.match(k.reason ?? '', /is gone with its node b; log in again/, 'the kick says the zone\'s node is gone, not that the zone crashed');
   // The client tries to resume (4300 is retryable) and learns its session is over.
   assert.equal((await closed).code, CloseCode.resumeRefused);
   await sleep(1000);

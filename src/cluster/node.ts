@@ -380,6 +380,15 @@ export class ClusterNode implements RemoteSink {
     return `on another node; no node running it is alive${this.link.up ? '' : ' (NATS unreachable)'}`;
   }
 
+  /** Why a remote zone went away, for its players' kick text (after `zone <name> `; short: the close reason is 123 bytes). */
+  private whyGone(zoneId: number): string {
+    const owner = this.directory.ownerOf(zoneId);
+    if (owner) return `is down on its node ${owner}`;
+    if (!this.link.up) return 'is unreachable (NATS is down)';
+    const was = [...this.directory.nodes.values()].find((e) => !e.alive && e.owned.includes(zoneId));
+    return was ? `is gone with its node ${was.id}` : 'is run by no node that is alive';
+  }
+
   private write(to: string, kind: number, type: number, zone: number, session: number, src: Uint8Array | null, offset: number, length: number): void {
     let o = this.outboxes.get(to);
     if (!o) this.outboxes.set(to, (o = new Outbox(zoneSubject(to, this.id))));
@@ -460,8 +469,9 @@ export class ClusterNode implements RemoteSink {
       } else {
         h.setReachable(false);
         if (was !== ZoneState.down) {
-          this.log.warn({ zone: id }, 'remote zone down; its players here are saved and disconnected');
-          this.sessions?.down(h.index);
+          const why = this.whyGone(id);
+          this.log.warn({ zone: id, why }, 'remote zone down; its players here are saved and disconnected');
+          this.sessions?.down(h.index, why);
         }
       }
     }

@@ -739,12 +739,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.d.log.info({ zone: this.d.zones.hosts[zone]!.def.id, players: n }, 'zone restarted; players rejoined');
   }
 
-  down(zone: number): void {
+  /** The zone is gone for good: its players are saved and told `zone <name> <why>` (a cluster says which node is gone). */
+  down(zone: number, why = 'is down after repeated crashes'): void {
     const def = this.d.zones.hosts[zone]!.def;
     for (const s of [...this.registry.all()]) {
       if (s.inTransit && s.fenceZone === zone) this.onFenceAck(s);
       if (s.zone !== zone) continue;
-      if (s.socket) this.kick(s.socket, CloseCode.zoneDown, `zone ${def.name} is down after repeated crashes; log in again to continue elsewhere`, CloseReason.kicked);
+      if (s.socket) this.kick(s.socket, CloseCode.zoneDown, `zone ${def.name} ${why}; log in again to continue elsewhere`, CloseReason.kicked);
       this.endSession(s);
     }
     for (const [id, l] of this.leaving) if (l.zone === zone) this.onLeft(id, EMPTY, 0, 0);
