@@ -19,6 +19,7 @@ import { CloseCode } from '../src/protocol/close-codes.js';
 let cluster: TestCluster;
 let a: TestServer;
 let b: TestServer;
+let c3: TestServer;
 const clients: MmoClient[] = [];
 
 before(async () => {
@@ -26,10 +27,12 @@ before(async () => {
     nodes: [
       { id: 'a', zones: [1] },
       { id: 'b', zones: [2] },
+      { id: 'c', zones: [3] },
     ],
+    zoneCount: 3,
     args: ['--persist.writeIntervalMs=60000', '--world.movement.maxSpeed=64', '--sessions.zombieTtlMs=60000'],
   });
-  [a, b] = cluster.nodes as [TestServer, TestServer];
+  [a, b, c3] = cluster.nodes as [TestServer, TestServer, TestServer];
 });
 
 after(async () => {
@@ -95,19 +98,29 @@ test('a login on node B to an account playing on node A: A\'s session ends (4100
   assert.ok(x3 > x2);
 });
 
-test('node B is SIGKILLed while its player is in A\'s zone: A saves the player\'s final state from its zone, and a login on A right away loads it', { timeout: 60_000 }, async () => {
-  const grant = await register(a.url, { name: 'wanderer', password: 'a-long-password' });
-  const onB = client(b.wsUrl, grant.token);
+test('node B is SIGKILLed while its players are in A\'s zone: A saves their final state from its zone; a login right away on A, or on a third node C, loads it', { timeout: 60_000 }, async () => {
+  const rover = await register(a.url, { name: 'rover', password: 'a-long-password' });
+  const wanderer = await register(a.url, { name: 'wanderer', password: 'a-long-password' });
+  // B places each new player in its emptiest zone (ties: the first): two guests fill zones 2 and 3 so both land in A's zone 1.
+  const onB = client(b.wsUrl, rover.token);
   await onB.once('snapshot');
-  assert.equal(onB.zone, 1, 'B\'s player is in A\'s zone');
-  const startX = onB.self!.x;
-  const x = await walk(onB, 7);
+  for (const g of ['g2', 'g3']) {
+    const c = connect(b.wsUrl, { guestName: g, localAddress: `127.0.6.${200 + clients.length}` });
+    clients.push(c);
+    await c.once('snapshot');
+  }
+  const onB2 = client(b.wsUrl, wanderer.token);
+  await onB2.once('snapshot');
+  assert.deepEqual([onB.zone, onB2.zone], [1, 1], 'B\'s players are in A\'s zone');
+  const [x, x2] = await Promise.all([walk(onB, 7), walk(onB2, -6)]);
   await b.stop('SIGKILL');
-  // At once: A still counts B alive, so the login waits for B's answer, then (B gone) for A's own save of B's player.
-  const onA = client(a.wsUrl, grant.token);
-  const snap = onA.once('snapshot');
-  await onA.once('welcome');
-  await snap;
-  assert.ok(Math.abs(onA.self!.x - x) < 0.05, `the player stands where it walked to in A's zone (${x}), not at its last save ${startX}: at ${onA.self!.x}`);
-  assert.equal(await metricValue(a.url, 'mmo_cluster_orphan_saves_total'), 1);
+  // At once: A and C still count B alive, so the logins wait for B's answer; then (B gone) for A's save of B's players.
+  const onC = client(c3.wsUrl, rover.token);
+  const onA = client(a.wsUrl, wanderer.token);
+  const snaps = Promise.all([onC.once('snapshot'), onA.once('snapshot')]);
+  await Promise.all([onC.once('welcome'), onA.once('welcome')]);
+  await snaps;
+  assert.ok(Math.abs(onC.self!.x - x) < 0.05, `the player logged in on C stands where it walked to in A's zone (${x}): at ${onC.self!.x}`);
+  assert.ok(Math.abs(onA.self!.x - x2) < 0.05, `the player logged in on A stands where it walked to in A's zone (${x2}): at ${onA.self!.x}`);
+  assert.equal(await metricValue(a.url, 'mmo_cluster_orphan_saves_total'), 2);
 });

@@ -20,9 +20,9 @@
 //   - only nodes alive in the directory are asked; one that is marked gone
 //     while the question is open is no longer waited for (its sessions died
 //     with it, their last periodic save stands);
-//   - the question ends after cluster.nodeTimeoutMs: a node still silent then
-//     is skipped (counted, logged) and the login goes ahead. A node that
-//     neither answers nor heartbeats is marked gone by then anyway; one that
+//   - the question ends after cluster.nodeTimeoutMs and a tenth: a node still
+//     silent then is skipped (counted, logged) and the login goes ahead. A
+//     node that neither answers nor heartbeats is marked gone before; one that
 //     heartbeats but does not answer for that long is broken, and refusing
 //     every login to its accounts forever would be worse than the risk.
 //   - NATS away: nobody can be asked; the login goes ahead (as resumes do).
@@ -96,7 +96,9 @@ export class AccountTakeover {
     this.asks++;
     const id = ++this.seq;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.timedOut(id), this.waitMs);
+      // A dead node is marked gone within nodeTimeoutMs of its last heartbeat (before this question) plus a sweep (a twentieth):
+      // the bound is a little longer, so it only ever ends the wait for a node that is alive and silent.
+      const timer = setTimeout(() => this.timedOut(id), this.waitMs + Math.ceil(this.waitMs / 10));
       timer.unref?.();
       this.pending.set(id, { waiting: new Set(peers), unsaved: [], resolve, timer });
       this.link.publish(ACCOUNT_SUBJECT, enc.encode(JSON.stringify({ id, node: this.self, account: accountId })));

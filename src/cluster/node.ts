@@ -519,7 +519,7 @@ export class ClusterNode implements RemoteSink {
     let nudged = 0;
     return new Promise((resolve) => {
       const check = (): void => {
-        if (!(player >= 0 && q.isTracked(player)) && !this.orphanAccounts.has(account) && !q.holdsUnsaved(account)) return resolve(true);
+        if (!(player >= 0 && q.isTracked(player)) && !this.orphanAccounts.has(account) && !this.hostsPlayerOf(account, by) && !q.holdsUnsaved(account)) return resolve(true);
         const now = performance.now();
         if (now >= end || this.stopped) return resolve(false);
         if (now - nudged >= 50) {
@@ -530,6 +530,20 @@ export class ClusterNode implements RemoteSink {
       };
       check();
     });
+  }
+
+  /**
+   * Owner side: whether a zone here holds a player of `account` for a gateway
+   * other than `by`. Its gateway, asked too, takes it out (and saves it); if
+   * that gateway died and is not marked gone yet, this node saves it once it
+   * is (saveOrphan). Either way the answer waits until the player has left.
+   */
+  private hostsPlayerOf(account: number, by: string): boolean {
+    for (const h of this.zones?.hosts ?? []) {
+      if (!h.local) continue;
+      for (const p of this.proxies.inZone(h.index)) if (p.node !== by && this.who.get(p)?.account === account) return true;
+    }
+    return false;
   }
 
   /** Owner side: the final state of a gone gateway's player, from zone index `zone`; saved through the write queue, which is nudged. */
