@@ -1,11 +1,13 @@
-// One account on two nodes at once, over a real nats-server and one
+// One account on several nodes at once, over a real nats-server and one
 // PostgreSQL database (test/helpers/cluster.ts). Periodic saves are far
 // apart (persist.writeIntervalMs 60 s), so the only way the second node can
 // load what the player did on the first is that the first ended its session
 // and saved it before the second loaded it. A login on node B to an account
 // playing on node A ends A's session as a takeover does (A's socket gets
 // 4100) and B's player stands where A's was; the same from a zombie session
-// (link dropped, not yet expired) on B to a login on A.
+// (link dropped, not yet expired) on B to a login on A. Then B, the gateway
+// of two players in A's zone, is SIGKILLed: A saves them from its zone, and
+// logins right away on A and on a third node C load that state.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -671,7 +671,7 @@ export const ClusterSection = Type.Object(
       maximum: 600_000,
       description:
         'A node not heard from for this long is gone: its zones are reported down in /readyz, and the sessions of this node that were in them end (their players are saved with their last state). ' +
-        'Also the longest a login waits for the other nodes to end and save the account\'s session there (a node silent that long is skipped).',
+        'A login waits at most a tenth longer than this for the other nodes to end and save the account\'s session there (a node silent that long is skipped).',
     }),
     requestTimeoutMs: Type.Integer({
       default: 1000,
