@@ -61,7 +61,7 @@ async function walk(c: MmoClient, dx: number): Promise<number> {
   return x;
 }
 
-test('a login on node B to an account playing on node A: A\'s session ends (4100, saved), B loads where the player stood on A', { timeout: 60_000 }, async () => {
+test('a login on node B to an account playing on node A: A\'s session ends (4100, saved), B loads where the player stood on A', { timeout: 60_000 }, async (t) => {
   const grant = await register(a.url, { name: 'hero', password: 'a-long-password' });
   const first = client(a.wsUrl, grant.token);
   await first.once('snapshot');
@@ -70,9 +70,11 @@ test('a login on node B to an account playing on node A: A\'s session ends (4100
   const kicked = first.once('kicked');
   const closed = first.once('close');
 
+  const t0 = performance.now();
   const second = client(b.wsUrl, grant.token);
   const snap = second.once('snapshot');
   const w = await second.once('welcome');
+  t.diagnostic(`login on B with the account live on A: welcome after ${Math.round(performance.now() - t0)} ms (A ended, saved and answered first)`);
   await snap;
   assert.equal(w.resumed, false);
   assert.ok(Math.abs(second.self!.x - x) < 0.05, `B's player stands where it walked to on A (${x}, from ${startX}), not at the stored ${startX}: at ${second.self!.x}`);
