@@ -249,7 +249,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     log: log.child({ component: 'sessions' }),
     tickHz: config.zones.tickHz,
   });
-  await zones.start(cluster ? cluster.attach(sessions, zones, readiness) : sessions);
+  await zones.start(cluster ? cluster.attach(sessions, zones, readiness, persistence) : sessions);
   const degrade = startDegrade({ cfg: config.degrade, metrics, registry: metrics.registry, zones, admission: sessions.admission, tickHz: config.zones.tickHz, log: log.child({ component: 'degrade' }) });
   for (const h of zones.hosts) readiness.register(`zone-${h.def.id}`, () => h.readiness(), h.local);
   if (config.debug.faultInjection) {

@@ -11,10 +11,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, metricValue, type TestServer } from './helpers/server.js';
-import { startPgCluster, freePort, type PgCluster } from './helpers/pg-cluster.js';
+import { metricValue, type TestServer } from './helpers/server.js';
+import { startCluster, type TestCluster } from './helpers/cluster.js';
 import { waitFor } from './helpers/wait.js';
 import { connect, ChatChannel, type MmoClient } from '../src/client/index.js';
 import { CloseCode } from '../src/protocol/close-codes.js';
@@ -23,38 +22,13 @@ import { ErrorCode } from '../src/protocol/codes.js';
 const SIZE = 128;
 const HEARTBEAT_MS = 200;
 const NODE_TIMEOUT_MS = 2000;
-const SECRET = 's'.repeat(48);
 
-let nats: ChildProcess;
-let natsPort = 0;
-let natsUrl = '';
-const startNats = (): ChildProcess => spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], { stdio: 'ignore' });
-let pg: PgCluster;
+let cluster: TestCluster;
 let a: TestServer;
 let b: TestServer;
 const clients: MmoClient[] = [];
 const names = new Map<MmoClient, string>();
 const nameOf = (c: MmoClient): string => names.get(c)!;
-
-function nodeArgs(id: string, zone: number, dbUrl: string): string[] {
-  return [
-    '--zones.count=2',
-    `--zones.size=${SIZE}`,
-    '--zones.npcsPerZone=0',
-    '--world.movement.maxSpeed=64',
-    '--sessions.chatPerSec=200',
-    '--sessions.chatBurst=200',
-    '--sessions.inputsPerSec=500',
-    '--sessions.inputBurst=500',
-    `--persist.postgresUrl=${dbUrl}`,
-    `--cluster.natsUrl=${natsUrl}`,
-    `--cluster.nodeId=${id}`,
-    `--cluster.ownedZones=${zone}`,
-    `--cluster.heartbeatMs=${HEARTBEAT_MS}`,
-    `--cluster.nodeTimeoutMs=${NODE_TIMEOUT_MS}`,
-    '--debug.faultInjection=true',
-  ];
-}
 
 async function readyz(s: TestServer): Promise<{ status: number; body: { status: string; components: Record<string, string> } }> {
   const r = await fetch(`${s.url}/readyz`);
@@ -62,25 +36,23 @@ async function readyz(s: TestServer): Promise<{ status: number; body: { status: 
 }
 
 before(async () => {
-  natsPort = await freePort();
-  natsUrl = `nats://127.0.0.1:${natsPort}`;
-  nats = startNats();
-  pg = await startPgCluster();
-  const db = await pg.createDatabase();
-  const env = { MMO_AUTH__TOKEN_SECRET: SECRET };
-  // One after the other: the first creates the schema in the shared database.
-  a = await startServer({ args: nodeArgs('a', 1, db), env, timeoutMs: 30_000 });
-  b = await startServer({ args: nodeArgs('b', 2, db), env, timeoutMs: 30_000 });
+  cluster = await startCluster({
+    nodes: [
+      { id: 'a', zones: [1] },
+      { id: 'b', zones: [2] },
+    ],
+    heartbeatMs: HEARTBEAT_MS,
+    nodeTimeoutMs: NODE_TIMEOUT_MS,
+    args: ['--world.movement.maxSpeed=64', '--sessions.chatPerSec=200', '--sessions.chatBurst=200', '--sessions.inputsPerSec=500', '--sessions.inputBurst=500', '--debug.faultInjection=true'],
+  });
+  [a, b] = cluster.nodes as [TestServer, TestServer];
   // Each sees the other's zone up.
   await waitFor(async () => (await readyz(a)).body.components['zone-2'] === 'up' && (await readyz(b)).body.components['zone-1'] === 'up', 10_000, 'both nodes to see each other');
 });
 
 after(async () => {
   for (const c of clients) c.close();
-  await a?.stop();
-  await b?.stop('SIGKILL');
-  nats?.kill('SIGKILL');
-  await pg?.destroy();
+  await cluster?.stop();
 });
 
 function client(url: string, name: string): MmoClient {
@@ -238,15 +210,13 @@ test('B\'s zone crashes and restarts from its checkpoint: A\'s player in it stay
 });
 
 test('NATS restarted mid-game: local zones play on during the outage, cross-node traffic resumes, nobody is disconnected', { timeout: 60_000 }, async () => {
-  const old = nats;
-  old.kill('SIGKILL');
-  await new Promise((r) => old.once('exit', r));
+  await cluster.killNats();
   await waitFor(async () => (await readyz(a)).body.components.cluster !== 'up', 5000, 'A to notice NATS is gone');
   // A's player in A's own zone keeps playing meanwhile.
   const heard = new Promise<string>((resolve) => a1.on('chat', (m) => m.channel === ChatChannel.Say && m.text === 'during the outage' && resolve(m.text)));
   a1.chat(ChatChannel.Say, 'during the outage');
   assert.equal(await heard, 'during the outage');
-  nats = startNats();
+  cluster.startNats();
   await waitFor(async () => (await readyz(a)).body.components.cluster === 'up' && (await readyz(b)).body.components.cluster === 'up', 10_000, 'both nodes back on NATS');
   await sleep(2 * HEARTBEAT_MS); // both have resubscribed and heard each other again
   assert.equal((await readyz(a)).body.components['zone-2'], 'up', 'B stayed in A\'s directory through the outage');
@@ -321,6 +291,7 @@ test('B is SIGKILLed: A reports zone 2 down within cluster.nodeTimeoutMs, ends i
   assert.deepEqual(st.nodes.map((n) => [n.id, n.alive]), [['b', false]]);
   const k = await kicked;
   assert.equal(k.code, CloseCode.zoneDown);
+  assert.match(k.reason ?? '', /is gone with its node b; log in again/, 'the kick says the zone\'s node is gone, not that the zone crashed');
   // The client tries to resume (4300 is retryable) and learns its session is over.
   assert.equal((await closed).code, CloseCode.resumeRefused);
   await sleep(1000);

@@ -10,61 +10,33 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, metricValue, type TestServer } from './helpers/server.js';
-import { startPgCluster, freePort, type PgCluster } from './helpers/pg-cluster.js';
+import { metricValue, type TestServer } from './helpers/server.js';
+import { startCluster, type TestCluster } from './helpers/cluster.js';
 import { waitFor } from './helpers/wait.js';
 import { connect, ChatChannel, type MmoClient, type RedirectedEvent, type SavedSession } from '../src/client/index.js';
 import { CloseCode } from '../src/protocol/close-codes.js';
 
-const SECRET = 's'.repeat(48);
-let nats: ChildProcess;
-let pg: PgCluster;
+let cluster: TestCluster;
 let a: TestServer;
 let b: TestServer;
 const clients: MmoClient[] = [];
 
-function nodeArgs(id: string, zone: number, dbUrl: string, natsUrl: string): string[] {
-  return [
-    '--zones.count=2',
-    '--zones.size=128',
-    '--zones.npcsPerZone=0',
-    `--persist.postgresUrl=${dbUrl}`,
-    `--cluster.natsUrl=${natsUrl}`,
-    `--cluster.nodeId=${id}`,
-    `--cluster.ownedZones=${zone}`,
-    '--cluster.heartbeatMs=200',
-    '--cluster.nodeTimeoutMs=2000',
-  ];
-}
-
 before(async () => {
-  const natsPort = await freePort();
-  nats = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], { stdio: 'ignore' });
-  pg = await startPgCluster();
-  const db = await pg.createDatabase();
-  const env = { MMO_AUTH__TOKEN_SECRET: SECRET };
-  a = await startServer({ args: nodeArgs('a', 1, db, `nats://127.0.0.1:${natsPort}`), env, timeoutMs: 30_000 });
-  b = await startServer({ args: nodeArgs('b', 2, db, `nats://127.0.0.1:${natsPort}`), env, timeoutMs: 30_000 });
-  // B knows A and the URL A announced (a URL is announced once its gateway listens).
-  await waitFor(
-    async () => {
-      const st = (await (await fetch(`${b.url}/cluster`)).json()) as { nodes: Array<{ id: string; alive: boolean; url: string }> };
-      return st.nodes.some((n) => n.id === 'a' && n.alive && n.url === a.wsUrl);
-    },
-    10_000,
-    'B to hear A and its public URL',
-  );
+  // Started when each node hears the other and the URL it announced (a URL is announced once its gateway listens).
+  cluster = await startCluster({
+    nodes: [
+      { id: 'a', zones: [1] },
+      { id: 'b', zones: [2] },
+    ],
+  });
+  [a, b] = cluster.nodes as [TestServer, TestServer];
 });
 
 after(async () => {
   for (const c of clients) c.close();
-  await a?.stop();
-  await b?.stop();
-  nats?.kill('SIGKILL');
-  await pg?.destroy();
+  await cluster?.stop();
 });
 
 function client(url: string, opts: Parameters<typeof connect>[1]): MmoClient {

@@ -8,6 +8,7 @@
 //   mmo.z.<me>.<owner> ──▶ SessionService.record(zone, ...)                 (gateway side)
 //   global chat a local zone put in a remote zone's mailbox ──▶ owner's zone mailbox (Kind.mail)
 //   whisper to a name not online here ──▶ mmo.whisper, answers on mmo.wr.<me>
+//   login of an account ──▶ mmo.acct (others end and save its session), answers on mmo.ar.<me>
 //
 // The session layer does not know the cluster exists: a zone on another node
 // is a zone host like any other, and its records come back through the same
@@ -37,6 +38,9 @@ import { Kind, Outbox, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJEC
 import { RemoteZoneHost, type RemoteSink } from './remote-zone.js';
 import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
 import { ResumeLookup, RESUME_SUBJECT, resumeReplySubject } from './resume-lookup.js';
+import { AccountTakeover, ACCOUNT_SUBJECT, accountReplySubject } from './account-takeover.js';
+import type { Persistence } from '../persist/persistence.js';
+import { snapshotOf } from '../session/player.js';
 
 /** How often the mailboxes of remote zones (global chat from local zones) are forwarded. */
 const MAIL_POLL_MS = 20;
@@ -79,6 +83,16 @@ export class ClusterNode implements RemoteSink {
   private readonly boot = Date.now();
   private seq = 0;
   private sessions: SessionService | null = null;
+  private persistence: Persistence | null = null;
+  /** Owner side: who each proxy's player is (Kind.who), to save it when its gateway node dies. */
+  private readonly who = new WeakMap<Proxy, { player: number; account: number }>();
+  /** Owner side: proxies of gone gateway nodes taken out of their zones, saved from the zone's answer. */
+  private readonly orphans = new Set<Proxy>();
+  /** Accounts of those, from the moment their gateway is gone until their final state is in the write queue. */
+  private readonly orphanAccounts = new Map<number, number>();
+  private readonly whoBuf = new Uint8Array(8);
+  /** Players of gone gateway nodes saved here with their zone's final state. */
+  orphanSaves = 0;
   private zones: ZoneSet | null = null;
   private readonly outboxes = new Map<string, Outbox>();
   private readonly dirty: Outbox[] = [];
@@ -104,6 +118,7 @@ export class ClusterNode implements RemoteSink {
   /** Public WebSocket URL, announced in heartbeats once listening (see listening()). */
   url = '';
   readonly resumes: ResumeLookup;
+  readonly accounts: AccountTakeover;
   /** Records received for a zone that is not local here, or for a proxy that is gone (counted, dropped). */
   strayRecords = 0;
   malformedBatches = 0;
@@ -117,6 +132,7 @@ export class ClusterNode implements RemoteSink {
     this.owned = new Set(config.cluster.ownedZones);
     this.directory = new Directory(id, config.cluster.nodeTimeoutMs, (node, alive) => this.nodeChanged(node, alive));
     this.resumes = new ResumeLookup(id, link, this.directory, config.cluster.requestTimeoutMs, (session, token) => this.holdsSession(session, token));
+    this.accounts = new AccountTakeover(id, link, this.directory, config.cluster.nodeTimeoutMs, { letGo: (account, by, within) => this.letGo(account, by, within) }, (o, m) => this.log.warn(o, m));
   }
 
   /** The gateway listens on `port`: from now on the heartbeats say where clients reach this node. */
@@ -155,9 +171,11 @@ export class ClusterNode implements RemoteSink {
    * ZoneEvents the zone set is started with (proxies' records go to their
    * gateway nodes, the rest to the session layer).
    */
-  attach(sessions: SessionService, zones: ZoneSet, readiness: Readiness): ZoneEvents {
+  attach(sessions: SessionService, zones: ZoneSet, readiness: Readiness, persistence: Persistence | null = null): ZoneEvents {
     this.sessions = sessions;
     this.zones = zones;
+    this.persistence = persistence;
+    sessions.beforeLogin = (account) => this.accounts.ask(account).then((no) => no ?? this.orphanSaved(account));
     sessions.remoteWhisper = (from, to, text, seq) => this.askWhisper(from, to, text, seq);
     sessions.remoteResume = (id, token) => (this.url === '' ? Promise.resolve(null) : this.resumes.ask(id, token));
     for (const h of zones.hosts) {
@@ -216,6 +234,8 @@ export class ClusterNode implements RemoteSink {
     this.link.subscribe(whisperReplySubject(this.id), (data) => this.onWhisperReply(data));
     this.link.subscribe(RESUME_SUBJECT, (data) => this.resumes.onAsk(data));
     this.link.subscribe(resumeReplySubject(this.id), (data) => this.resumes.onAnswer(data));
+    this.link.subscribe(ACCOUNT_SUBJECT, (data) => this.accounts.onAsk(data));
+    this.link.subscribe(accountReplySubject(this.id), (data) => this.accounts.onAnswer(data));
     this.link.onStatus((up) => {
       if (up) this.beat();
     });
@@ -241,6 +261,9 @@ export class ClusterNode implements RemoteSink {
       this.batchDelivered = true;
     } else if (kind === Kind.toZone) {
       this.toLocalZone(host, type, session, data, offset, length);
+    } else if (kind === Kind.who) {
+      const p = this.proxies.get(this.from, session);
+      if (p && length >= 8) this.who.set(p, { player: readU32(data, offset), account: readU32(data, offset + 4) });
     } else if (kind === Kind.mail) {
       const p = this.mailOut.get(index);
       if (!p || !host.local || !p.push(type, 0, data, offset, length)) this.strayRecords++;
@@ -294,6 +317,15 @@ export class ClusterNode implements RemoteSink {
       this.strayRecords++;
       return;
     }
+    if (this.orphans.has(p)) {
+      // Its gateway node is gone: nobody to send to; its final state (the answer to the leave) is saved here.
+      if (type === FromZone.left || type === FromZone.joinFailed || type === FromZone.fenceAck) {
+        this.proxies.leftZone(p, zone);
+        if (type === FromZone.left) this.saveOrphan(p, zone, data, offset, length);
+        else if (p.zones.size === 0) this.saveOrphan(p, zone, p.state, 0, p.stateLen);
+      }
+      return;
+    }
     if (type === FromZone.state) {
       if (p.state.length < length) p.state = new Uint8Array(length * 2);
       p.state.set(data.subarray(offset, offset + length));
@@ -332,6 +364,13 @@ export class ClusterNode implements RemoteSink {
     const owner = this.directory.ownerOf(host.def.id);
     if (!owner) return false;
     this.write(owner, Kind.toZone, type, host.def.id, session, src, offset, length);
+    if (type === ToZone.join) {
+      const s = this.sessions?.registry.get(session);
+      const b = this.whoBuf;
+      writeU32(b, 0, s && !s.identity.guest ? s.playerId : 0);
+      writeU32(b, 4, s && !s.identity.guest ? s.identity.accountId : 0);
+      this.write(owner, Kind.who, 0, host.def.id, session, b, 0, 8);
+    }
     return true;
   }
 
@@ -339,6 +378,15 @@ export class ClusterNode implements RemoteSink {
     const owner = this.directory.ownerOf(host.def.id);
     if (owner) return `node ${owner} reports it down`;
     return `on another node; no node running it is alive${this.link.up ? '' : ' (NATS unreachable)'}`;
+  }
+
+  /** Why a remote zone went away, for its players' kick text (after `zone <name> `; short: the close reason is 123 bytes). */
+  private whyGone(zoneId: number): string {
+    const owner = this.directory.ownerOf(zoneId);
+    if (owner) return `is down on its node ${owner}`;
+    if (!this.link.up) return 'is unreachable (NATS is down)';
+    const was = [...this.directory.nodes.values()].find((e) => !e.alive && e.owned.includes(zoneId));
+    return was ? `is gone with its node ${was.id}` : 'is run by no node that is alive';
   }
 
   private write(to: string, kind: number, type: number, zone: number, session: number, src: Uint8Array | null, offset: number, length: number): void {
@@ -421,8 +469,9 @@ export class ClusterNode implements RemoteSink {
       } else {
         h.setReachable(false);
         if (was !== ZoneState.down) {
-          this.log.warn({ zone: id }, 'remote zone down; its players here are saved and disconnected');
-          this.sessions?.down(h.index);
+          const why = this.whyGone(id);
+          this.log.warn({ zone: id, why }, 'remote zone down; its players here are saved and disconnected');
+          this.sessions?.down(h.index, why);
         }
       }
     }
@@ -435,13 +484,111 @@ export class ClusterNode implements RemoteSink {
     }
     this.log.warn({ peer: node }, 'cluster node gone');
     this.outboxes.delete(node);
-    // Its gateway's players in our zones: take them out (their gateway is gone; its last saves stand).
+    // Its gateway's players in our zones: take them out and save them with the state their zone answers with
+    // (their gateway's last periodic save is older). A login of one of them meanwhile waits for it (orphanSaved).
     for (const p of this.proxies.ofNode(node)) {
+      this.orphans.add(p);
+      const w = this.who.get(p);
+      if (w && w.account !== 0) this.orphanAccounts.set(w.account, (this.orphanAccounts.get(w.account) ?? 0) + 1);
       for (const z of [...p.zones]) {
         const host = this.zones?.hosts[z];
-        if (!host?.send(ToZone.leave, p.id, null)) this.proxies.leftZone(p, z);
+        if (host?.send(ToZone.leave, p.id, null)) continue;
+        this.proxies.leftZone(p, z);
+        if (p.zones.size === 0) this.saveOrphan(p, z, p.state, 0, p.stateLen);
       }
     }
+    this.accounts.nodeGone(node);
+  }
+
+  // ================================================================ accounts
+
+  /**
+   * AccountHolder: a login of `account` on node `by`. Its session here ends as
+   * in a takeover (close 4100; it leaves its zone, which hands back its final
+   * state, saved on leaving); resolves once nothing of the account is left
+   * unsaved here, or false after `withinMs`. The write queue is nudged (one
+   * write-behind step per 50 ms at most) so the wait is a database round trip,
+   * not persist.writeIntervalMs.
+   */
+  private letGo(account: number, by: string, withinMs: number): Promise<boolean> {
+    const q = this.persistence?.queue;
+    const player = this.sessions?.takenOverElsewhere(account, by) ?? -1;
+    if (player >= 0) this.accounts.letGoes++;
+    if (!q) return Promise.resolve(true);
+    const end = performance.now() + withinMs;
+    let nudged = 0;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!(player >= 0 && q.isTracked(player)) && !this.orphanAccounts.has(account) && !this.hostsPlayerOf(account, by) && !q.holdsUnsaved(account)) return resolve(true);
+        const now = performance.now();
+        if (now >= end || this.stopped) return resolve(false);
+        if (now - nudged >= 50) {
+          nudged = now;
+          q.tick();
+        }
+        setTimeout(check, 10).unref();
+      };
+      check();
+    });
+  }
+
+  /**
+   * Owner side: whether a zone here holds a player of `account` for a gateway
+   * other than `by`. Its gateway, asked too, takes it out (and saves it); if
+   * that gateway died and is not marked gone yet, this node saves it once it
+   * is (saveOrphan). Either way the answer waits until the player has left.
+   */
+  private hostsPlayerOf(account: number, by: string): boolean {
+    for (const h of this.zones?.hosts ?? []) {
+      if (!h.local) continue;
+      for (const p of this.proxies.inZone(h.index)) if (p.node !== by && this.who.get(p)?.account === account) return true;
+    }
+    return false;
+  }
+
+  /** Owner side: the final state of a gone gateway's player, from zone index `zone`; saved through the write queue, which is nudged. */
+  private saveOrphan(p: Proxy, zone: number, data: Uint8Array, offset: number, length: number): void {
+    this.orphans.delete(p);
+    const w = this.who.get(p);
+    const persistence = this.persistence;
+    const def = this.zones?.hosts[zone]?.def;
+    if (!w || w.account === 0 || !persistence || !def) return;
+    const done = (): void => {
+      const n = (this.orphanAccounts.get(w.account) ?? 1) - 1;
+      if (n > 0) this.orphanAccounts.set(w.account, n);
+      else this.orphanAccounts.delete(w.account);
+    };
+    const snap = (length > 0 ? snapshotOf(data.subarray(0, offset + length), offset, w.player, w.account, def.id) : null) ?? (p.stateLen > 0 ? snapshotOf(p.state, 0, w.player, w.account, def.id) : null);
+    if (!snap) return done();
+    // Tracked from the stored row (its version), then released with the final state: written, then forgotten.
+    persistence.loadPlayer(w.player).then(
+      (rec) => {
+        if (rec) {
+          persistence.release(w.player, snap);
+          persistence.queue.tick();
+          this.orphanSaves++;
+        }
+        done();
+      },
+      (err: unknown) => {
+        this.log.error({ err, player: w.player }, 'could not save a player of a gone gateway node; its last periodic save stands');
+        done();
+      },
+    );
+  }
+
+  /** A login here: null once no player of the account from a gone gateway is still waiting for its zone's final state (bounded by cluster.nodeTimeoutMs). */
+  private orphanSaved(account: number): Promise<string | null> {
+    if (!this.orphanAccounts.has(account)) return Promise.resolve(null);
+    const end = performance.now() + this.config.cluster.nodeTimeoutMs;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!this.orphanAccounts.has(account) || this.stopped) return resolve(null);
+        if (performance.now() >= end) return resolve('this account\'s player is still being saved; retry-after-ms=1000');
+        setTimeout(check, 10).unref();
+      };
+      check();
+    });
   }
 
   // ================================================================ whispers
@@ -532,6 +679,11 @@ export class ClusterNode implements RemoteSink {
     new PullCounter(registry, 'mmo_cluster_resume_lookups_total', 'Resumes of sessions not held here that were asked of the other nodes.', () => this.resumes.lookups);
     new PullCounter(registry, 'mmo_cluster_resume_redirects_total', 'Of those, resumes sent to the node holding the session (close 4301 resume-at=<url>).', () => this.resumes.redirects);
     new PullCounter(registry, 'mmo_cluster_resume_lookups_shed_total', 'Resumes of sessions not held here refused without asking (4101): too many lookups were open.', () => this.resumes.shed);
+    new PullCounter(registry, 'mmo_cluster_login_checks_total', 'Logins of accounts that first asked the other nodes to end and save the account\'s session there.', () => this.accounts.asks);
+    new PullCounter(registry, 'mmo_cluster_login_checks_refused_total', 'Of those, logins refused (4200, retry-after): a node could not save the account\'s player in time, or too many checks were open.', () => this.accounts.refused);
+    new PullCounter(registry, 'mmo_cluster_login_checks_unanswered_total', 'Alive nodes that did not answer a login check within cluster.nodeTimeoutMs (the login went ahead).', () => this.accounts.unanswered);
+    new PullCounter(registry, 'mmo_cluster_sessions_taken_over_total', 'Sessions here ended (close 4100) because their account logged in on another node.', () => this.accounts.letGoes);
+    new PullCounter(registry, 'mmo_cluster_orphan_saves_total', 'Players of a gone node\'s gateway saved here with their final state in this node\'s zone.', () => this.orphanSaves);
     new PullGauge(registry, 'mmo_cluster_nodes_alive', 'Other cluster nodes heard from within cluster.nodeTimeoutMs.', () => this.directory.alive().length);
     new PullGauge(registry, 'mmo_cluster_proxies', 'Players of other nodes\' gateways inside this node\'s zones.', () => this.proxies.size);
   }
@@ -549,6 +701,7 @@ export class ClusterNode implements RemoteSink {
     );
     this.stopped = true;
     this.resumes.stop();
+    this.accounts.stop();
     for (const p of this.pendingWhispers.values()) clearTimeout(p.timer);
     this.pendingWhispers.clear();
     try {
@@ -558,4 +711,12 @@ export class ClusterNode implements RemoteSink {
     }
     await this.link.close();
   }
+}
+
+const readU32 = (d: Uint8Array, o: number): number => (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
+function writeU32(d: Uint8Array, o: number, v: number): void {
+  d[o] = v & 0xff;
+  d[o + 1] = (v >>> 8) & 0xff;
+  d[o + 2] = (v >>> 16) & 0xff;
+  d[o + 3] = (v >>> 24) & 0xff;
 }

@@ -7,11 +7,12 @@
 //   kind toZone    gateway node -> zone owner: a ToZone record of a session of the gateway node
 //   kind fromZone  zone owner -> gateway node: a FromZone record for that session
 //   kind mail      any node -> zone owner: a zone-to-zone Mail record (global chat)
+//   kind who       gateway node -> zone owner, after a join: u32 player id | u32 account id (0: guest), to save the player if the gateway dies
 //
 // `session` is always the id on the gateway node that holds the session; the
 // owner maps it to its own proxy id (proxies.ts). Little-endian like the rings.
 
-export const Kind = { toZone: 1, fromZone: 2, mail: 3 } as const;
+export const Kind = { toZone: 1, fromZone: 2, mail: 3, who: 4 } as const;
 export const RECORD_HEADER = 12;
 
 /** Subject of the batches `to` receives from `from`. */

@@ -670,7 +670,8 @@ export const ClusterSection = Type.Object(
       minimum: 200,
       maximum: 600_000,
       description:
-        'A node not heard from for this long is gone: its zones are reported down in /readyz, and the sessions of this node that were in them end (their players are saved with their last state).',
+        'A node not heard from for this long is gone: its zones are reported down in /readyz, and the sessions of this node that were in them end (their players are saved with their last state). ' +
+        'A login waits at most a tenth longer than this for the other nodes to end and save the account\'s session there (a node silent that long is skipped).',
     }),
     requestTimeoutMs: Type.Integer({
       default: 1000,

@@ -212,6 +212,12 @@ export class WriteQueue implements PersistGaugeSource {
     return this.players.has(playerId);
   }
 
+  /** Whether a player of account `accountId` is tracked with a state not yet durable (cluster login takeover; cold path: a scan). */
+  holdsUnsaved(accountId: number): boolean {
+    for (const t of this.players.values()) if (t.latest?.accountId === accountId && (t.dirty !== null || t.inflightSince !== 0 || t.durable < t.version)) return true;
+    return false;
+  }
+
   // ------------------------------------------------------------ write-behind
 
   /**

@@ -45,7 +45,7 @@ export const CloseCode = {
   /** The socket upgraded but sent no valid Hello or Resume within sessions.helloDeadlineMs; reconnect and say Hello at once. */
   helloTimeout: 4202,
 
-  /** The player's zone is down after repeated crashes; retry later. */
+  /** The player's zone is down (after repeated crashes, or in a cluster: the node running it is gone); the reason says which; retry later. */
   zoneDown: 4300,
   /** Cluster: the session lives on another node. Reason `resume-at=<ws url>`: send the same Resume (same token, same last seq) there. */
   movedTo: 4301,

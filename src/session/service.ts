@@ -138,6 +138,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   remoteWhisper: ((from: Session, to: string, text: string, seq: number) => boolean) | null = null;
   /** Cluster: a resume of a session unknown here; resolves to the URL of the node holding it (closed 4301 `resume-at=<url>`), or null (refused 4101). */
   remoteResume: ((id: number, token: Uint8Array) => Promise<string | null>) | null = null;
+  /** Cluster: before an account's player is loaded, its session on any other node ends and is saved; resolves to null (load it) or why not (closed 4200). Never rejects. */
+  beforeLogin: ((accountId: number) => Promise<string | null>) | null = null;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
   private readonly zoneLoad: Int32Array;
@@ -316,6 +318,19 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     const live = this.registry.findByIdentity(identity);
     if (live) return this.takeOver(live, ws, conn);
     conn.phase = PHASE_AUTH;
+    if (this.beforeLogin && !claims.guest) {
+      const c = claims;
+      void this.beforeLogin(c.accountId).then((no) => {
+        if (conn.phase === PHASE_CLOSED) return;
+        if (no === null) this.loadLogin(ws, conn, c, identity);
+        else this.kick(ws, CloseCode.tryAgainLater, no, CloseReason.refused);
+      });
+      return;
+    }
+    this.loadLogin(ws, conn, claims, identity);
+  }
+
+  private loadLogin(ws: Socket, conn: Conn, claims: TokenClaims, identity: SessionIdentity): void {
     this.d.persistence.loadForLogin(claims, { zone: NO_ZONE, x: 0, y: 0, hp: 0, maxHp: 0, xp: 0, level: 1, inventory: [] }).then(
       (record) => this.completeLogin(ws, conn, identity, record),
       (err: unknown) => {
@@ -362,6 +377,15 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     s.pendingWelcome = true;
     this.m.logins.inc(LoginResult.ok);
     this.sendJoin(s, JoinKind.login, 0);
+  }
+
+  /** Cluster: a login to this account on node `by` takes over; this node's session of it ends as in a takeover (saved on leaving). Its player id, or -1. */
+  takenOverElsewhere(accountId: number, by: string): number {
+    const s = this.registry.findByIdentity({ accountId, name: '', guest: false });
+    if (!s || s.state === SessionState.closed) return -1;
+    if (s.socket) this.kick(s.socket, CloseCode.takenOver, `another login to this account (on node ${by}) took over the session`, CloseReason.takenOver);
+    this.endSession(s);
+    return s.playerId;
   }
 
   /** A second login to a live session's account: the new socket takes the session, the old one is told and closed. */
@@ -717,12 +741,13 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.d.log.info({ zone: this.d.zones.hosts[zone]!.def.id, players: n }, 'zone restarted; players rejoined');
   }
 
-  down(zone: number): void {
+  /** The zone is gone for good: its players are saved and told `zone <name> <why>` (a cluster says which node is gone). */
+  down(zone: number, why = 'is down after repeated crashes'): void {
     const def = this.d.zones.hosts[zone]!.def;
     for (const s of [...this.registry.all()]) {
       if (s.inTransit && s.fenceZone === zone) this.onFenceAck(s);
       if (s.zone !== zone) continue;
-      if (s.socket) this.kick(s.socket, CloseCode.zoneDown, `zone ${def.name} is down after repeated crashes; log in again to continue elsewhere`, CloseReason.kicked);
+      if (s.socket) this.kick(s.socket, CloseCode.zoneDown, `zone ${def.name} ${why}; log in again to continue elsewhere`, CloseReason.kicked);
       this.endSession(s);
     }
     for (const [id, l] of this.leaving) if (l.zone === zone) this.onLeft(id, EMPTY, 0, 0);
