@@ -182,7 +182,7 @@ export async function runClusterLoad(opts: ClusterLoadOptions): Promise<ClusterL
         'world.sayMaxListeners': 4,
         ...o.serverConfig,
       };
-      if (clustered) Object.assign(config, { 'cluster.natsUrl': natsUrl, 'cluster.nodeId': `n${n + 1}`, 'cluster.ownedZones': owned, 'cluster.heartbeatMs': 250, 'cluster.nodeTimeoutMs': 3000 });
+      if (clustered) Object.assign(config, { 'cluster.natsUrl': natsUrl, 'cluster.nodeId': `n${n + 1}`, 'cluster.ownedZones': owned, 'cluster.heartbeatMs': 250, 'cluster.nodeTimeoutMs': 3000, 'cluster.newPlayers': 'local' });
       // One after the other: the first creates the schema.
       servers.push(await spawnServer({ config, startTimeoutMs: 30_000 }));
     }

@@ -136,6 +136,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   remoteWhisper: ((from: Session, to: string, text: string, seq: number) => boolean) | null = null;
   /** Cluster: a resume of a session unknown here; resolves to the URL of the node holding it (closed 4301 `resume-at=<url>`), or null (refused 4101). */
   remoteResume: ((id: number, token: Uint8Array) => Promise<string | null>) | null = null;
+  /** Cluster: the zone index a new player enters (src/cluster/placement.ts), -1 when none is up; null: the emptiest up zone. */
+  placeNew: ((load: ArrayLike<number>) => number) | null = null;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
   private readonly zoneLoad: Int32Array;
@@ -337,7 +339,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     let zone = record.zone === NO_ZONE ? -1 : this.d.zones.indexOf(record.zone);
     let atSpawn = false;
     if (zone < 0 || !this.d.zones.isUp(zone)) {
-      zone = this.emptiestZone();
+      zone = this.placeNew ? this.placeNew(this.zoneLoad) : this.emptiestZone();
       atSpawn = true;
     }
     if (zone < 0) {
