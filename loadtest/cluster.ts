@@ -25,7 +25,9 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnServer, type SpawnedServer } from './server/spawn.js';
 import { startPgCluster, freePort, type PgCluster } from '../test/helpers/pg-cluster.js';
-import { connect, ChatChannel, type MmoClient } from '../src/client/index.js';
+import { loadavg } from 'node:os';
+import { readdirSync } from 'node:fs';
+import { ClusterBooks, ClusterBot, LeanClusterBot, SdkClusterBot } from './cluster-bot.js';
 
 export interface ClusterLoadOptions {
   nodes: number;
@@ -33,7 +35,21 @@ export interface ClusterLoadOptions {
   durationSec: number;
   zones: number;
   zoneSize: number;
+  /** How many of the bots are full SDK bots (the rest are lean); default all of them. */
+  fullBots?: number;
+  /** A move per bot every stepMs (at STEP_SPEED units a second); default 50. */
+  stepMs?: number;
+  /** A numbered Say line per bot every sayMs; default 500. */
+  sayMs?: number;
+  /** Extra server config keys for every node (dotted paths). */
+  serverConfig?: Record<string, unknown>;
   log: (line: string) => void;
+}
+
+/** CPU of one server process over the window, by thread (names from /proc/<pid>/task/<tid>/comm), in cores. */
+export interface ThreadCpu {
+  total: number;
+  threads: Record<string, number>;
 }
 
 export interface ClusterLoadResult {
@@ -49,18 +65,68 @@ export interface ClusterLoadResult {
   doubledInputs: number;
   unackedInputs: number;
   unexpectedDisconnects: number;
+  /** Frames whose seq was not the previous + 1 (lean bots: a frame the server skipped). */
+  frameSeqFaults: number;
+  sdkBots: number;
+  leanBots: number;
   natsMsgsPerSecPerNode: Array<{ node: string; in: number; out: number }>;
   serverCpuSec: number[];
+  /** Cores each server process used over the window, by thread group. */
+  serverCores: ThreadCpu[];
+  natsServerCores: number;
+  /** Cores this process (the bots and the driver) used. */
+  botCores: number;
+  loadAverage: { start: number; end: number };
+  /** The first few bots that lost their connection, and why. */
+  dropped: Array<{ bot: number; node: number; why: string | undefined }>;
   clientMessages: number;
   messagesPerServerCpuSec: number;
   pass: boolean;
   failures: string[];
 }
 
+/** Above this many clients the scenario uses lean bots by default. */
+export const LEAN_CLUSTER_ABOVE = 200;
 const TICKS_PER_SEC = 100; // Linux USER_HZ for /proc/<pid>/stat
-const STEP = 2.5;
-const STEP_MS = 50;
-const SAY_MS = 500;
+/** Walking speed of the bots, units a second (under world.movement.maxSpeed 64). */
+const STEP_SPEED = 50;
+
+/** utime+stime ticks of each thread of a process, by tid, with its name. */
+function threadTicks(pid: number): Map<number, { name: string; ticks: number }> {
+  const out = new Map<number, { name: string; ticks: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tids) {
+    try {
+      const s = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(t), { name, ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+/** Cores per thread name over `sec` seconds (threads of the same name summed; threads that ended are missing). */
+function threadCpu(a: Map<number, { name: string; ticks: number }>, b: Map<number, { name: string; ticks: number }>, sec: number): ThreadCpu {
+  const threads: Record<string, number> = {};
+  let total = 0;
+  for (const [tid, t] of b) {
+    const d = (t.ticks - (a.get(tid)?.ticks ?? 0)) / TICKS_PER_SEC / sec;
+    total += d;
+    if (d < 0.005) continue;
+    threads[t.name] = round2((threads[t.name] ?? 0) + d);
+  }
+  return { total: round2(total), threads };
+}
+
+const round2 = (v: number): number => Math.round(v * 100) / 100;
 
 function cpuSeconds(pid: number): number {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -79,27 +145,14 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-interface Bot {
-  c: MmoClient;
-  name: string;
-  node: number;
-  said: number;
-  heard: number;
-  lost: number;
-  doubled: number;
-  portalAt: number;
-  x: number;
-  y: number;
-  why?: string;
-}
-
-export async function runClusterLoad(o: ClusterLoadOptions): Promise<ClusterLoadResult> {
+export async function runClusterLoad(opts: ClusterLoadOptions): Promise<ClusterLoadResult> {
+  const o = { ...opts, fullBots: opts.fullBots ?? opts.clients, stepMs: opts.stepMs ?? 50, sayMs: opts.sayMs ?? 500 };
   const failures: string[] = [];
   const clustered = o.nodes > 1;
   let nats: ChildProcess | null = null;
   let pg: PgCluster | null = null;
   const servers: SpawnedServer[] = [];
-  const bots: Bot[] = [];
+  const bots: ClusterBot[] = [];
   try {
     let natsUrl = '';
     if (clustered) {
@@ -125,8 +178,11 @@ export async function runClusterLoad(o: ClusterLoadOptions): Promise<ClusterLoad
         'persist.postgresUrl': db,
         'auth.tokenSecret': secret,
         'net.gatewayThreads': 1,
+        // Few listeners per Say line: the bots check their own lines; a crowd hearing each one is chat load, not cluster load.
+        'world.sayMaxListeners': 4,
+        ...o.serverConfig,
       };
-      if (clustered) Object.assign(config, { 'cluster.natsUrl': natsUrl, 'cluster.nodeId': `n${n + 1}`, 'cluster.ownedZones': owned, 'cluster.heartbeatMs': 250, 'cluster.nodeTimeoutMs': 3000 });
+      if (clustered) Object.assign(config, { 'cluster.natsUrl': natsUrl, 'cluster.nodeId': `n${n + 1}`, 'cluster.ownedZones': owned, 'cluster.heartbeatMs': 250, 'cluster.nodeTimeoutMs': 3000, 'cluster.newPlayers': 'local' });
       // One after the other: the first creates the schema.
       servers.push(await spawnServer({ config, startTimeoutMs: 30_000 }));
     }
@@ -143,104 +199,88 @@ export async function runClusterLoad(o: ClusterLoadOptions): Promise<ClusterLoad
     }
     o.log(`cluster: ${o.nodes} node(s), ${o.zones} zones of ${o.zoneSize}; connecting ${o.clients} bots`);
 
-    let unexpected = 0;
-    const handoffs: number[] = [];
-    let crossings = 0;
-    let crossNode = 0;
-    const prevZone = new Map<Bot, number>();
-    const snapped = new Set<Bot>();
+    const books = new ClusterBooks(ownerOf);
+    const mid = o.zoneSize / 2;
     for (let i = 0; i < o.clients; i++) {
       const node = i % o.nodes;
       const name = `cl${i}`;
-      const c = connect(servers[node]!.wsUrl, { guestName: name, localAddress: `127.0.4.${1 + (i % 250)}` });
-      const b: Bot = { c, name: `guest_${name}`, node, said: 0, heard: 0, lost: 0, doubled: 0, portalAt: 0, x: 0, y: 0 };
-      bots.push(b);
-      void c.once('snapshot').then(() => snapped.add(b));
-      c.on('chat', (m) => {
-        if (m.channel !== ChatChannel.Say || m.fromName !== b.name) return;
-        const n = Number(m.text);
-        if (n <= b.heard) b.doubled++;
-        else {
-          b.lost += n - b.heard - 1;
-          b.heard = n;
-        }
-      });
-      c.on('zone', (z) => {
-        crossings++;
-        if (ownerOf(z.zone) !== ownerOf(prevZone.get(b) ?? z.zone)) crossNode++;
-        prevZone.set(b, z.zone);
-        if (b.portalAt > 0) handoffs.push(performance.now() - b.portalAt);
-        b.portalAt = 0;
-        b.x = z.x;
-        b.y = z.y;
-      });
-      c.on('reconnecting', (r) => {
-        unexpected++;
-        b.why = `reconnecting ${r.code} ${r.reason}`;
-      });
-      c.on('close', (r) => {
-        unexpected++;
-        b.why = `closed ${r.code} ${r.reason}`;
-      });
-      c.on('kicked', (k) => (b.why = `kicked ${k.code} ${k.reason}`));
-      c.on('moveRejected', (r) => {
-        b.x = r.x;
-        b.y = r.y;
-      });
-      if (i % 20 === 19) await sleep(50);
+      // Lanes spread the bots over the portals' 64-unit band (every 2 units from mid-24 to mid+24).
+      const lane = mid - 24 + 2 * ((i * 7) % 25);
+      const localAddress = `127.0.4.${1 + (i % 250)}`;
+      // The full SDK bots are spread over the run (every k-th bot), so each node has some.
+      const sdk = o.fullBots >= o.clients || (o.fullBots > 0 && i % Math.floor(o.clients / o.fullBots) === 0 && i / Math.floor(o.clients / o.fullBots) < o.fullBots);
+      bots.push(sdk ? new SdkClusterBot(books, i, node, lane, servers[node]!.wsUrl, name, localAddress) : new LeanClusterBot(books, i, node, lane, servers[node]!.wsUrl, name, localAddress));
+      if (i % 20 === 19) await sleep(o.clients > 500 ? 20 : 50);
     }
-    const joinBy = Date.now() + 30_000;
-    while (snapped.size < bots.length) {
-      if (Date.now() > joinBy) {
-        const late = bots.filter((b) => !snapped.has(b));
-        throw new Error(`only ${snapped.size}/${bots.length} bots got into the world within 30 s; the others: ${JSON.stringify(late.slice(0, 8).map((b) => ({ node: b.node, connected: b.c.connected, zone: b.c.zone, session: b.c.sessionId, why: b.why })))}`);
+    const joinBy = Date.now() + 60_000;
+    for (;;) {
+      const late = bots.filter((b) => !b.ready);
+      if (late.length === 0) break;
+      if (Date.now() > joinBy || bots.some((b) => b.why !== undefined)) {
+        throw new Error(`only ${bots.length - late.length}/${bots.length} bots got into the world; some of the others: ${JSON.stringify(late.slice(0, 8).map((b) => ({ node: b.node, kind: b instanceof SdkClusterBot ? 'sdk' : 'lean', connected: b.connected, zone: b.zone, why: b.why })))}`);
       }
       await sleep(50);
     }
-    o.log(`cluster: all ${bots.length} bots in; walking for ${o.durationSec} s`);
-    for (const b of bots) {
-      prevZone.set(b, b.c.zone);
-      b.x = b.c.self!.x;
-      b.y = b.c.self!.y;
-    }
+    const nSdk = bots.filter((b) => b instanceof SdkClusterBot).length;
+    o.log(`cluster: all ${bots.length} bots in (${nSdk} SDK, ${bots.length - nSdk} lean); walking for ${o.durationSec} s`);
+    books.crossings = 0;
+    books.crossNode = 0;
+    books.handoffs.length = 0;
 
     const cpu0 = servers.map((s) => cpuSeconds(s.pid));
+    const threads0 = servers.map((s) => threadTicks(s.pid));
+    const natsCpu0 = nats?.pid ? cpuSeconds(nats.pid) : 0;
+    const botCpu0 = process.cpuUsage();
     const nats0 = await Promise.all(servers.map(async (s) => [await metric(s.httpUrl, 'mmo_cluster_nats_messages_in_total'), await metric(s.httpUrl, 'mmo_cluster_nats_messages_out_total')]));
-    const msgs = () => bots.reduce((a, b) => a + b.c.stats.framesReceived + b.c.stats.inputsSent, 0);
+    const msgs = () => bots.reduce((a, b) => a + b.messages, 0);
     const msgs0 = msgs();
+    const load0 = loadavg()[0]!;
     const t0 = performance.now();
-    const mid = o.zoneSize / 2;
     const portalX = o.zoneSize - 8;
+    const stepLen = (STEP_SPEED * o.stepMs) / 1000;
     let lastSay = 0;
     while (performance.now() - t0 < o.durationSec * 1000) {
       const now = performance.now();
-      const say = now - lastSay >= SAY_MS;
+      const say = now - lastSay >= o.sayMs;
       if (say) lastSay = now;
       for (const b of bots) {
-        if (!b.c.connected) continue;
-        if (Math.abs(b.y - mid) > 1) b.y += Math.sign(mid - b.y) * Math.min(STEP, Math.abs(mid - b.y));
-        else b.x = Math.min(o.zoneSize - 1, b.x + STEP);
-        b.c.move(b.x, b.y);
+        if (!b.connected) continue;
+        if (Math.abs(b.y - b.lane) > 1) b.y += Math.sign(b.lane - b.y) * Math.min(stepLen, Math.abs(b.lane - b.y));
+        else b.x = Math.min(o.zoneSize - 1, b.x + stepLen);
+        b.move(b.x, b.y);
         if (b.x >= portalX && b.portalAt === 0 && Math.abs(b.y - mid) < 32) b.portalAt = performance.now();
-        if (say) b.c.chat(ChatChannel.Say, String(++b.said));
+        if (say) b.say(++b.said);
+        b.flush(now);
       }
-      await sleep(STEP_MS);
+      const spent = performance.now() - now;
+      await sleep(Math.max(1, o.stepMs - spent));
     }
     const window = (performance.now() - t0) / 1000;
     const cpu = servers.map((s, i) => cpuSeconds(s.pid) - cpu0[i]!);
+    const threads = servers.map((s, i) => threadCpu(threads0[i]!, threadTicks(s.pid), window));
+    const natsCpu = nats?.pid ? cpuSeconds(nats.pid) - natsCpu0 : 0;
+    const botCpu = process.cpuUsage(botCpu0);
+    const load1 = loadavg()[0]!;
     const nats1 = await Promise.all(servers.map(async (s) => [await metric(s.httpUrl, 'mmo_cluster_nats_messages_in_total'), await metric(s.httpUrl, 'mmo_cluster_nats_messages_out_total')]));
     const clientMessages = msgs() - msgs0;
     // Let the last says and acks arrive.
     const settle = Date.now() + 5000;
-    while (Date.now() < settle && bots.some((b) => b.c.connected && (b.heard < b.said || b.c.pendingInputs > 0))) await sleep(50);
+    while (Date.now() < settle && bots.some((b) => b.connected && (b.heard < b.said || b.pendingInputs > 0))) {
+      for (const b of bots) b.flush(performance.now());
+      await sleep(50);
+    }
     let lost = 0;
     let doubled = 0;
     let unacked = 0;
+    let seqFaults = 0;
     for (const b of bots) {
       lost += b.lost + (b.said - b.heard);
       doubled += b.doubled;
-      unacked += b.c.pendingInputs;
+      unacked += b.pendingInputs;
+      seqFaults += b.seqFaults;
     }
+    const { crossings, crossNode, handoffs, unexpected } = books;
+    const dropped = bots.filter((b) => b.why !== undefined).slice(0, 5).map((b) => ({ bot: b.index, node: b.node, why: b.why }));
     const sorted = [...handoffs].sort((a, b) => a - b);
     const cpuTotal = cpu.reduce((a, b) => a + b, 0);
     const result: ClusterLoadResult = {
@@ -256,8 +296,16 @@ export async function runClusterLoad(o: ClusterLoadOptions): Promise<ClusterLoad
       doubledInputs: doubled,
       unackedInputs: unacked,
       unexpectedDisconnects: unexpected,
+      frameSeqFaults: seqFaults,
+      sdkBots: nSdk,
+      leanBots: bots.length - nSdk,
       natsMsgsPerSecPerNode: servers.map((_, i) => ({ node: clustered ? `n${i + 1}` : 'single', in: round((nats1[i]![0]! - nats0[i]![0]!) / window), out: round((nats1[i]![1]! - nats0[i]![1]!) / window) })),
       serverCpuSec: cpu.map(round),
+      serverCores: threads,
+      natsServerCores: round2(natsCpu / window),
+      botCores: round2((botCpu.user + botCpu.system) / 1e6 / window),
+      loadAverage: { start: load0, end: load1 },
+      dropped,
       clientMessages,
       messagesPerServerCpuSec: round(clientMessages / Math.max(0.01, cpuTotal)),
       pass: false,
@@ -272,7 +320,7 @@ export async function runClusterLoad(o: ClusterLoadOptions): Promise<ClusterLoad
     result.pass = failures.length === 0;
     return result;
   } finally {
-    for (const b of bots) b.c.close();
+    for (const b of bots) b.close();
     await Promise.all(servers.map((s) => s.stop(5000)));
     nats?.kill('SIGKILL');
     await pg?.destroy();
@@ -293,6 +341,10 @@ export async function clusterMain(argv: string[]): Promise<void> {
       duration: { type: 'string' },
       zones: { type: 'string' },
       'zone-size': { type: 'string' },
+      bots: { type: 'string' },
+      'full-bots': { type: 'string' },
+      'step-ms': { type: 'string' },
+      'say-ms': { type: 'string' },
       'spawn-cluster': { type: 'boolean' },
       json: { type: 'boolean' },
     },
@@ -312,12 +364,24 @@ export async function clusterMain(argv: string[]): Promise<void> {
   // --nodes 1,2,3: one run per count with the same bots and zones, then the scaling line against the first.
   const counts = (v.nodes ?? '2').split(',').map((n) => int(n, 'nodes', 2, 1, 4));
   const nodes = Math.max(...counts);
+  const clients = int(v.clients, 'clients', 60, 1, 2000);
+  // Lean bots (with a few full SDK bots auditing) above LEAN_CLUSTER_ABOVE clients: 1,500 SDK bots alone would need more than this machine's 2 cores.
+  const kind = v.bots ?? (clients > LEAN_CLUSTER_ABOVE ? 'lean' : 'sdk');
+  if (kind !== 'lean' && kind !== 'sdk') {
+    process.stderr.write(`loadtest: --bots must be lean or sdk, got "${kind}"\n`);
+    process.exit(2);
+  }
+  const big = clients > LEAN_CLUSTER_ABOVE;
   const opts: ClusterLoadOptions = {
     nodes,
-    clients: int(v.clients, 'clients', 60, 1, 2000),
+    clients,
     durationSec: int(v.duration, 'duration', 30, 1, 600),
-    zones: int(v.zones, 'zones', Math.max(2, 2 * nodes), 2, 64),
-    zoneSize: int(v['zone-size'], 'zone-size', 128, 64, 4096),
+    // Some 125 bots a zone in big runs (a multiple of every node count up to 4: 12 zones).
+    zones: int(v.zones, 'zones', big ? Math.max(12, 2 * nodes) : Math.max(2, 2 * nodes), 2, 64),
+    zoneSize: int(v['zone-size'], 'zone-size', big ? 256 : 128, 64, 4096),
+    fullBots: kind === 'sdk' ? clients : int(v['full-bots'], 'full-bots', Math.min(30, Math.ceil(clients / 50)), 0, clients),
+    stepMs: int(v['step-ms'], 'step-ms', big ? 100 : 50, 20, 1000),
+    sayMs: int(v['say-ms'], 'say-ms', 500, 100, 10_000),
     log: (l) => process.stderr.write(`${l}\n`),
   };
   const results: ClusterLoadResult[] = [];

@@ -47,6 +47,11 @@ const S = {
   enterX: fieldSlot('EntityEnter.x'),
   enterY: fieldSlot('EntityEnter.y'),
   enterFlags: fieldSlot('EntityEnter.flags'),
+  welcomeZone: fieldSlot('Welcome.zone'),
+  zoneId: fieldSlot('ZoneChanged.zone'),
+  chatChannel: fieldSlot('ChatMessage.channel'),
+  chatFromName: fieldSlot('ChatMessage.from_name'),
+  chatText: fieldSlot('ChatMessage.text'),
 } as const;
 
 /** Struct sizes of the schema: EntityState 12, DamageEvent 12, DeathEvent 8. */
@@ -174,6 +179,38 @@ export class FramePeek {
   }
   rejectReason(t: number): number {
     return this.u8Field(t, S.rejectReason);
+  }
+
+  welcomeZone(t: number): number {
+    return this.u16Field(t, S.welcomeZone);
+  }
+  /** ZoneChanged.zone: the zone id the player is now in. */
+  zoneId(t: number): number {
+    return this.u16Field(t, S.zoneId);
+  }
+  chatChannel(t: number): number {
+    return this.u8Field(t, S.chatChannel);
+  }
+  /** Whether ChatMessage.from_name is exactly `name` (UTF-8 bytes; no string made). */
+  chatFromIs(t: number, name: Uint8Array): boolean {
+    const v = this.refField(t, S.chatFromName);
+    if (v === 0 || this.u32(v) !== name.length || !this.ok(v + 4, name.length)) return false;
+    for (let i = 0; i < name.length; i++) if (this.b[v + 4 + i] !== name[i]) return false;
+    return true;
+  }
+  /** ChatMessage.text read as a decimal number (the cluster bots number their lines); -1 when it is not one. */
+  chatNumber(t: number): number {
+    const v = this.refField(t, S.chatText);
+    if (v === 0) return -1;
+    const n = this.u32(v);
+    if (n === 0 || n > 15 || !this.ok(v + 4, n)) return -1;
+    let x = 0;
+    for (let i = 0; i < n; i++) {
+      const c = this.b[v + 4 + i]! - 48;
+      if (c < 0 || c > 9) return -1;
+      x = x * 10 + c;
+    }
+    return x;
   }
 
   /** Delta vectors: position of the length word (0 when absent); vectorLength() reads it. */

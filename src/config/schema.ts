@@ -659,6 +659,12 @@ export const ClusterSection = Type.Object(
         'Placement: the zone ids (1..zones.count) whose workers run on this node; every node has the whole zone layout and reaches the other zones through their owners. ' +
         'Each zone must be owned by exactly one node (when two claim one, the node id that sorts first keeps it and both log it). Empty with cluster.natsUrl set: refused at start-up.',
     }),
+    newPlayers: Type.Union([Type.Literal('spread'), Type.Literal('local')], {
+      default: 'spread',
+      description:
+        'Which zone a new player (a guest, a first login, or a character whose zone is down) enters: spread, the emptiest zone that is up on any node; ' +
+        'local, the emptiest zone that is up on the node it connected to (its inputs and updates then skip NATS until it walks into another node\'s zone), else the emptiest up anywhere (src/cluster/placement.ts).',
+    }),
     heartbeatMs: Type.Integer({
       default: 500,
       minimum: 50,

@@ -140,6 +140,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   remoteResume: ((id: number, token: Uint8Array) => Promise<string | null>) | null = null;
   /** Cluster: before an account's player is loaded, its session on any other node ends and is saved; resolves to null (load it) or why not (closed 4200). Never rejects. */
   beforeLogin: ((accountId: number) => Promise<string | null>) | null = null;
+  /** Cluster: the zone index a new player enters (src/cluster/placement.ts), -1 when none is up; null: the emptiest up zone. */
+  placeNew: ((load: ArrayLike<number>) => number) | null = null;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
   private readonly zoneLoad: Int32Array;
@@ -354,7 +356,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     let zone = record.zone === NO_ZONE ? -1 : this.d.zones.indexOf(record.zone);
     let atSpawn = false;
     if (zone < 0 || !this.d.zones.isUp(zone)) {
-      zone = this.emptiestZone();
+      zone = this.placeNew ? this.placeNew(this.zoneLoad) : this.emptiestZone();
       atSpawn = true;
     }
     if (zone < 0) {
