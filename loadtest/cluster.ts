@@ -62,6 +62,12 @@ export interface ClusterLoadResult {
   crossNodeCrossings: number;
   handoffMs: { p50: number; p99: number; max: number; n: number };
   lostInputs: number;
+  /** Of lostInputs, lines a later line overtook (certainly lost); the rest were still unheard when the settle ended. */
+  lostInGaps: number;
+  /** The first few bots with lost lines: where they were and how (gaps, or unheard at the end). */
+  lostBy: Array<{ bot: number; node: number; zone: number; gaps: number; unheardAtEnd: number; connected: boolean }>;
+  /** nats-server's slow-consumer count at the end (it drops messages to a client that does not keep up); null without NATS. */
+  natsSlowConsumers: number | null;
   doubledInputs: number;
   unackedInputs: number;
   unexpectedDisconnects: number;
@@ -150,6 +156,7 @@ export async function runClusterLoad(opts: ClusterLoadOptions): Promise<ClusterL
   const failures: string[] = [];
   const clustered = o.nodes > 1;
   let nats: ChildProcess | null = null;
+  let natsMonitor = 0;
   let pg: PgCluster | null = null;
   const servers: SpawnedServer[] = [];
   const bots: ClusterBot[] = [];
@@ -158,7 +165,8 @@ export async function runClusterLoad(opts: ClusterLoadOptions): Promise<ClusterL
     if (clustered) {
       const port = await freePort();
       natsUrl = `nats://127.0.0.1:${port}`;
-      nats = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+      natsMonitor = await freePort();
+      nats = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-m', String(natsMonitor)], { stdio: 'ignore' });
     }
     pg = await startPgCluster({ own: true });
     const db = await pg.createDatabase();
@@ -270,11 +278,15 @@ export async function runClusterLoad(opts: ClusterLoadOptions): Promise<ClusterL
       await sleep(50);
     }
     let lost = 0;
+    let lostGaps = 0;
     let doubled = 0;
     let unacked = 0;
     let seqFaults = 0;
+    const lostBy: ClusterLoadResult['lostBy'] = [];
     for (const b of bots) {
       lost += b.lost + (b.said - b.heard);
+      lostGaps += b.lost;
+      if ((b.lost > 0 || b.said > b.heard) && lostBy.length < 8) lostBy.push({ bot: b.index, node: b.node, zone: b.zone, gaps: b.lost, unheardAtEnd: b.said - b.heard, connected: b.connected });
       doubled += b.doubled;
       unacked += b.pendingInputs;
       seqFaults += b.seqFaults;
@@ -293,6 +305,9 @@ export async function runClusterLoad(opts: ClusterLoadOptions): Promise<ClusterL
       crossNodeCrossings: crossNode,
       handoffMs: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? 0), n: sorted.length },
       lostInputs: lost,
+      lostInGaps: lostGaps,
+      lostBy,
+      natsSlowConsumers: natsMonitor ? await natsSlowConsumers(natsMonitor) : null,
       doubledInputs: doubled,
       unackedInputs: unacked,
       unexpectedDisconnects: unexpected,
@@ -324,6 +339,17 @@ export async function runClusterLoad(opts: ClusterLoadOptions): Promise<ClusterL
     await Promise.all(servers.map((s) => s.stop(5000)));
     nats?.kill('SIGKILL');
     await pg?.destroy();
+  }
+}
+
+/** nats-server's /varz slow_consumers (its monitoring port); -1 when it cannot be read. */
+async function natsSlowConsumers(monitorPort: number): Promise<number> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${monitorPort}/varz`, { signal: AbortSignal.timeout(2000) });
+    const v = (await r.json()) as { slow_consumers?: number };
+    return v.slow_consumers ?? -1;
+  } catch {
+    return -1;
   }
 }
 

@@ -314,7 +314,13 @@ describe('a zombie keeps no positions', () => {
     const replayed = a2.frames.filter((f) => f.seq > seen && f.seq <= seen + w2.replayed);
     const kinds = replayed.flatMap((f) => f.messages.map((m) => m.type));
     assert.ok(kinds.includes('chat'), `the whisper is replayed (${kinds.join(',')})`);
-    assert.ok(!kinds.includes('delta'), `no delta kept for the zombie (${kinds.join(',')})`);
+    // Frames the server sent before it learned of the drop (in flight when the client let go; at two
+    // gateway threads the close crosses a ring first) may hold deltas: they were sent to a connected
+    // socket. From the whisper on, sent to the zombie, none may. The coalesced count above is what
+    // fails if zombies keep deltas at all.
+    const whisperAt = replayed.findIndex((f) => f.messages.some((m) => m.type === 'chat'));
+    const afterDrop = replayed.slice(whisperAt).flatMap((f) => f.messages.map((m) => m.type));
+    assert.ok(!afterDrop.includes('delta'), `no delta kept for the zombie (${kinds.join(',')})`);
     assert.deepEqual(chatTexts(a2), ['while-away']);
     a2.close();
     bob.close();
