@@ -7,6 +7,35 @@ import { Kind, Outbox, readBatch } from '../src/cluster/wire.js';
 
 const hb = (node: string, owned: number[], up = owned, extra: Partial<Heartbeat> = {}): Heartbeat => ({ v: 1, node, seq: 1, boot: 7, owned, up, sessions: 0, proxies: 0, elu: 0, ...extra });
 
+test('directory: its own stall is not a peer\'s silence; a dead peer is still gone within two timeouts', () => {
+  const changes: string[] = [];
+  const d = new Directory('a', 3000, (n, alive) => changes.push(`${n}:${alive}`));
+  d.note(hb('b', [2]), 0);
+  d.note(hb('c', [3]), 0);
+  for (let t = 150; t <= 1500; t += 150) d.sweep(t);
+  // This process starves for 4 s: the next sweep comes at 5,500, before the heartbeats queued meanwhile are read.
+  d.sweep(5500);
+  assert.equal(d.isAlive('b'), true, 'silent 5.5 s by the clock, but this process ran for only 1.5 + 0.15 s of it');
+  d.note(hb('b', [2]), 5501); // the queued heartbeat, read after the timers
+  // c really died at 0: the stall credited to it stops at one timeout, so with sweeps on time again it is gone 3 s after that.
+  let goneAt = -1;
+  for (let t = 5650; t <= 12_000 && goneAt < 0; t += 150) {
+    d.sweep(t);
+    if (t % 450 === 0) d.note(hb('b', [2]), t);
+    if (!d.isAlive('c')) goneAt = t;
+  }
+  assert.ok(goneAt > 5500 && goneAt <= 6000 + 150, `c gone at ${goneAt}`);
+  assert.equal(d.isAlive('b'), true);
+  // Starved on every sweep, a dead node is still gone: the credit stops at one timeout.
+  const e = new Directory('a', 3000);
+  e.note(hb('d', [4]), 0);
+  let t = 0;
+  for (let i = 0; i < 40 && e.isAlive('d'); i++) e.sweep((t += 1000));
+  assert.equal(e.isAlive('d'), false);
+  assert.ok(t <= 2 * 3000 + 1000, `gone at ${t}, within two timeouts and a sweep`);
+  assert.deepEqual(changes, ['b:true', 'c:true', 'c:false']);
+});
+
 test('directory: owners from heartbeats, a silent node gone after the timeout, a goodbye at once', () => {
   const changes: string[] = [];
   const d = new Directory('a', 3000, (n, alive) => changes.push(`${n}:${alive}`));

@@ -29,6 +29,8 @@ export interface NodeEntry {
   id: string;
   alive: boolean;
   lastSeen: number;
+  /** Ms of this process's own stalls credited to the node since it was last heard (see sweep); at most the timeout. */
+  credit: number;
   boot: number;
   owned: number[];
   up: Set<number>;
@@ -83,11 +85,12 @@ export class Directory {
     }
     const wasAlive = e?.alive ?? false;
     if (!e) {
-      e = { id: h.node, alive: true, lastSeen: now, boot: h.boot, owned: h.owned, up: new Set(h.up), recovering: new Set(h.recovering ?? []), sessions: h.sessions, proxies: h.proxies, elu: h.elu, url: h.url ?? '' };
+      e = { id: h.node, alive: true, lastSeen: now, credit: 0, boot: h.boot, owned: h.owned, up: new Set(h.up), recovering: new Set(h.recovering ?? []), sessions: h.sessions, proxies: h.proxies, elu: h.elu, url: h.url ?? '' };
       this.nodes.set(h.node, e);
     } else {
       e.alive = true;
       e.lastSeen = now;
+      e.credit = 0;
       e.boot = h.boot;
       e.owned = h.owned;
       e.up = new Set(h.up);
@@ -101,9 +104,33 @@ export class Directory {
     if (!wasAlive) this.onChange(h.node, true);
   }
 
-  /** Marks gone every node silent for longer than the timeout. */
+  /** When the last sweep ran (-1: none yet). */
+  private lastSweep = -1;
+
+  /**
+   * Marks gone every node silent for longer than the timeout, counting only
+   * the time this process was running. Sweeps come every timeout/20; when
+   * two are more than timeout/4 apart this process itself was stalled (CPU
+   * starvation, a long GC, a blocked loop), and a peer's heartbeats from that
+   * time may be waiting unread in the NATS socket: timers run before I/O, so
+   * without this a starved node would declare every peer dead on waking and
+   * end their players' crossings. The stall is credited to each node, up to
+   * the timeout in all until it is heard again, so a node that really died
+   * is gone within two timeouts however starved this process is.
+   */
   sweep(now: number): void {
-    for (const e of this.nodes.values()) if (e.alive && now - e.lastSeen > this.timeoutMs) this.markGone(e);
+    const gap = this.lastSweep < 0 ? 0 : now - this.lastSweep;
+    this.lastSweep = now;
+    const stall = gap > this.timeoutMs / 4 ? gap - this.timeoutMs / 20 : 0;
+    for (const e of this.nodes.values()) {
+      if (!e.alive) continue;
+      if (stall > 0 && e.credit < this.timeoutMs) {
+        const c = Math.min(stall, this.timeoutMs - e.credit);
+        e.credit += c;
+        e.lastSeen += c;
+      }
+      if (now - e.lastSeen > this.timeoutMs) this.markGone(e);
+    }
   }
 
   private markGone(e: NodeEntry): void {
