@@ -130,12 +130,12 @@ export class Admission {
     return byAddress && account.spend(accountId, action, nowMs);
   }
 
-  /** Spends a login's cost from the account's budget (a token or guest login over the WebSocket); false: refuse it. */
   /** The key a connection keeps for spendInput (SharedAdmission.addressKey); -1 without a shared table. Cold path. */
   addressKey(address: string): number {
     return this.shared ? this.shared.addressKey(address) : -1;
   }
 
+  /** Spends a login's cost from the account's budget (a token or guest login over the WebSocket); false: refuse it. */
   spendLogin(accountId: number, nowMs: number): boolean {
     return this.accountBudget === null || this.accountBudget.spend(accountId, BudgetAction.login, nowMs);
   }

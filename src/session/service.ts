@@ -492,7 +492,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
     s.inSeq = seq;
     const now = performance.now();
-    if (!s.inputBucket.take(now) || !this.admission.spendInput(ws.getUserData().ip, s.identity.accountId, type === ClientBody.Chat, now, (ws.getUserData().attachment as Conn).addressKey)) {
+    const u = ws.getUserData(); // one call: on a uWS socket it crosses into native code
+    if (!s.inputBucket.take(now) || !this.admission.spendInput(u.ip, s.identity.accountId, type === ClientBody.Chat, now, (u.attachment as Conn).addressKey)) {
       this.m.inputsDropped.inc(InputDrop.rate);
       if (++s.floodStrikes > this.d.cfg.floodStrikes) this.refuse(ws, Rejected.flood, CloseCode.flood, 'too many messages', 'flood');
       return;
