@@ -1,4 +1,4 @@
-// cluster.newPlayers (src/cluster/placement.ts): where a new player enters.
+// cluster.newPlayers (src/session/placement.ts): where a new player enters.
 // `local` takes the emptiest zone of the node the player connected to and
 // falls back to the emptiest up zone anywhere; `spread` is the single-process
 // rule (emptiest up zone, wherever it runs). The batches those players'
@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { placeNewPlayer, type PlacementZones } from '../src/cluster/placement.js';
+import { placeNewPlayer, type PlacementZones } from '../src/session/placement.js';
 import { Kind, Outbox, readBatch } from '../src/cluster/wire.js';
 
 function zones(local: boolean[], up: boolean[]): PlacementZones {

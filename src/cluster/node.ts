@@ -37,7 +37,6 @@ import { Directory, encodeHeartbeat, parseHeartbeat } from './directory.js';
 import { Kind, Outbox, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
 import { RemoteZoneHost, type RemoteSink } from './remote-zone.js';
 import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
-import { placeNewPlayer } from './placement.js';
 import { ResumeLookup, RESUME_SUBJECT, resumeReplySubject } from './resume-lookup.js';
 import { AccountTakeover, ACCOUNT_SUBJECT, accountReplySubject } from './account-takeover.js';
 import type { Persistence } from '../persist/persistence.js';
@@ -179,7 +178,7 @@ export class ClusterNode implements RemoteSink {
     sessions.beforeLogin = (account) => this.accounts.ask(account).then((no) => no ?? this.orphanSaved(account));
     sessions.remoteWhisper = (from, to, text, seq) => this.askWhisper(from, to, text, seq);
     sessions.remoteResume = (id, token) => (this.url === '' ? Promise.resolve(null) : this.resumes.ask(id, token));
-    if (this.config.cluster.newPlayers === 'local') sessions.placeNew = (load) => placeNewPlayer(zones, load, true);
+    sessions.newPlayersLocal = this.config.cluster.newPlayers === 'local';
     for (const h of zones.hosts) {
       if (h.local) continue;
       this.mailIn.push({ host: h, ring: new MpscRing(h.memory.mailbox, 0) });

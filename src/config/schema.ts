@@ -663,7 +663,7 @@ export const ClusterSection = Type.Object(
       default: 'spread',
       description:
         'Which zone a new player (a guest, a first login, or a character whose zone is down) enters: spread, the emptiest zone that is up on any node; ' +
-        'local, the emptiest zone that is up on the node it connected to (its inputs and updates then skip NATS until it walks into another node\'s zone), else the emptiest up anywhere (src/cluster/placement.ts).',
+        'local, the emptiest zone that is up on the node it connected to (its inputs and updates then skip NATS until it walks into another node\'s zone), else the emptiest up anywhere (src/session/placement.ts).',
     }),
     heartbeatMs: Type.Integer({
       default: 500,

@@ -50,6 +50,7 @@ import { createSessionMetrics, registerSessionGauges, Rejected, InputDrop, Login
 import { ReplayBuffer, type ReplayLimits } from './replay.js';
 import { encodeRecord, snapshotOf, NO_ZONE } from './player.js';
 import { HelloDeadline } from './hello-deadline.js';
+import { placeNewPlayer } from './placement.js';
 
 export interface SessionConfig {
   zombieTtlMs: number;
@@ -140,8 +141,8 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   remoteResume: ((id: number, token: Uint8Array) => Promise<string | null>) | null = null;
   /** Cluster: before an account's player is loaded, its session on any other node ends and is saved; resolves to null (load it) or why not (closed 4200). Never rejects. */
   beforeLogin: ((accountId: number) => Promise<string | null>) | null = null;
-  /** Cluster: the zone index a new player enters (src/cluster/placement.ts), -1 when none is up; null: the emptiest up zone. */
-  placeNew: ((load: ArrayLike<number>) => number) | null = null;
+  /** Cluster (cluster.newPlayers local): a new player enters the emptiest up zone of this node when one is (placement.ts). */
+  newPlayersLocal = false;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
   private readonly zoneLoad: Int32Array;
@@ -356,7 +357,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     let zone = record.zone === NO_ZONE ? -1 : this.d.zones.indexOf(record.zone);
     let atSpawn = false;
     if (zone < 0 || !this.d.zones.isUp(zone)) {
-      zone = this.placeNew ? this.placeNew(this.zoneLoad) : this.emptiestZone();
+      zone = placeNewPlayer(this.d.zones, this.zoneLoad, this.newPlayersLocal);
       atSpawn = true;
     }
     if (zone < 0) {
@@ -880,15 +881,6 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 
   /** The zone that is up with the fewest players (ties: the first). -1 when none is up. */
-  private emptiestZone(): number {
-    let best = -1;
-    for (let i = 0; i < this.zoneLoad.length; i++) {
-      if (!this.d.zones.isUp(i)) continue;
-      if (best < 0 || this.zoneLoad[i]! < this.zoneLoad[best]!) best = i;
-    }
-    return best;
-  }
-
   private sweep(): void {
     const now = performance.now();
     this.registry.sweep(now, (s) => this.endSession(s));

@@ -1,6 +1,6 @@
-// Which zone a new player enters in a cluster (cluster.newPlayers): a guest,
-// a first login, or a character whose zone is down. `spread` is what a single
-// process does: the emptiest zone that is up, wherever it runs. `local`
+// Which zone a new player enters: a guest, a first login, or a character
+// whose zone is down. A single process (and cluster.newPlayers `spread`)
+// takes the emptiest zone that is up, wherever it runs. In a cluster, `local`
 // prefers the zones this node runs: a player in one of them costs no NATS
 // record in either direction (its inputs and updates go straight between
 // this node's gateway and zone worker), while a player in another node's
@@ -13,9 +13,6 @@ export interface PlacementZones {
   readonly hosts: ReadonlyArray<{ readonly local: boolean }>;
   isUp(index: number): boolean;
 }
-
-export const NewPlayerPlacement = { spread: 'spread', local: 'local' } as const;
-export type NewPlayerPlacement = (typeof NewPlayerPlacement)[keyof typeof NewPlayerPlacement];
 
 /** Index of the emptiest up zone (local ones first when `localFirst`), -1 when none is up. Ties go to the lowest index. */
 export function placeNewPlayer(zones: PlacementZones, load: ArrayLike<number>, localFirst: boolean): number {
