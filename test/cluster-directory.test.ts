@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Directory, encodeHeartbeat, parseHeartbeat, type Heartbeat } from '../src/cluster/directory.js';
-import { Kind, Outbox, readBatch } from '../src/cluster/wire.js';
+import { Kind, Outbox, WhoRecord, readBatch } from '../src/cluster/wire.js';
 
 const hb = (node: string, owned: number[], up = owned, extra: Partial<Heartbeat> = {}): Heartbeat => ({ v: 1, node, seq: 1, boot: 7, owned, up, sessions: 0, proxies: 0, elu: 0, ...extra });
 
@@ -106,4 +106,12 @@ test('wire: a batch of records reads back in order; a truncated one stops with -
     [Kind.fromZone, 6, 65535, 0x8000_0001, []],
   ]);
   assert.equal(readBatch(bytes.subarray(0, bytes.length - 13), () => undefined), -1);
+});
+
+test('wire: a who record carries player and account ids both ways, full u32 range', () => {
+  const b = new Uint8Array(WhoRecord.bytes + 3);
+  WhoRecord.write(b, 3, 0xfffffffe, 7);
+  assert.equal(WhoRecord.player(b, 3), 0xfffffffe);
+  assert.equal(WhoRecord.account(b, 3), 7);
+  assert.deepEqual([...b.subarray(3)], [0xfe, 0xff, 0xff, 0xff, 7, 0, 0, 0], 'little-endian like the rest of the batch');
 });

@@ -34,7 +34,7 @@ import { PullCounter, PullGauge } from '../metrics/hot.js';
 import { sendJson, type Route } from '../net/http.js';
 import { NatsLink } from './link.js';
 import { Directory, encodeHeartbeat, parseHeartbeat } from './directory.js';
-import { Kind, Outbox, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
+import { Kind, Outbox, WhoRecord, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
 import { RemoteZoneHost, type RemoteSink } from './remote-zone.js';
 import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
 import { ResumeLookup, RESUME_SUBJECT, resumeReplySubject } from './resume-lookup.js';
@@ -90,7 +90,7 @@ export class ClusterNode implements RemoteSink {
   private readonly orphans = new Set<Proxy>();
   /** Accounts of those, from the moment their gateway is gone until their final state is in the write queue. */
   private readonly orphanAccounts = new Map<number, number>();
-  private readonly whoBuf = new Uint8Array(8);
+  private readonly whoBuf = new Uint8Array(WhoRecord.bytes);
   /** Players of gone gateway nodes saved here with their zone's final state. */
   orphanSaves = 0;
   private zones: ZoneSet | null = null;
@@ -264,7 +264,7 @@ export class ClusterNode implements RemoteSink {
       this.toLocalZone(host, type, session, data, offset, length);
     } else if (kind === Kind.who) {
       const p = this.proxies.get(this.from, session);
-      if (p && length >= 8) this.who.set(p, { player: readU32(data, offset), account: readU32(data, offset + 4) });
+      if (p && length >= WhoRecord.bytes) this.who.set(p, { player: WhoRecord.player(data, offset), account: WhoRecord.account(data, offset) });
     } else if (kind === Kind.mail) {
       const p = this.mailOut.get(index);
       if (!p || !host.local || !p.push(type, 0, data, offset, length)) this.strayRecords++;
@@ -367,10 +367,9 @@ export class ClusterNode implements RemoteSink {
     this.write(owner, Kind.toZone, type, host.def.id, session, src, offset, length);
     if (type === ToZone.join) {
       const s = this.sessions?.registry.get(session);
-      const b = this.whoBuf;
-      writeU32(b, 0, s && !s.identity.guest ? s.playerId : 0);
-      writeU32(b, 4, s && !s.identity.guest ? s.identity.accountId : 0);
-      this.write(owner, Kind.who, 0, host.def.id, session, b, 0, 8);
+      const saved = s !== undefined && !s.identity.guest;
+      WhoRecord.write(this.whoBuf, 0, saved ? s.playerId : 0, saved ? s.identity.accountId : 0);
+      this.write(owner, Kind.who, 0, host.def.id, session, this.whoBuf, 0, WhoRecord.bytes);
     }
     return true;
   }
@@ -712,12 +711,4 @@ export class ClusterNode implements RemoteSink {
     }
     await this.link.close();
   }
-}
-
-const readU32 = (d: Uint8Array, o: number): number => (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
-function writeU32(d: Uint8Array, o: number, v: number): void {
-  d[o] = v & 0xff;
-  d[o + 1] = (v >>> 8) & 0xff;
-  d[o + 2] = (v >>> 16) & 0xff;
-  d[o + 3] = (v >>> 24) & 0xff;
 }

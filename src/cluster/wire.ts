@@ -21,6 +21,29 @@ export const HEARTBEAT_SUBJECT = 'mmo.hb';
 export const WHISPER_SUBJECT = 'mmo.whisper';
 export const whisperReplySubject = (node: string): string => `mmo.wr.${node}`;
 
+/** The payload of a `who` record, written by the gateway node and read by the zone owner. */
+export const WhoRecord = {
+  bytes: 8,
+  write(d: Uint8Array, at: number, player: number, account: number): void {
+    writeU32(d, at, player);
+    writeU32(d, at + 4, account);
+  },
+  player: (d: Uint8Array, at: number): number => readU32(d, at),
+  /** 0: a guest (never saved). */
+  account: (d: Uint8Array, at: number): number => readU32(d, at + 4),
+} as const;
+
+function readU32(d: Uint8Array, o: number): number {
+  return (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
+}
+
+function writeU32(d: Uint8Array, o: number, v: number): void {
+  d[o] = v & 0xff;
+  d[o + 1] = (v >>> 8) & 0xff;
+  d[o + 2] = (v >>> 16) & 0xff;
+  d[o + 3] = (v >>> 24) & 0xff;
+}
+
 export type BatchHandler = (kind: number, type: number, zone: number, session: number, data: Uint8Array, offset: number, length: number) => void;
 
 /** Records bound for one peer, gathered until the end of the turn. One per peer, reused. */
