@@ -30,14 +30,10 @@
 // names are unique per node only.
 
 import type { Directory } from './directory.js';
+import { NODE_ID, decodeJson, encodeJson, type Publisher } from './json-message.js';
 
 export const ACCOUNT_SUBJECT = 'mmo.acct';
 export const accountReplySubject = (node: string): string => `mmo.ar.${node}`;
-
-interface Publisher {
-  readonly up: boolean;
-  publish(subject: string, data: Uint8Array): void;
-}
 
 /** What this node holds of accounts, as the takeover needs it. */
 export interface AccountHolder {
@@ -58,10 +54,6 @@ interface Pending {
 
 /** Questions open at once, at most: past this a login is refused at once (4200), so a flood of logins cannot flood NATS. */
 export const MAX_OPEN_TAKEOVERS = 1024;
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export class AccountTakeover {
   /** Logins that asked the other nodes. */
@@ -101,38 +93,28 @@ export class AccountTakeover {
       const timer = setTimeout(() => this.timedOut(id), this.waitMs + Math.ceil(this.waitMs / 10));
       timer.unref?.();
       this.pending.set(id, { waiting: new Set(peers), unsaved: [], resolve, timer });
-      this.link.publish(ACCOUNT_SUBJECT, enc.encode(JSON.stringify({ id, node: this.self, account: accountId })));
+      this.link.publish(ACCOUNT_SUBJECT, encodeJson({ id, node: this.self, account: accountId }));
     });
   }
 
   /** Another node's login asks: let go of the account, answer when saved. */
   onAsk(data: Uint8Array): void {
-    let a: { id?: unknown; node?: unknown; account?: unknown };
-    try {
-      a = JSON.parse(dec.decode(data)) as typeof a;
-    } catch {
-      return;
-    }
+    const a = decodeJson(data);
     if (!a || typeof a.node !== 'string' || a.node === this.self || !NODE_ID.test(a.node) || !Number.isInteger(a.account)) return;
     const node = a.node;
     const id = a.id;
     void this.holder
       .letGo(a.account as number, node, Math.max(1, Math.floor(this.waitMs / 2)))
       .catch(() => false)
-      .then((saved) => this.link.publish(accountReplySubject(node), enc.encode(JSON.stringify({ id, node: this.self, saved }))));
+      .then((saved) => this.link.publish(accountReplySubject(node), encodeJson({ id, node: this.self, saved })));
   }
 
   /** An answer to one of this node's questions. */
   onAnswer(data: Uint8Array): void {
-    let r: { id?: unknown; node?: unknown; saved?: unknown };
-    try {
-      r = JSON.parse(dec.decode(data)) as typeof r;
-    } catch {
-      return;
-    }
+    const r = decodeJson(data);
     const id = Number(r?.id);
     const p = this.pending.get(id);
-    if (!p || typeof r.node !== 'string' || !p.waiting.delete(r.node)) return;
+    if (!r || !p || typeof r.node !== 'string' || !p.waiting.delete(r.node)) return;
     if (r.saved !== true) p.unsaved.push(r.node);
     if (p.waiting.size === 0) this.done(id);
   }

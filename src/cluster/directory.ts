@@ -5,6 +5,8 @@
 // gone, and so are its zones. No election, no central registry: the table is
 // the same on every node within one heartbeat. Pure logic on a given clock.
 
+import { decodeJson, encodeJson } from './json-message.js';
+
 export interface Heartbeat {
   v: 1;
   node: string;
@@ -44,13 +46,7 @@ export interface NodeEntry {
 
 /** Reads a heartbeat from the wire; null when it is not one (a bad peer must not break the table). */
 export function parseHeartbeat(bytes: Uint8Array): Heartbeat | null {
-  let o: unknown;
-  try {
-    o = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return null;
-  }
-  const h = o as Partial<Heartbeat>;
+  const h = decodeJson(bytes) as Partial<Heartbeat> | null;
   if (!h || h.v !== 1 || typeof h.node !== 'string' || !Array.isArray(h.owned) || !Array.isArray(h.up)) return null;
   if (!h.owned.every(Number.isInteger) || !h.up.every(Number.isInteger)) return null;
   const recovering = Array.isArray(h.recovering) ? h.recovering.filter(Number.isInteger) : [];
@@ -58,7 +54,7 @@ export function parseHeartbeat(bytes: Uint8Array): Heartbeat | null {
 }
 
 export function encodeHeartbeat(h: Heartbeat): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(h));
+  return encodeJson(h);
 }
 
 export class Directory {

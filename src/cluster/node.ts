@@ -36,6 +36,7 @@ import { NatsLink } from './link.js';
 import { Directory, encodeHeartbeat, parseHeartbeat } from './directory.js';
 import { Kind, Outbox, WhoRecord, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
 import { RemoteZoneHost, type RemoteSink } from './remote-zone.js';
+import { decodeJson, encodeJson } from './json-message.js';
 import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
 import { ResumeLookup, RESUME_SUBJECT, resumeReplySubject } from './resume-lookup.js';
 import { AccountTakeover, ACCOUNT_SUBJECT, accountReplySubject } from './account-takeover.js';
@@ -601,30 +602,21 @@ export class ClusterNode implements RemoteSink {
     timer.unref();
     this.pendingWhispers.set(id, { session: from, to, text, seq, waiting: peers, timer });
     const ask: WhisperAsk = { id, node: this.id, to, fromEntity: from.entity, fromName: from.identity.name, text };
-    this.link.publish(WHISPER_SUBJECT, new TextEncoder().encode(JSON.stringify(ask)));
+    this.link.publish(WHISPER_SUBJECT, encodeJson(ask));
     return true;
   }
 
   private onWhisperAsk(data: Uint8Array): void {
-    let a: WhisperAsk;
-    try {
-      a = JSON.parse(new TextDecoder().decode(data)) as WhisperAsk;
-    } catch {
-      return;
-    }
+    const a = decodeJson(data) as WhisperAsk | null;
     if (!a || typeof a.node !== 'string' || a.node === this.id || typeof a.to !== 'string' || typeof a.text !== 'string') return;
     const found = this.sessions?.whisperHere(a.to, Number(a.fromEntity) >>> 0, String(a.fromName), a.text) ?? false;
-    this.link.publish(whisperReplySubject(a.node), new TextEncoder().encode(JSON.stringify({ id: a.id, node: this.id, found })));
+    this.link.publish(whisperReplySubject(a.node), encodeJson({ id: a.id, node: this.id, found }));
   }
 
   private onWhisperReply(data: Uint8Array): void {
-    let r: { id: number; found: boolean };
-    try {
-      r = JSON.parse(new TextDecoder().decode(data)) as { id: number; found: boolean };
-    } catch {
-      return;
-    }
-    const p = this.pendingWhispers.get(r?.id);
+    const r = decodeJson(data) as { id: number; found: boolean } | null;
+    if (!r) return;
+    const p = this.pendingWhispers.get(r.id);
     if (!p) return;
     if (r.found === true) return this.whisperDone(r.id, true);
     if (--p.waiting <= 0) this.whisperDone(r.id, false);

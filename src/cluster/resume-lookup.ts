@@ -24,17 +24,13 @@
 // said no, or after cluster.requestTimeoutMs (then: not held anywhere).
 
 import type { Directory } from './directory.js';
+import { NODE_ID, decodeJson, encodeJson, type Publisher } from './json-message.js';
 
 export const RESUME_SUBJECT = 'mmo.resume';
 export const resumeReplySubject = (node: string): string => `mmo.rr.${node}`;
 
 /** The close reason of a redirect: `resume-at=<url>` (the URL is at most 110 characters, cluster.publicUrl). */
 export const RESUME_AT = 'resume-at=';
-
-interface Publisher {
-  readonly up: boolean;
-  publish(subject: string, data: Uint8Array): void;
-}
 
 interface Pending {
   waiting: number;
@@ -45,8 +41,6 @@ interface Pending {
 /** Questions open at once, at most: past this a resume is answered "not held" at once (4101), so Resumes sent in a flood cannot flood NATS. */
 export const MAX_OPEN_LOOKUPS = 1024;
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 export class ResumeLookup {
   /** Resumes of sessions not held here that were asked of the other nodes. */
@@ -82,35 +76,25 @@ export class ResumeLookup {
       timer.unref?.();
       this.pending.set(id, { waiting: peers, resolve, timer });
       const ask = { id, node: this.self, session, token: Buffer.from(token).toString('base64') };
-      this.link.publish(RESUME_SUBJECT, enc.encode(JSON.stringify(ask)));
+      this.link.publish(RESUME_SUBJECT, encodeJson(ask));
     });
   }
 
   /** Another node asks: answer whether this node holds the session. */
   onAsk(data: Uint8Array): void {
-    let a: { id?: unknown; node?: unknown; session?: unknown; token?: unknown };
-    try {
-      a = JSON.parse(dec.decode(data)) as typeof a;
-    } catch {
-      return;
-    }
-    if (!a || typeof a.node !== 'string' || a.node === this.self || !/^[A-Za-z0-9_-]{1,64}$/.test(a.node) || typeof a.token !== 'string') return;
+    const a = decodeJson(data);
+    if (!a || typeof a.node !== 'string' || a.node === this.self || !NODE_ID.test(a.node) || typeof a.token !== 'string') return;
     const session = Number(a.session) >>> 0;
     const held = this.holds(session, Buffer.from(a.token, 'base64'));
-    this.link.publish(resumeReplySubject(a.node), enc.encode(JSON.stringify({ id: a.id, node: this.self, held })));
+    this.link.publish(resumeReplySubject(a.node), encodeJson({ id: a.id, node: this.self, held }));
   }
 
   /** An answer to one of this node's questions. */
   onAnswer(data: Uint8Array): void {
-    let r: { id?: unknown; node?: unknown; held?: unknown };
-    try {
-      r = JSON.parse(dec.decode(data)) as typeof r;
-    } catch {
-      return;
-    }
+    const r = decodeJson(data);
     const id = Number(r?.id);
     const p = this.pending.get(id);
-    if (!p) return;
+    if (!r || !p) return;
     const url = r.held === true && typeof r.node === 'string' ? this.directory.urlOf(r.node) : '';
     if (url !== '') {
       this.redirects++;
