@@ -13,7 +13,9 @@ import { registerThreadCpuMetric } from './metrics/threads.js';
 import { PullCounter, PullGauge } from './metrics/hot.js';
 import { Gateway, type GatewayLike } from './net/gateway.js';
 import { ThreadedGateway, autoGatewayThreads } from './net/threaded-gateway.js';
-import { GatewayFault } from './net/gateway-records.js';
+import { GatewayFault, threadOfConn } from './net/gateway-records.js';
+import { Doorbell } from './ring/index.js';
+import { RemoteCore } from './session/link-records.js';
 import { sendJson, respondAsync, type Route } from './net/http.js';
 import { Readiness } from './net/readiness.js';
 import { CloseReason, NetStats } from './net/stats.js';
@@ -181,6 +183,13 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
   // Cluster (cluster.natsUrl set): loaded only then; a single process imports nothing of src/cluster.
   const cluster = config.cluster.natsUrl ? await (await import('./cluster/node.js')).ClusterNode.start(config, log.child({ component: 'cluster' }), metrics.registry) : null;
   if (cluster) routes.push(...cluster.routes());
+  let gatewayThreads = gatewayThreadCount(config);
+  if (gatewayThreads > 1 && !uws.native) {
+    log.warn({ gatewayThreads }, 'the uWebSockets.js emulation runs on the main thread only; net.gatewayThreads is 1');
+    gatewayThreads = 1;
+  }
+  // With gateway threads each owns the sessions on its sockets: its own doorbell, and its own rings with every zone.
+  const ownerBells = gatewayThreads > 1 ? Array.from({ length: gatewayThreads }, () => Doorbell.create()) : [];
   const zones = new ZoneSet(
     {
       defs,
@@ -197,24 +206,35 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       faultInjection: config.debug.faultInjection,
       logLevel: config.log.level,
       threads,
+      ownerBells: ownerBells.map((b) => b.buffer),
       makeHost: cluster?.makeHost,
     },
     log.child({ component: 'zones' }),
   );
   metrics.onLoopSample((lateMs, now) => zones.noteGatewayLateness(lateMs, now));
   registerZoneMetrics(metrics.registry, zones);
-  const pool = new BufferPool({ pageSize: config.pool.pageSize, pagesPerSet: config.pool.pagesPerSet, minPages: config.pool.minPages, maxPages: config.pool.maxPages });
-  let gatewayThreads = gatewayThreadCount(config);
-  if (gatewayThreads > 1 && !uws.native) {
-    log.warn({ gatewayThreads }, 'the uWebSockets.js emulation runs on the main thread only; net.gatewayThreads is 1');
-    gatewayThreads = 1;
-  }
+  const poolOptions = { pageSize: config.pool.pageSize, pagesPerSet: config.pool.pagesPerSet, minPages: config.pool.minPages, maxPages: config.pool.maxPages };
+  const pool = new BufferPool(poolOptions);
+  const threadCores = ownerBells.map((_, i) => new RemoteCore(i));
   // Gateway threads admit upgrades themselves, against budgets in shared memory: one for the process.
   const sharedAdmission = gatewayThreads > 1 ? SharedAdmission.create(config.admission) : null;
   const s = config.sessions;
   const p = config.protocol;
+  const verify = clientVerifyLimits({
+    maxBytes: config.net.maxPayloadLength,
+    maxDepth: p.maxDepth,
+    helloTokenBytes: p.helloTokenBytes,
+    guestNameBytes: p.guestNameBytes,
+    clientNameBytes: p.clientNameBytes,
+    chatTextBytes: p.chatTextBytes,
+    chatToBytes: p.chatToBytes,
+    customDataBytes: p.customDataBytes,
+  });
   const sessions = new SessionService({
     sharedAdmission,
+    threadOwners: threadCores,
+    ownerOfConn: threadOfConn,
+    threadAlive: (i) => threadCores[i]?.alive ?? false,
     cfg: {
       zombieTtlMs: s.zombieTtlMs,
       replay: { maxBytes: s.replayMaxBytes, maxAgeMs: s.replayMaxAgeMs, maxFrames: s.replayMaxFrames },
@@ -230,16 +250,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
       closeBytes: config.net.maxBackpressure,
     },
     admission: config.admission,
-    verify: clientVerifyLimits({
-      maxBytes: config.net.maxPayloadLength,
-      maxDepth: p.maxDepth,
-      helloTokenBytes: p.helloTokenBytes,
-      guestNameBytes: p.guestNameBytes,
-      clientNameBytes: p.clientNameBytes,
-      chatTextBytes: p.chatTextBytes,
-      chatToBytes: p.chatToBytes,
-      customDataBytes: p.customDataBytes,
-    }),
+    verify,
     zones,
     persistence,
     accounts,
@@ -249,7 +260,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     log: log.child({ component: 'sessions' }),
     tickHz: config.zones.tickHz,
   });
-  await zones.start(cluster ? cluster.attach(sessions, zones, readiness, persistence) : sessions);
+  await zones.start(cluster ? cluster.attach(sessions, zones, readiness, persistence) : sessions.zoneEvents());
   const degrade = startDegrade({ cfg: config.degrade, metrics, registry: metrics.registry, zones, admission: sessions.admission, tickHz: config.zones.tickHz, log: log.child({ component: 'degrade' }) });
   for (const h of zones.hosts) readiness.register(`zone-${h.def.id}`, () => h.readiness(), h.local);
   if (config.debug.faultInjection) {
@@ -329,10 +340,21 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
           stats,
           registry: metrics.registry,
           routes,
-          handler: sessions,
+          sessions,
           admission: sharedAdmission,
+          admissionConfig: config.admission,
+          cores: threadCores,
+          bells: ownerBells,
+          zones,
+          session: sessions.coreConfig,
+          verify,
+          pool: poolOptions,
+          tickHz: config.zones.tickHz,
+          logLevel: config.log.level,
+          sessionMetrics: sessions.m,
+          threadPools: sessions.threadPools,
         }))
-      : new Gateway({ net: config.net, uws, log: gwLog, stats, routes, handler: sessions, gate: sessions });
+      : new Gateway({ net: config.net, uws, log: gwLog, stats, routes, handler: sessions.core, gate: sessions });
   sessions.attach(gateway);
   await assertPortFree(config.net.host, config.net.port); // another process on the port: refuse (exit 4)
   const port = await gateway.listen();

@@ -147,7 +147,7 @@ describe('sessions through a faulty network', () => {
         () =>
           players
             .filter((p) => !(p.c.connected && p.c.pendingInputs === 0 && heardAll(p)))
-            .map((p) => `${p.name}: connected=${p.c.connected} pending=${p.c.pendingInputs} heard=${[...p.heard.values()].reduce((n, l) => n + l.length, 0)}/${total()}`)
+            .map((p) => `${p.name}: connected=${p.c.connected} pending=${p.c.pendingInputs} heard=${[...p.heard.values()].reduce((n, l) => n + l.length, 0)}/${total()} logins=${p.freshWelcomes} resumes=${p.c.stats.resumes}`)
             .join('; '),
       );
 

@@ -5,14 +5,13 @@ import { SessionRegistry, ResumeResult } from '../src/session/registry.js';
 import { SessionState, RESUME_TOKEN_BYTES } from '../src/session/session.js';
 import type { Socket } from '../src/net/gateway.js';
 
-const limits = { chatPerSec: 1, chatBurst: 5, inputsPerSec: 60, inputBurst: 120 };
 const sock = (n: number) => ({ n }) as unknown as Socket;
 const alice = { accountId: 1, name: 'Alice', guest: false };
 const bob = { accountId: 2, name: 'Bob', guest: false };
 
 describe('session registry', () => {
   test('ids are unique, tokens are 128 random bits', () => {
-    const r = new SessionRegistry({ zombieTtlMs: 60_000, limits });
+    const r = new SessionRegistry({ zombieTtlMs: 60_000 });
     const seen = new Set<number>();
     const tokens = new Set<string>();
     for (let i = 0; i < 2000; i++) {
@@ -28,7 +27,7 @@ describe('session registry', () => {
   });
 
   test('resume with the right token rebinds and rotates the token; once confirmed, the old token is "replayed"', () => {
-    const r = new SessionRegistry({ zombieTtlMs: 60_000, limits });
+    const r = new SessionRegistry({ zombieTtlMs: 60_000 });
     const s = r.create(alice, sock(1), 0, 0);
     const first = Buffer.from(s.token);
     r.toZombie(s, 1000);
@@ -46,7 +45,7 @@ describe('session registry', () => {
   });
 
   test('until the client confirms, the token a resume presented resumes again (its Welcome may be lost); a login token never does', () => {
-    const r = new SessionRegistry({ zombieTtlMs: 60_000, limits });
+    const r = new SessionRegistry({ zombieTtlMs: 60_000 });
     const s = r.create(alice, sock(1), 0, 0);
     const first = Buffer.from(s.token);
     r.toZombie(s, 1000);
@@ -69,7 +68,7 @@ describe('session registry', () => {
   });
 
   test('a wrong or replayed token changes nothing: the zombie keeps its state, token and timer', () => {
-    const r = new SessionRegistry({ zombieTtlMs: 10_000, limits });
+    const r = new SessionRegistry({ zombieTtlMs: 10_000 });
     const s = r.create(alice, sock(1), 0, 0);
     r.toZombie(s, 0);
     const before = { state: s.state, until: s.zombieUntil, epoch: s.epoch, token: Buffer.from(s.token) };
@@ -93,7 +92,7 @@ describe('session registry', () => {
   });
 
   test('unknown sessions and zombies past their deadline are refused', () => {
-    const r = new SessionRegistry({ zombieTtlMs: 100, limits });
+    const r = new SessionRegistry({ zombieTtlMs: 100 });
     assert.equal(r.resume(12345, Buffer.alloc(16), sock(1), 0).result, ResumeResult.unknownSession);
     const s = r.create(alice, sock(1), 0, 0);
     r.toZombie(s, 0);
@@ -103,7 +102,7 @@ describe('session registry', () => {
   });
 
   test('sweep expires exactly the zombies that are due, in order, skipping resumed ones', () => {
-    const r = new SessionRegistry({ zombieTtlMs: 1000, limits });
+    const r = new SessionRegistry({ zombieTtlMs: 1000 });
     const a = r.create(alice, sock(1), 0, 0);
     const b = r.create(bob, sock(2), 0, 0);
     const c = r.create({ accountId: 3, name: 'Cy', guest: false }, sock(3), 0, 0);
@@ -128,7 +127,7 @@ describe('session registry', () => {
   });
 
   test('lookup by account (take-over) and by name (whisper), case-insensitive; ended sessions leave every index', () => {
-    const r = new SessionRegistry({ zombieTtlMs: 1000, limits });
+    const r = new SessionRegistry({ zombieTtlMs: 1000 });
     const s = r.create(alice, sock(1), 0, 0);
     assert.equal(r.findByIdentity({ accountId: 1, name: 'whatever', guest: false }), s);
     assert.equal(r.findByName('ALICE'), s);

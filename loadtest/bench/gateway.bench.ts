@@ -1,8 +1,8 @@
 // The gateway's two hot paths, without sockets or worker threads:
 //
-//   inbound   SessionService.message(): verify a Move, dedupe by seq, rate
+//   inbound   SessionCore.message(): verify a Move, dedupe by seq, rate
 //             limit, copy into the zone's ring
-//   outbound  SessionService.record() + drained(): stage a zone's Delta for a
+//   outbound  SessionCore.zoneRecord() + drained(): stage a zone's Delta for a
 //             session, compose its frame, keep it for replay, send it (corked)
 //
 // Each is measured in ops/s (messages) and JS-heap bytes allocated per
@@ -16,7 +16,6 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { measureSync, heapBytesPerOp, report } from './harness.js';
 import { SessionService } from '../../src/session/service.js';
-import { ReplayBuffer } from '../../src/session/replay.js';
 import { ZoneSet } from '../../src/zone/host.js';
 import { FromZone } from '../../src/zone/records.js';
 import { SpscRing } from '../../src/ring/index.js';
@@ -80,7 +79,7 @@ const service = new SessionService({
 
 let sentBytes = 0;
 function fakeSocket(id: number, attachment: unknown): Socket {
-  const data = { id, ip: '127.0.0.1', closeReason: -1, open: true, attachment };
+  const data = { id, ip: '127.0.0.1', closeReason: -1, open: true, attachment, service: null };
   const ws = {
     getUserData: () => data,
     cork(fn: () => void) {
@@ -98,15 +97,20 @@ function fakeSocket(id: number, attachment: unknown): Socket {
   return ws as unknown as Socket;
 }
 
+// Guests logged in straight on the main thread's owner (the join it writes is drained unread below).
+const joinBytes = new Uint8Array(16);
 const sessions = Array.from({ length: SESSIONS }, (_, i) => {
-  const conn = { session: null as unknown, phase: 2, addressKey: -1 };
-  const ws = fakeSocket(i, conn);
-  const s = service.registry.create({ accountId: 0x8000_0000 + i, name: `bench${i}`, guest: true }, ws, 0, performance.now());
-  s.replay = new ReplayBuffer(pool, { maxBytes: 131072, maxAgeMs: 30_000, maxFrames: 64 });
+  const ws = fakeSocket(i + 1, null);
+  service.core.open(ws);
+  const id = 1000 + i;
+  service.core.login(i + 1, id, { name: `bench${i}`, accountId: 0x8000_0000 + i, guest: true }, 0, new Uint8Array(16), joinBytes, 0, joinBytes.length);
+  const s = service.core.sessions.get(id)!;
   s.entity = 1000 + i;
-  conn.session = s;
+  s.pendingWelcome = false;
   return { s, ws };
 });
+zones.commitPending();
+new SpscRing(zones.hosts[0]!.memory.inbound, 0).drain(() => {});
 
 // ---- inbound: a Move per call, the zone's side drained as a zone would.
 const zoneSide = new SpscRing(zones.hosts[0]!.memory.inbound, 0);
@@ -150,12 +154,12 @@ for (let e = 0; e < 16; e++) delta.addUpdate(5000 + e, 100 + e, 200, 100, 0, 0);
 const dlen = delta.finishRaw();
 const dbytes = delta.bytes.slice(delta.start, delta.start + dlen);
 function tickOnce(): void {
-  for (let i = 0; i < SESSIONS; i++) service.record(0, FromZone.outDelta, sessions[i]!.s.id, dbytes, 0, dlen);
+  for (let i = 0; i < SESSIONS; i++) service.core.zoneRecord(0, FromZone.outDelta, sessions[i]!.s.id, dbytes, 0, dlen);
   service.drained();
   // The client acks what it got, as the SDK does about once a second: keep the replay buffers bounded.
   for (let i = 0; i < SESSIONS; i++) {
     const s = sessions[i]!.s;
-    s.replay!.ackThrough(s.outSeq - 1);
+    s.replay.ackThrough(s.outSeq - 1);
   }
 }
 const outRate = measureSync(tickOnce, { opsPerCall: SESSIONS, rounds: 7, roundMs: 300 });

@@ -181,6 +181,7 @@ export function createAdmin(d: AdminDeps): AdminRuntime {
           sessions: rows.slice(0, MAX_SESSIONS_LISTED).map((s) => {
             const ws = s.state === SessionState.connected ? s.socket : null;
             const open = ws !== null && ws.getUserData().open;
+            const owned = sessions.core.sessions.get(s.id);
             return {
               id: s.id,
               name: s.identity.name,
@@ -191,8 +192,9 @@ export function createAdmin(d: AdminDeps): AdminRuntime {
               address: open ? ws.getUserData().ip : null,
               // The server does not time round trips (clients ping it); shown as unknown.
               rttMs: null,
+              // Known where the main thread serves the socket; a gateway thread's sessions report none.
               bufferedBytes: open ? ws.getBufferedAmount() : 0,
-              lagging: s.lagging,
+              lagging: owned ? owned.lagging : null,
               muted: s.muted,
             };
           }),
@@ -211,9 +213,7 @@ export function createAdmin(d: AdminDeps): AdminRuntime {
       const id = Number(req.getParameter(0));
       const on = req.getQuery('on') !== '0';
       const ip = addressText(res.getRemoteAddressAsText());
-      const s = Number.isInteger(id) ? sessions.registry.get(id) : undefined;
-      if (!s || s.state === SessionState.closed) return sendJson(res, 404, { error: 'no such session' }, API_HEADERS);
-      s.muted = on;
+      if (!Number.isInteger(id) || !sessions.muteSession(id, on)) return sendJson(res, 404, { error: 'no such session' }, API_HEADERS);
       log.info({ session: id, ip, muted: on }, 'admin: mute');
       sendJson(res, 200, { session: id, muted: on }, API_HEADERS);
     }),

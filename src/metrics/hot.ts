@@ -24,30 +24,75 @@ interface HotMetricBase {
   aggregator: 'sum';
 }
 
+/**
+ * Slots for the values of hot metrics in memory another thread reads: a
+ * gateway thread counts into an arena over a SharedArrayBuffer the main
+ * thread made, and the main thread's metric of the same name adds that
+ * arena's slots at scrape time (addSource). Both sides take slots in the same
+ * order (the same constructor calls), so a slot means the same on both.
+ * Without a buffer, slots are plain private memory.
+ */
+export class MetricArena {
+  private used = 0;
+  private readonly f64: Float64Array | null;
+
+  constructor(sab: SharedArrayBuffer | null = null) {
+    this.f64 = sab ? new Float64Array(sab) : null;
+  }
+
+  /** Bytes of SharedArrayBuffer that hold `slots` values. */
+  static bytesFor(slots: number): number {
+    return slots * 8;
+  }
+
+  take(n: number): Float64Array {
+    if (this.f64 === null) return new Float64Array(n);
+    if (this.used + n > this.f64.length) throw new RangeError(`metric arena of ${this.f64.length} slots is full`);
+    const v = this.f64.subarray(this.used, this.used + n);
+    this.used += n;
+    return v;
+  }
+}
+
 export class HotCounter implements HotMetricBase {
   readonly aggregator = 'sum' as const;
   readonly values: Float64Array;
   private readonly labels: readonly LabelSet[];
+  /** Other threads' slots for this counter, added when read. */
+  private readonly sources: Float64Array[] = [];
 
+  /** Registered with `registry`; null: a thread's counter that another thread's reads (its values from `arena`). */
   constructor(
-    registry: Registry,
+    registry: Registry | null,
     readonly name: string,
     readonly help: string,
     labels: readonly LabelSet[] = [{}],
+    arena: MetricArena = new MetricArena(),
   ) {
     this.labels = labels;
-    this.values = new Float64Array(labels.length);
-    registry.registerMetric(this as never);
+    this.values = arena.take(labels.length);
+    registry?.registerMetric(this as never);
   }
 
   inc(index = 0, by = 1): void {
     this.values[index]! += by;
   }
 
-  /** Cold path: total over all label sets (tests, logs). */
+  /** Adds the same counter's slots of another thread (taken from its arena in the same order). */
+  addSource(arena: MetricArena): void {
+    this.sources.push(arena.take(this.labels.length));
+  }
+
+  private value(i: number): number {
+    let v = this.values[i]!;
+    for (const s of this.sources) v += s[i]!;
+    return v;
+  }
+
+  /** Cold path: total over all label sets and sources (tests, logs). */
   total(): number {
     let t = 0;
-    for (let i = 0; i < this.values.length; i++) t += this.values[i]!;
+    for (let i = 0; i < this.values.length; i++) t += this.value(i);
     return t;
   }
 
@@ -57,7 +102,7 @@ export class HotCounter implements HotMetricBase {
       help: this.help,
       type: 'counter',
       aggregator: 'sum',
-      values: this.labels.map((labels, i) => ({ labels, value: this.values[i]! })),
+      values: this.labels.map((labels, i) => ({ labels, value: this.value(i) })),
     };
   }
 
@@ -124,20 +169,41 @@ export class HotHistogram implements HotMetricBase {
   private readonly sums: Float64Array;
   private readonly stride: number;
   private readonly labels: readonly LabelSet[];
+  /** Other threads' slots (counts, sums) for this histogram, added when read. */
+  private readonly sources: Array<{ counts: Float64Array; sums: Float64Array }> = [];
 
+  /** Registered with `registry`; null: a thread's histogram that another thread's reads (its values from `arena`). */
   constructor(
-    registry: Registry,
+    registry: Registry | null,
     readonly name: string,
     readonly help: string,
     bounds: readonly number[],
     labels: readonly LabelSet[] = [{}],
+    arena: MetricArena = new MetricArena(),
   ) {
     this.bounds = Float64Array.from(bounds);
     this.stride = bounds.length + 1;
     this.labels = labels;
-    this.counts = new Float64Array(this.stride * labels.length);
-    this.sums = new Float64Array(labels.length);
-    registry.registerMetric(this as never);
+    this.counts = arena.take(this.stride * labels.length);
+    this.sums = arena.take(labels.length);
+    registry?.registerMetric(this as never);
+  }
+
+  /** Adds the same histogram's slots of another thread (taken from its arena in the same order). */
+  addSource(arena: MetricArena): void {
+    this.sources.push({ counts: arena.take(this.stride * this.labels.length), sums: arena.take(this.labels.length) });
+  }
+
+  private countAt(i: number): number {
+    let v = this.counts[i]!;
+    for (const s of this.sources) v += s.counts[i]!;
+    return v;
+  }
+
+  private sumAt(i: number): number {
+    let v = this.sums[i]!;
+    for (const s of this.sources) v += s.sums[i]!;
+    return v;
   }
 
   observe(value: number, index = 0): void {
@@ -151,7 +217,7 @@ export class HotHistogram implements HotMetricBase {
   /** Cold path: number of observations for a label set. */
   count(index = 0): number {
     let c = 0;
-    for (let i = 0; i < this.stride; i++) c += this.counts[index * this.stride + i]!;
+    for (let i = 0; i < this.stride; i++) c += this.countAt(index * this.stride + i);
     return c;
   }
 
@@ -161,7 +227,7 @@ export class HotHistogram implements HotMetricBase {
     if (total === 0) return 0;
     let acc = 0;
     for (let i = 0; i < this.stride; i++) {
-      acc += this.counts[index * this.stride + i]!;
+      acc += this.countAt(index * this.stride + i);
       if (acc >= q * total) return i < this.bounds.length ? this.bounds[i]! : Infinity;
     }
     return Infinity;
@@ -172,11 +238,11 @@ export class HotHistogram implements HotMetricBase {
     this.labels.forEach((labels, li) => {
       let acc = 0;
       for (let i = 0; i < this.stride; i++) {
-        acc += this.counts[li * this.stride + i]!;
+        acc += this.countAt(li * this.stride + i);
         const le = i < this.bounds.length ? this.bounds[i]! : '+Inf';
         values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le }, value: acc });
       }
-      values.push({ metricName: `${this.name}_sum`, labels, value: this.sums[li]! });
+      values.push({ metricName: `${this.name}_sum`, labels, value: this.sumAt(li) });
       values.push({ metricName: `${this.name}_count`, labels, value: acc });
     });
     return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };

@@ -19,7 +19,7 @@
 //   ToSockets.end     u16 close code | u8 CloseReason index | u8 0 | reason text (utf8, <= 123 bytes)
 //   ToSockets.fault   u8 GatewayFault (debug.faultInjection)
 
-import type { SpscRing } from '../ring/index.js';
+import type { RecordSink } from '../ring/index.js';
 import { copyBytes } from '../ring/index.js';
 
 /** Gateway thread → main thread. */
@@ -59,7 +59,7 @@ const latin1 = (dst: Uint8Array, off: number, s: string): void => {
   for (let i = 0; i < s.length; i++) dst[off + i] = s.charCodeAt(i) & 0xff;
 };
 
-export function writeOpen(r: SpscRing, conn: number, ip: string): boolean {
+export function writeOpen(r: RecordSink, conn: number, ip: string): boolean {
   const off = r.reserve(ToCore.open, conn, ip.length);
   if (off < 0) return false;
   latin1(r.data, off, ip);
@@ -67,7 +67,7 @@ export function writeOpen(r: SpscRing, conn: number, ip: string): boolean {
 }
 
 /** Hot: one per inbound WebSocket message. Copies the bytes (uWS neuters them after the callback). */
-export function writeMessage(r: SpscRing, conn: number, binary: boolean, src: Uint8Array): boolean {
+export function writeMessage(r: RecordSink, conn: number, binary: boolean, src: Uint8Array): boolean {
   const n = src.length;
   const off = r.reserve(binary ? ToCore.message : ToCore.text, conn, n);
   if (off < 0) return false;
@@ -76,14 +76,14 @@ export function writeMessage(r: SpscRing, conn: number, binary: boolean, src: Ui
 }
 
 /** ToCore.drain or ToCore.buffered with the socket's buffered byte count. */
-export function writeBuffered(r: SpscRing, type: typeof ToCore.drain | typeof ToCore.buffered, conn: number, bytes: number): boolean {
+export function writeBuffered(r: RecordSink, type: typeof ToCore.drain | typeof ToCore.buffered, conn: number, bytes: number): boolean {
   const off = r.reserve(type, conn, 4);
   if (off < 0) return false;
   writeU32(r.data, off, bytes > 0xffffffff ? 0xffffffff : bytes);
   return true;
 }
 
-export function writeClose(r: SpscRing, conn: number, code: number, reason: number): boolean {
+export function writeClose(r: RecordSink, conn: number, code: number, reason: number): boolean {
   const off = r.reserve(ToCore.close, conn, 4);
   if (off < 0) return false;
   const d = r.data;
@@ -95,7 +95,7 @@ export function writeClose(r: SpscRing, conn: number, code: number, reason: numb
 }
 
 /** Hot: one per outbound frame. */
-export function writeSend(r: SpscRing, conn: number, frame: Uint8Array, offset: number, length: number): boolean {
+export function writeSend(r: RecordSink, conn: number, frame: Uint8Array, offset: number, length: number): boolean {
   const off = r.reserve(ToSockets.send, conn, length);
   if (off < 0) return false;
   copyBytes(frame, offset, r.data, off, length);
@@ -106,7 +106,7 @@ const utf8 = new TextEncoder();
 const endScratch = new Uint8Array(MAX_CLOSE_TEXT * 3);
 
 /** Cold-ish (one per server-side close). The text is cut to MAX_CLOSE_TEXT bytes. */
-export function writeEnd(r: SpscRing, conn: number, code: number, reason: number, text: string): boolean {
+export function writeEnd(r: RecordSink, conn: number, code: number, reason: number, text: string): boolean {
   const enc = utf8.encodeInto(text.length > MAX_CLOSE_TEXT ? text.slice(0, MAX_CLOSE_TEXT) : text, endScratch);
   const n = Math.min(enc.written, MAX_CLOSE_TEXT);
   const off = r.reserve(ToSockets.end, conn, 4 + n);
@@ -120,7 +120,7 @@ export function writeEnd(r: SpscRing, conn: number, code: number, reason: number
   return true;
 }
 
-export function writeFault(r: SpscRing, mode: number): boolean {
+export function writeFault(r: RecordSink, mode: number): boolean {
   const off = r.reserve(ToSockets.fault, 0, 1);
   if (off < 0) return false;
   r.data[off] = mode;

@@ -1,45 +1,64 @@
 // Worker entry of one gateway thread: a uWS app of its own on the shared port
-// (SO_REUSEPORT: the kernel spreads new connections over the threads), doing
-// the network I/O of its sockets and nothing else. What a message means is
-// decided on the main thread, which owns every session; this thread moves
-// bytes between its sockets and two rings (gateway-records.ts):
+// (SO_REUSEPORT: the kernel spreads new connections over the threads), and
+// the owner (SessionCore) of the sessions whose sockets it serves:
 //
-//   socket ─▶ uWS ─▶ ToCore ring ─▶ main thread (sessions, admission, routing to zones)
-//   socket ◀─ uWS ◀─ ToSockets ring ◀─ main thread (one frame per session per flush)
+//   socket ─▶ uWS ─▶ SessionCore ─▶ its own ring to each zone ─▶ zone worker
+//   socket ◀─ uWS ◀─ SessionCore ◀─ each zone's ring to this thread ◀─ zone worker
 //
-// Upgrades wait for the main thread's admission decision (one budget for the
-// whole process, whichever thread a handshake lands on). HTTP requests other
-// than the WebSocket are forwarded whole to the main thread and answered from
-// there (cold path, postMessage): every route works on every thread.
+//   main thread ──ToSockets ring──▶ here: the service's calls (session/link-records.ts),
+//                                   and frames and closes for sockets with no session yet
+//   here ──ToCore ring──▶ main thread: connections opened and closed, Hello and Resume
+//                                   messages, and what the service handles (logins' joins
+//                                   confirmed, saved states, portals, whispers)
 //
-// Dying: an uncaught exception closes this thread's listen socket and every
-// socket it holds, then the thread exits; its clients resume on another
-// thread. Never terminate() a thread running uWS: Node aborts the whole
-// process on the loop handles uWS still holds (measured on 20.30).
+// So a session's messages never cross the main thread: it decides who logs
+// in or resumes, and where a portal leads. Upgrades are admitted here against
+// the process's shared budgets; HTTP requests other than the WebSocket are
+// forwarded whole to the main thread and answered from there (cold path,
+// postMessage): every route works on every thread.
+//
+// Dying: an uncaught exception hands every session over to the main thread
+// (exported over the ToCore ring: numbers, replay frames, held inputs),
+// closes this thread's listen socket and every socket it holds, then the
+// thread exits; its clients resume on another thread. Never terminate() a
+// thread running uWS: Node aborts the whole process on the loop handles uWS
+// still holds (measured on 20.30).
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { setupThread, type ThreadsShared } from '../../native-bindings/threads.js';
 import type { NetConfig } from '../config/schema.js';
-import { Doorbell, MainThreadWaker, SpscRing } from '../ring/index.js';
+import { Doorbell, MainThreadWaker, SpscRing, SpillingProducer, copyBytes } from '../ring/index.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { CloseReason, classifyClose } from './stats.js';
+import type { VerifyLimits } from '../protocol/verify.js';
+import { CloseReason, NetStats, classifyClose, type CloseReasonIndex } from './stats.js';
 import { refuseUpgradeRetryLater, refuseUpgradeShuttingDown } from './http.js';
 import { addressText, loadUws, type HttpResponse, type HttpRequest, type us_listen_socket, type WebSocket, type us_socket_context_t } from './uws.js';
 import { SharedAdmission, type SharedAdmissionInit } from '../session/shared-admission.js';
+import { Admission, type AdmissionConfig } from '../session/admission.js';
+import { SessionCore, type CoreConfig } from '../session/core.js';
+import { RemoteControl, deliverToOwner, type LinkSink } from '../session/link-records.js';
+import { createSessionMetrics, writePoolFigures, POOL_FIGURES } from '../session/metrics.js';
+import type { ZoneLinks, ZoneName } from '../session/ports.js';
+import type { OwnerRingHandles } from '../zone/shared.js';
+import { BufferPool, type PoolOptions } from '../pool/index.js';
+import { MetricArena } from '../metrics/hot.js';
+import { createWorkerLogger } from '../log/logger.js';
+import type { SocketData } from './gateway.js';
 import {
   GatewayFault,
-  ToCore,
   ToSockets,
   connId,
   readCloseCode,
   readCloseReason,
   readEndText,
-  writeBuffered,
-  writeClose,
-  writeMessage,
-  writeOpen,
 } from './gateway-records.js';
-import type { CoreToThread, ThreadToCore, ProxiedRequest } from './gateway-messages.js';
+import type { CoreToThread, ThreadToCore } from './gateway-messages.js';
+
+const EMPTY = new Uint8Array(0);
+/** ZoneState values as the main thread publishes them (zone/host.ts). */
+const ZONE_UP = 1;
+const ZONE_DOWN = 3;
+const ZONE_STOPPED = 4;
 
 export interface GatewayThreadData {
   index: number;
@@ -49,22 +68,29 @@ export interface GatewayThreadData {
   toCore: SharedArrayBuffer;
   toSockets: SharedArrayBuffer;
   coreBell: SharedArrayBuffer;
+  /** This thread's doorbell: rung by the main thread and by every zone's ring to it. */
   socketsBell: SharedArrayBuffer;
   threads: ThreadsShared | null;
   /** Largest HTTP request body forwarded to the main thread; bigger ones get 413 here. */
   maxHttpBodyBytes: number;
   /** The process's handshake budgets (null: admit every upgrade). */
   admission: SharedAdmissionInit | null;
+  admissionConfig: AdmissionConfig;
+  /** This thread's rings with each zone, by zone index, and each zone's doorbell; `local`: false for another cluster node's zone (relayed by the main thread). */
+  zones: Array<{ rings: OwnerRingHandles; bell: SharedArrayBuffer; local: boolean }>;
+  zoneNames: ZoneName[];
+  /** ZoneSet.states: each zone's ZoneState. */
+  zoneStates: SharedArrayBuffer;
+  session: CoreConfig;
+  verify: VerifyLimits;
+  pool: PoolOptions;
+  tickHz: number;
+  /** This thread's metric slots (MetricArena; the main thread adds them to its metrics). */
+  metrics: SharedArrayBuffer;
+  logLevel: string;
 }
 
-interface ThreadSocketData {
-  id: number;
-  ip: string;
-  /** Set when the main thread closes the socket: the close record then carries its reason. -1 until then. */
-  closeReason: number;
-  open: boolean;
-}
-type ThreadSocket = WebSocket<ThreadSocketData>;
+type ThreadSocket = WebSocket<SocketData>;
 
 interface PendingHttp {
   res: HttpResponse;
@@ -76,9 +102,11 @@ const port = parentPort!;
 const d = workerData as GatewayThreadData;
 const post = (m: ThreadToCore): void => port.postMessage(m);
 const handle = d.threads ? setupThread({ role: 'net', index: d.index, shared: d.threads }) : null;
+const log = createWorkerLogger(d.logLevel, { thread: `net-${d.index}` });
 
 const uws = loadUws({ allowSlowFallback: d.net.allowSlowFallback }).uws;
-const toCore = new SpscRing(d.toCore, 0, new Doorbell(d.coreBell, 0));
+const toCoreRing = new SpscRing(d.toCore, 0, new Doorbell(d.coreBell, 0));
+const toCore = new SpillingProducer(toCoreRing);
 const toSockets = new SpscRing(d.toSockets, 0);
 const sockets = new Map<number, ThreadSocket>();
 const admission = d.admission ? new SharedAdmission(d.admission) : null;
@@ -88,11 +116,78 @@ let nextReq = 1;
 let listenSocket: us_listen_socket | null = null;
 let accepting = true;
 let commitScheduled = false;
-let ringFullDrops = 0;
 let dying = false;
+let handlerErrors = 0;
+let lastErrorLog = 0;
+
+// ---------------------------------------------------------------- zones
+
+const zoneIn = d.zones.map((z) => new SpscRing(z.rings.inbound, 0, new Doorbell(z.bell, 0)));
+const zoneOut = d.zones.map((z) => new SpscRing(z.rings.outbound, 0));
+const zoneStates = new Int32Array(d.zoneStates);
+const zoneLocal = d.zones.map((z) => z.local);
+const zoneDirty = new Uint8Array(zoneIn.length);
+const zoneTails = new Int32Array(zoneIn.length);
+/** This thread's rings to the zones: inputs and records of its sessions, published at the end of each batch. */
+const zoneLinks: ZoneLinks = {
+  send(zone, type, session, src, offset, length) {
+    const st = zoneStates[zone];
+    if (st === undefined || st === ZONE_DOWN || st === ZONE_STOPPED) return false;
+    if (!zoneLocal[zone]) {
+      // Another node's zone: through the main thread, which sends it over NATS (in this thread's order).
+      control.remoteZone(zone, type, session, src ?? EMPTY, offset, src ? length : 0);
+      return true;
+    }
+    const r = zoneIn[zone]!;
+    const off = r.reserve(type, session, length);
+    if (off < 0) return false;
+    if (src) copyBytes(src, offset, r.data, off, length);
+    zoneDirty[zone] = 1;
+    commitSoon();
+    return true;
+  },
+  isUp: (zone) => zoneStates[zone] === ZONE_UP,
+  commit() {
+    for (let i = 0; i < zoneIn.length; i++) {
+      if (zoneDirty[i] === 0) continue;
+      zoneDirty[i] = 0;
+      zoneIn[i]!.commit();
+    }
+  },
+};
+
+// ---------------------------------------------------------------- the sessions' owner
+
+const arena = new MetricArena(d.metrics);
+const stats = new NetStats(null, arena);
+const metrics = createSessionMetrics(null, arena);
+const poolFigures = arena.take(POOL_FIGURES);
+const replayPool = new BufferPool(d.pool);
+setInterval(() => writePoolFigures(poolFigures, replayPool), 1000).unref();
+const link: LinkSink = { sink: toCore, commitSoon, commitNow: () => commitNow() };
+const control = new RemoteControl(link);
+const core = new SessionCore({
+  owner: d.index,
+  cfg: d.session,
+  verify: d.verify,
+  zones: zoneLinks,
+  zoneNames: d.zoneNames,
+  pool: replayPool,
+  stats,
+  metrics,
+  // Inputs spend the shared per-address budget (one for the process) and this thread's per-account budget
+  // (an account is live on one thread at a time).
+  admission: new Admission(d.admissionConfig, performance.now(), admission),
+  close: closeSocket,
+  log,
+  tickHz: d.tickHz,
+});
+core.control = control;
+core.start();
 
 const commitNow = (): void => {
   commitScheduled = false;
+  zoneLinks.commit();
   toCore.commit();
 };
 /** One commit per event-loop turn: the messages uWS hands over in one poll phase are published together. */
@@ -102,17 +197,27 @@ function commitSoon(): void {
   setImmediate(commitNow);
 }
 
-/** The ToCore ring is full (the main thread is far behind): the socket is closed and its client resumes; nothing it sent is half-delivered. */
-function ringFull(ws: ThreadSocket): void {
-  ringFullDrops++;
+function closeSocket(ws: { getUserData(): SocketData; end(code?: number, text?: string): void }, reason: CloseReasonIndex, code: number, text: string): void {
   const u = ws.getUserData();
   if (!u.open) return;
-  u.closeReason = CloseReason.kicked;
-  ws.end(CloseCode.tryAgainLater, 'server busy: reconnect to resume');
+  u.closeReason = reason;
+  ws.end(code, text);
+}
+
+/** An exception on a socket's event: counted, logged (at most once a second), that socket closed; the thread goes on. */
+function handlerThrew(ws: ThreadSocket, err: unknown): void {
+  stats.handlerErrors.inc();
+  handlerErrors++;
+  const now = Date.now();
+  if (now - lastErrorLog >= 1000) {
+    lastErrorLog = now;
+    log.error({ err, conn: ws.getUserData().id, handlerErrors }, 'socket handler threw; socket closed');
+  }
+  closeSocket(ws, CloseReason.malformed, CloseCode.malformed, 'internal error handling message');
 }
 
 const app = uws.App();
-app.ws<ThreadSocketData>(d.net.wsPath, {
+app.ws<SocketData>(d.net.wsPath, {
   maxPayloadLength: d.net.maxPayloadLength,
   idleTimeout: d.net.idleTimeout,
   maxBackpressure: d.net.maxBackpressure,
@@ -122,37 +227,45 @@ app.ws<ThreadSocketData>(d.net.wsPath, {
   open: (ws) => {
     const u = ws.getUserData();
     sockets.set(u.id, ws);
-    if (!writeOpen(toCore, u.id, u.ip)) {
-      sockets.delete(u.id);
-      u.open = false;
-      ws.end(CloseCode.tryAgainLater, 'server busy');
+    stats.opens.inc();
+    try {
+      core.open(ws);
+    } catch (err) {
+      handlerThrew(ws, err);
       return;
     }
-    commitSoon();
-    if (!accepting) {
-      u.closeReason = CloseReason.shutdown;
-      ws.end(CloseCode.goingAway, 'server shutting down');
-    }
+    if (!accepting) closeSocket(ws, CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
   },
   message: (ws, data, isBinary) => {
-    if (!writeMessage(toCore, ws.getUserData().id, isBinary, new Uint8Array(data))) return ringFull(ws);
-    commitSoon();
+    stats.packetsIn.inc();
+    stats.bytesIn.inc(0, data.byteLength);
+    try {
+      core.message(ws, new Uint8Array(data), 0, data.byteLength, isBinary);
+    } catch (err) {
+      handlerThrew(ws, err);
+    }
   },
   drain: (ws) => {
-    if (!writeBuffered(toCore, ToCore.drain, ws.getUserData().id, ws.getBufferedAmount())) return;
-    commitSoon();
+    try {
+      core.drain(ws);
+    } catch (err) {
+      handlerThrew(ws, err);
+    }
   },
   close: (ws, code, message) => {
     const u = ws.getUserData();
     u.open = false;
     sockets.delete(u.id);
-    const reason = u.closeReason >= 0 ? u.closeReason : classifyClose(code, message);
-    // A close must reach the sessions or the player stays "connected" forever: wait for room.
-    while (!writeClose(toCore, u.id, code, reason)) {
-      toCore.commit();
-      Atomics.wait(WAIT, 0, 0, 1);
+    const reason = (u.closeReason >= 0 ? u.closeReason : classifyClose(code, message)) as CloseReasonIndex;
+    stats.closes.inc(reason);
+    // The close reaches the main thread whatever happens here: the player must not stay "connected" forever.
+    try {
+      core.close(ws, code, reason);
+    } catch (err) {
+      stats.handlerErrors.inc();
+      log.error({ err, conn: u.id }, 'socket handler threw on close');
+      control.close(ws, code, reason);
     }
-    commitSoon();
   },
 });
 app.any(d.net.wsPath, (res) => {
@@ -175,7 +288,7 @@ function onUpgrade(res: HttpResponse, req: HttpRequest, ctx: us_socket_context_t
     refuseUpgradeRetryLater(res, retryMs);
     return;
   }
-  const data: ThreadSocketData = { id: connId(d.index, nextConn++), ip, closeReason: -1, open: true };
+  const data: SocketData = { id: connId(d.index, nextConn++), ip, closeReason: -1, open: true, attachment: null, service: null };
   if (nextConn >= 1 << 28) nextConn = 1;
   res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), ctx);
 }
@@ -184,14 +297,14 @@ function onUpgrade(res: HttpResponse, req: HttpRequest, ctx: us_socket_context_t
 
 let sendWs: ThreadSocket | null = null;
 let sendView: Uint8Array | null = null;
-let sendResult = 0;
 const corkedSend = (): void => {
-  sendResult = sendWs!.send(sendView!, true);
+  sendWs!.send(sendView!, true);
 };
-/** Views of the ring's memory by offset and length are made per frame; uWS copies what it cannot write at once. */
+/** The main thread's records: the service's calls for this thread's sessions, and sockets with no session yet. */
 const onOutput = (type: number, conn: number, data: Uint8Array, offset: number, length: number): void => {
   switch (type) {
     case ToSockets.send: {
+      // A frame for a socket with no session (a Kicked before a close): views of the ring's memory, copied by uWS.
       const ws = sockets.get(conn);
       if (!ws) return;
       sendWs = ws;
@@ -199,15 +312,6 @@ const onOutput = (type: number, conn: number, data: Uint8Array, offset: number, 
       ws.cork(corkedSend);
       sendWs = null;
       sendView = null;
-      if (sendResult === 1) return;
-      if (sendResult === 2) {
-        // Dropped past net.maxBackpressure: the frame is in the session's replay buffer; the client resumes.
-        const u = ws.getUserData();
-        u.closeReason = CloseReason.slowConsumer;
-        ws.end(CloseCode.slowConsumer, 'too far behind: reconnect to resume');
-        return;
-      }
-      if (writeBuffered(toCore, ToCore.buffered, conn, ws.getBufferedAmount())) commitSoon();
       return;
     }
     case ToSockets.end: {
@@ -222,10 +326,43 @@ const onOutput = (type: number, conn: number, data: Uint8Array, offset: number, 
     case ToSockets.fault:
       if (data[offset] === GatewayFault.throwInFlush) throw Object.assign(new Error('gateway thread fault injected mid-flush'), { code: 'MMO_ERR_FAULT_INJECTED' });
       return;
+    default:
+      deliverToOwner(core, type, conn, data, offset, length);
   }
 };
-const waker = new MainThreadWaker(new Doorbell(d.socketsBell, 0), () => toSockets.drain(onOutput), {
-  onError: (err) => die(err),
+let curZone = 0;
+const onZone = (type: number, session: number, data: Uint8Array, offset: number, length: number): void => core.zoneRecord(curZone, type, session, data, offset, length);
+
+/**
+ * One wake-up: the main thread's records first, then each zone's up to the
+ * tail read before them (a zone's record for a session the main thread is
+ * handing to this thread comes after the main thread's `expect`), then one
+ * flush of every session's frame.
+ */
+function drainAll(): void {
+  for (let z = 0; z < zoneOut.length; z++) zoneTails[z] = zoneOut[z]!.tailNow();
+  toSockets.drain(onOutput);
+  for (let z = 0; z < zoneOut.length; z++) {
+    curZone = z;
+    zoneOut[z]!.drainUntil(onZone, zoneTails[z]!);
+  }
+  core.flush();
+  commitNow();
+}
+
+const waker = new MainThreadWaker(new Doorbell(d.socketsBell, 0), drainAll, {
+  onError: (err) => {
+    if ((err as { code?: string }).code === 'MMO_ERR_FAULT_INJECTED') return die(err);
+    // A record that threw: consumed, counted, logged; the rest is delivered next round.
+    handlerErrors++;
+    stats.handlerErrors.inc();
+    const now = Date.now();
+    if (now - lastErrorLog >= 1000) {
+      lastErrorLog = now;
+      log.error({ err, handlerErrors }, 'handling the main thread\'s or a zone\'s records threw; that record is dropped');
+    }
+    setImmediate(drainAll);
+  },
 });
 
 // ---------------------------------------------------------------- HTTP
@@ -347,12 +484,24 @@ function shutdown(code: number): void {
 
 function finish(code: number): void {
   waker.stop();
+  core.stop();
   closeEverything();
-  toCore.commit();
+  publishAll();
   handle?.release();
-  post({ t: 'exited', thread: d.index, code, ringFullDrops });
+  post({ t: 'exited', thread: d.index, code, ringFullDrops: toCore.spills });
   // uWS frees closed sockets on its next loop turn: end the thread after it.
   setTimeout(() => port.close(), 0);
+}
+
+/** Publishes everything for the main thread, waiting (bounded) while it drains what did not fit. Cold path: leaving. */
+function publishAll(): void {
+  zoneLinks.commit();
+  const until = Date.now() + 2000;
+  for (;;) {
+    toCore.commit();
+    if (toCore.waiting === 0 || Date.now() > until) break;
+    Atomics.wait(WAIT, 0, 0, 1);
+  }
 }
 
 function die(err: unknown): void {
@@ -360,6 +509,14 @@ function die(err: unknown): void {
   dying = true;
   const e = err as Error;
   post({ t: 'died', thread: d.index, message: e?.message ?? String(err), stack: e?.stack ?? '' });
+  // The sessions go to the main thread with their frames before the sockets close (their closes then find none here).
+  try {
+    const n = core.exportAll();
+    log.warn({ sessions: n }, 'gateway thread dying: sessions handed to the main thread');
+  } catch (err2) {
+    log.error({ err: err2 }, 'handing the sessions over failed; they are parked without their frames');
+  }
+  publishAll();
   shutdown(1);
 }
 process.on('uncaughtException', die);

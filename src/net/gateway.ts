@@ -19,8 +19,10 @@ export interface SocketData {
   closeReason: number;
   /** False once the close handler has run: the socket must not be touched after that. */
   open: boolean;
-  /** Owned by the SocketHandler (the session bound to this socket). */
+  /** The owner's per-socket state (SessionCore: the session bound to this socket). */
   attachment: unknown;
+  /** The service's per-socket state (SessionService: where the socket is in its Hello or Resume). */
+  service: unknown;
 }
 
 /**
@@ -177,7 +179,7 @@ export class Gateway implements GatewayLike {
       refuseUpgradeRetryLater(res, retryMs);
       return;
     }
-    const data: SocketData = { id: this.nextId++, ip, closeReason: -1, open: true, attachment: null };
+    const data: SocketData = { id: this.nextId++, ip, closeReason: -1, open: true, attachment: null, service: null };
     res.upgrade(
       data,
       req.getHeader('sec-websocket-key'),

@@ -2,7 +2,7 @@
 // them when /metrics is scraped (see metrics/hot.ts).
 
 import type { Registry } from 'prom-client';
-import { HotCounter, HotHistogram } from '../metrics/hot.js';
+import { HotCounter, HotHistogram, MetricArena } from '../metrics/hot.js';
 
 /** Why a socket closed, as the `reason` label of mmo_ws_closes_total. Index = label slot. */
 export const CloseReason = {
@@ -58,21 +58,34 @@ export class NetStats {
   /** Sockets open right now (kept by the gateway, read by a gauge). */
   open = 0;
 
-  constructor(registry: Registry) {
-    this.packetsIn = new HotCounter(registry, 'mmo_net_packets_in_total', 'WebSocket messages received from clients.');
-    this.bytesIn = new HotCounter(registry, 'mmo_net_bytes_in_total', 'WebSocket payload bytes received from clients.');
-    this.packetsOut = new HotCounter(registry, 'mmo_net_packets_out_total', 'Protocol messages sent to clients (several per frame when batched).');
-    this.bytesOut = new HotCounter(registry, 'mmo_net_bytes_out_total', 'WebSocket payload bytes sent to clients.');
-    this.sendBatches = new HotCounter(registry, 'mmo_net_send_batches_total', 'WebSocket frames sent, each carrying one flush worth of messages for one session.');
+  /**
+   * `registry` null: a gateway thread's stats, counted into `arena` (shared
+   * memory) and added to the main thread's by NetStats.addSource.
+   */
+  constructor(registry: Registry | null, arena: MetricArena = new MetricArena()) {
+    this.packetsIn = new HotCounter(registry, 'mmo_net_packets_in_total', 'WebSocket messages received from clients.', [{}], arena);
+    this.bytesIn = new HotCounter(registry, 'mmo_net_bytes_in_total', 'WebSocket payload bytes received from clients.', [{}], arena);
+    this.packetsOut = new HotCounter(registry, 'mmo_net_packets_out_total', 'Protocol messages sent to clients (several per frame when batched).', [{}], arena);
+    this.bytesOut = new HotCounter(registry, 'mmo_net_bytes_out_total', 'WebSocket payload bytes sent to clients.', [{}], arena);
+    this.sendBatches = new HotCounter(registry, 'mmo_net_send_batches_total', 'WebSocket frames sent, each carrying one flush worth of messages for one session.', [{}], arena);
     this.packetsPerBatch = new HotHistogram(
       registry,
       'mmo_net_packets_per_batch',
       'Protocol messages per outbound WebSocket frame (gathered send).',
       [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      [{}],
+      arena,
     );
-    this.backpressureDrops = new HotCounter(registry, 'mmo_net_backpressure_drops_total', 'Outbound frames dropped because the socket was over net.maxBackpressure.');
-    this.closes = new HotCounter(registry, 'mmo_ws_closes_total', 'WebSocket closes by reason.', CLOSE_REASON_LABELS);
-    this.opens = new HotCounter(registry, 'mmo_ws_opens_total', 'WebSocket connections accepted.');
-    this.handlerErrors = new HotCounter(registry, 'mmo_net_handler_errors_total', 'Exceptions thrown while handling a socket event (message, open, drain, close); each closed that socket only.');
+    this.backpressureDrops = new HotCounter(registry, 'mmo_net_backpressure_drops_total', 'Outbound frames dropped because the socket was over net.maxBackpressure.', [{}], arena);
+    this.closes = new HotCounter(registry, 'mmo_ws_closes_total', 'WebSocket closes by reason.', CLOSE_REASON_LABELS, arena);
+    this.opens = new HotCounter(registry, 'mmo_ws_opens_total', 'WebSocket connections accepted.', [{}], arena);
+    this.handlerErrors = new HotCounter(registry, 'mmo_net_handler_errors_total', 'Exceptions thrown while handling a socket event (message, open, drain, close); each closed that socket only.', [{}], arena);
+  }
+
+  /** Adds a gateway thread's stats (its arena, taken in the constructor's order) to these. */
+  addSource(arena: MetricArena): void {
+    for (const c of [this.packetsIn, this.bytesIn, this.packetsOut, this.bytesOut, this.sendBatches]) c.addSource(arena);
+    this.packetsPerBatch.addSource(arena);
+    for (const c of [this.backpressureDrops, this.closes, this.opens, this.handlerErrors]) c.addSource(arena);
   }
 }

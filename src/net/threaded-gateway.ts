@@ -1,30 +1,36 @@
 // The gateway on several threads (net.gatewayThreads >= 2). Each gateway
-// thread (gateway-thread.ts) runs its own uWS app on the same port and does
-// the sockets' network I/O; the main thread keeps what must be one for the
-// process: sessions, admission budgets, routing to zones, HTTP routes. This
-// class is the main thread's side: it spawns and supervises the threads,
-// turns their ToCore records into SocketHandler calls on RemoteSockets, and
-// answers their forwarded HTTP requests.
+// thread (gateway-thread.ts) runs its own uWS app on the same port, serves
+// its sockets, and owns the sessions on them (a SessionCore): their inputs go
+// from it straight to the zones, the zones' output straight back to it. The
+// main thread keeps what must be one for the process: the session service
+// (logins, resumes, zombie timers, persistence, portals' targets, whispers),
+// admission budgets and HTTP routes. This class is the main thread's side:
+// it spawns and supervises the threads, turns their ToCore records into the
+// service's calls (connections as RemoteSockets, session records through
+// session/link-records.ts), and answers their forwarded HTTP requests.
 //
 // Ownership contract (why a resume may land on any thread):
 // - A connection belongs to the gateway thread that accepted it (its id's low
 //   bits, gateway-records.ts connId); only that thread touches the uWS socket.
-// - A session belongs to the main thread (SessionRegistry), never to a socket
-//   or a thread: binding a session to a RemoteSocket of any thread is a plain
-//   field write on the main thread, so resume, replay and takeover work the
-//   same whichever thread the new socket reached.
+// - A session belongs to one owner at a time, the thread its socket is on; the
+//   service knows which (Session.owner). A resume or login that lands on
+//   another thread moves the session there first: the old owner tells the
+//   zone (rebind), the zone's `moved` is its last record on the old ring, the
+//   old owner exports the session (numbers, replay frames, held inputs), the
+//   service passes it on, the new owner adopts it, then resumes it. See
+//   session/core.ts and docs/design-gateway-sessions.md.
 // - Per-thread rings are SPSC: each thread produces its ToCore ring and
 //   consumes its ToSockets ring; the main thread is the other end of both.
 //   All ToCore rings ring one doorbell, watched by one MainThreadWaker.
 //
-// Next (issue 13): sessions owned by gateway threads so that no message
-// crosses the main thread; the contract and its ordering cases are in
-// docs/design-gateway-sessions.md.
-//
-// Supervision: a thread that throws closes its sockets and exits (it must
-// never be terminate()d: see gateway-thread.ts). What it had published is
+// Supervision: a thread that throws hands its sessions to the main thread's
+// owner (exported before its sockets close), closes its sockets and exits (it
+// must never be terminate()d: see gateway-thread.ts). What it had published is
 // drained, each of its connections still open is closed as lost (sessions
-// become zombies, clients resume on another thread), and it is restarted
+// become zombies, clients resume on another thread), the sessions it could
+// not hand over are parked without their frames, the zones are told to write
+// to the main thread for all of them, and the main thread reads the dead
+// thread's rings until every zone has answered. Then the thread is restarted
 // within zones.maxRestarts / zones.restartWindowMs; past that it stays down
 // and /readyz says so while the other threads serve.
 
@@ -33,26 +39,53 @@ import { createServer } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 import type { ThreadsShared } from '../../native-bindings/threads.js';
-import { Doorbell, MainThreadWaker, SpscRing } from '../ring/index.js';
+import { Doorbell, MainThreadWaker, SpscRing, SpillingProducer, type RecordSink } from '../ring/index.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { RestartIntensity } from '../zone/intensity.js';
-import { HotCounter, PullCounter, PullGauge } from '../metrics/hot.js';
+import { HotCounter, MetricArena, PullCounter, PullGauge } from '../metrics/hot.js';
 import { CloseReason, type CloseReasonIndex, type NetStats } from './stats.js';
 import type { Route } from './http.js';
-import type { GatewayLike, Socket, SocketData, SocketHandler } from './gateway.js';
+import type { GatewayLike, Socket, SocketData } from './gateway.js';
 import type { NetConfig } from '../config/schema.js';
 import { RemoteSocket, type SocketThreadPort } from './remote-socket.js';
 import { RouteTable, serveProxied, type ProxiedHttpResponse } from './proxied-http.js';
 import type { CoreToThread, ThreadToCore } from './gateway-messages.js';
 import type { GatewayThreadData } from './gateway-thread.js';
-import { MAX_GATEWAY_THREADS, ToCore, readCloseCode, readCloseReason, readLatin1, readU32, threadOfConn, writeEnd, writeFault } from './gateway-records.js';
+import { MAX_GATEWAY_THREADS, ToCore, readCloseCode, readCloseReason, readLatin1, threadOfConn, writeFault } from './gateway-records.js';
 import type { SharedAdmission } from '../session/shared-admission.js';
+import type { AdmissionConfig } from '../session/admission.js';
+import { deliverToService, type RemoteCore } from '../session/link-records.js';
+import { addSessionMetricsSource, POOL_FIGURES, type SessionMetrics } from '../session/metrics.js';
+import type { CoreConfig } from '../session/core.js';
+import type { ControlPort } from '../session/ports.js';
+import type { ZoneSet } from '../zone/host.js';
+import type { VerifyLimits } from '../protocol/verify.js';
+import type { PoolOptions } from '../pool/index.js';
 
 const WORKER = new URL('./gateway-thread.js', import.meta.url);
 
 export const GatewayThreadState = { starting: 0, up: 1, restarting: 2, down: 3, stopped: 4 } as const;
 export const GATEWAY_THREAD_STATE_NAMES = ['starting', 'up', 'restarting', 'down', 'stopped'] as const;
 type GatewayThreadStateValue = (typeof GatewayThreadState)[keyof typeof GatewayThreadState];
+
+/** What the threads' main side needs of the session service beyond its ControlPort. */
+export interface ThreadSessions extends ControlPort {
+  /** Gateway thread `owner` died: park the sessions it did not hand over; the zones are told to write to the main thread. */
+  ownerDied(owner: number): number;
+  /** A record read from a dead thread's ring from a zone. */
+  deadRecord(zone: number, type: number, session: number, data: Uint8Array, offset: number, length: number): void;
+  /** Sessions the main thread's owner took over whose zone has not answered yet. */
+  awaitingMoved(): number;
+  /** Stop waiting for those answers (the thread restarts and reads its rings again). */
+  stopAwaiting(): void;
+  /** The records read from dead threads' rings this round are in: flush. */
+  deadDrained(): void;
+}
+
+/** Slots of each thread's metric arena (NetStats, the session metrics, the replay pool's figures). */
+const METRIC_SLOTS = 1024;
+/** How long the main thread reads a dead thread's rings waiting for every zone's `moved` before restarting it. */
+const DEAD_DRAIN_MAX_MS = 2000;
 
 export interface ThreadedGatewayOptions {
   net: NetConfig;
@@ -68,16 +101,25 @@ export interface ThreadedGatewayOptions {
   stats: NetStats;
   registry: Registry;
   routes: readonly Route[];
-  handler: SocketHandler;
+  /** The session service: connections' events and the owners' records go to it. */
+  sessions: ThreadSessions;
   /** The handshake budgets every thread admits against; null admits every upgrade. */
   admission: SharedAdmission | null;
-}
-
-interface DeferredEnd {
-  conn: number;
-  code: number;
-  reason: number;
-  text: string;
+  admissionConfig: AdmissionConfig;
+  /** The service's handle on each thread's owner, by thread index. */
+  cores: readonly RemoteCore[];
+  /** Each thread's doorbell, by index (the zones ring them too: ZoneSetOptions.ownerBells). */
+  bells: readonly Doorbell[];
+  zones: ZoneSet;
+  session: CoreConfig;
+  verify: VerifyLimits;
+  pool: PoolOptions;
+  tickHz: number;
+  logLevel: string;
+  /** The main thread's session metrics, to which each thread's are added. */
+  sessionMetrics: SessionMetrics;
+  /** Where each thread's replay pool figures go (the session gauges add them). */
+  threadPools: Float64Array[];
 }
 
 /** One gateway thread as the main thread sees it. */
@@ -86,19 +128,23 @@ class GatewayThreadHost implements SocketThreadPort {
   worker: Worker | null = null;
   toCore!: SpscRing;
   toSockets!: SpscRing;
+  /** The main thread's producer on toSockets: never refuses, keeps order (records wait in a queue when it is full). */
+  private out: SpillingProducer | null = null;
   ringFull = 0;
   restarts = 0;
-  /** This thread's doorbell (the main thread rings it after committing output); replaced at each spawn. */
-  private socketsBell: Doorbell | null = null;
-  /** Wake-ups sent to earlier incarnations of this thread (their bells are gone). */
-  private wakeupsBefore = 0;
+  /** This thread's metric slots: outlive its incarnations (the main thread's metrics read them). */
+  readonly metrics = new SharedArrayBuffer(MetricArena.bytesFor(METRIC_SLOTS));
+  /** The replay pool figures in it (metrics.ts PoolFigure, after the counters). */
+  pool: Float64Array | null = null;
   lastCrash: string | null = null;
   /** Connections open on this thread (the main thread's count). */
   open = 0;
   readonly intensity: RestartIntensity;
   readonly http = new Map<number, ProxiedHttpResponse>();
-  readonly deferred: DeferredEnd[] = [];
   pendingCommit = false;
+  /** While the thread is dead: the main thread's readers of the zones' rings to it. */
+  deadRings: SpscRing[] | null = null;
+  deadSince = 0;
   onListening: ((ok: boolean, port: number) => void) | null = null;
   exited: Promise<void> = Promise.resolve();
 
@@ -113,31 +159,31 @@ class GatewayThreadHost implements SocketThreadPort {
     return `net-${this.index}`;
   }
 
-  /** Times the main thread woke this thread (an Atomics.notify each), over every incarnation. */
+  /** This thread's doorbell: rung by the main thread and the zones; it outlives the thread's incarnations. */
+  get bell(): Doorbell {
+    return this.gw.opts.bells[this.index]!;
+  }
+
+  /** Times this thread was woken (an Atomics.notify each: the main thread's and the zones'), over every incarnation. */
   wakeups(): number {
-    return this.wakeupsBefore + (this.socketsBell?.notifies() ?? 0);
+    return this.bell.notifies();
+  }
+
+  get sink(): RecordSink {
+    return this.out!;
   }
 
   commitSoon(): void {
     this.gw.commitLater(this);
   }
 
-  deferEnd(conn: number, code: number, reason: number, text: string): void {
-    this.deferred.push({ conn, code, reason, text });
-    this.gw.commitLater(this);
-  }
-
-  /** Publishes what was written this turn, and closes that did not fit before. */
+  /** Publishes what was written this turn, and what waited for room before. */
   commit(): void {
     this.pendingCommit = false;
-    const q = this.deferred;
-    while (q.length > 0) {
-      const e = q[0]!;
-      if (!writeEnd(this.toSockets, e.conn, e.code, e.reason, e.text)) break;
-      q.shift();
-    }
-    this.toSockets.commit();
-    if (q.length > 0) this.gw.commitLater(this);
+    const o = this.out;
+    if (!o) return;
+    o.commit();
+    if (o.waiting > 0) this.gw.commitLater(this);
   }
 
   post(m: CoreToThread): void {
@@ -150,12 +196,12 @@ class GatewayThreadHost implements SocketThreadPort {
     const toSockets = new SharedArrayBuffer(SpscRing.bytesFor(o.ringBytes));
     SpscRing.init(toCore, 0, o.ringBytes);
     SpscRing.init(toSockets, 0, o.ringBytes);
-    const socketsBell = Doorbell.create();
-    this.wakeupsBefore = this.wakeups();
-    this.socketsBell = socketsBell;
     this.toCore = new SpscRing(toCore, 0);
-    this.toSockets = new SpscRing(toSockets, 0, socketsBell);
-    this.deferred.length = 0;
+    this.toSockets = new SpscRing(toSockets, 0, this.bell);
+    this.out = new SpillingProducer(this.toSockets);
+    const core = o.cores[this.index]!;
+    core.attach({ sink: this.out, commitSoon: () => this.commitSoon(), commitNow: () => this.commit() });
+    const zones = o.zones;
     const data: GatewayThreadData = {
       index: this.index,
       net: o.net,
@@ -163,10 +209,20 @@ class GatewayThreadHost implements SocketThreadPort {
       toCore,
       toSockets,
       coreBell: this.gw.coreBell.buffer,
-      socketsBell: socketsBell.buffer,
+      socketsBell: this.bell.buffer,
       threads: o.threadsShared,
       maxHttpBodyBytes: o.maxHttpBodyBytes,
       admission: o.admission?.init ?? null,
+      admissionConfig: o.admissionConfig,
+      zones: zones.hosts.map((h) => ({ rings: h.memory.owners[this.index]!, bell: h.memory.bell, local: h.local })),
+      zoneNames: zones.hosts.map((h) => ({ id: h.def.id, name: h.def.name })),
+      zoneStates: zones.states.buffer as SharedArrayBuffer,
+      session: o.session,
+      verify: o.verify,
+      pool: o.pool,
+      tickHz: o.tickHz,
+      metrics: this.metrics,
+      logLevel: o.logLevel,
     };
     const w = new Worker(WORKER, { workerData: data, name: this.name });
     this.worker = w;
@@ -179,6 +235,7 @@ class GatewayThreadHost implements SocketThreadPort {
     });
     w.on('exit', (code) => {
       if (this.worker === w) this.worker = null;
+      core.alive = false;
       this.gw.exited(this, code);
     });
   }
@@ -210,29 +267,11 @@ export class ThreadedGateway implements GatewayLike {
     switch (type) {
       case ToCore.message:
       case ToCore.text: {
+        // Only messages of connections with no session come here (Hello, Resume): the threads' owners handle the rest.
         const ws = this.sockets.get(conn);
         if (ws === undefined || ws.ending) return;
-        const st = this.opts.stats;
-        st.packetsIn.inc();
-        st.bytesIn.inc(0, length);
         try {
-          this.opts.handler.message(ws, data, offset, length, type === ToCore.message);
-        } catch (err) {
-          this.handlerThrew(ws, err);
-        }
-        return;
-      }
-      case ToCore.buffered: {
-        const ws = this.sockets.get(conn);
-        if (ws) ws.buffered = readU32(data, offset);
-        return;
-      }
-      case ToCore.drain: {
-        const ws = this.sockets.get(conn);
-        if (!ws) return;
-        ws.buffered = readU32(data, offset);
-        try {
-          this.opts.handler.drain(ws);
+          this.opts.sessions.message(ws, data, offset, length, type === ToCore.message);
         } catch (err) {
           this.handlerThrew(ws, err);
         }
@@ -242,13 +281,26 @@ export class ThreadedGateway implements GatewayLike {
         return this.onOpen(h, conn, readLatin1(data, offset, length));
       case ToCore.close:
         return this.onClose(conn, readCloseCode(data, offset), readCloseReason(data, offset) as CloseReasonIndex);
+      default:
+        deliverToService(this.opts.sessions, type, conn, data, offset, length);
     }
   };
+  private deadTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(readonly opts: ThreadedGatewayOptions) {
     if (opts.threads < 1 || opts.threads > MAX_GATEWAY_THREADS) throw new RangeError(`gateway threads must be 1..${MAX_GATEWAY_THREADS}`);
     this.table = new RouteTable(opts.routes, [opts.net.wsPath]);
-    for (let i = 0; i < opts.threads; i++) this.hosts.push(new GatewayThreadHost(i, this));
+    for (let i = 0; i < opts.threads; i++) {
+      const h = new GatewayThreadHost(i, this);
+      this.hosts.push(h);
+      // The thread counts into its arena in this order (gateway-thread.ts): NetStats, the session metrics, the pool figures.
+      const a = new MetricArena(h.metrics);
+      opts.stats.addSource(a);
+      addSessionMetricsSource(opts.sessionMetrics, a);
+      h.pool = a.take(POOL_FIGURES);
+      opts.threadPools.push(h.pool);
+      opts.cores[i]!.onDeadBarrier = (zone) => opts.sessions.rejoined(zone);
+    }
     this.waker = new MainThreadWaker(this.coreBell, () => this.drainAll(), {
       onError: (err) => {
         // drainAll catches per record; this is a bug in the loop itself. Counted, logged, and the loop goes on.
@@ -268,7 +320,7 @@ export class ThreadedGateway implements GatewayLike {
     new PullCounter(
       reg,
       'mmo_gateway_thread_wakeups_total',
-      'Times the main thread woke an idle gateway thread to send output (one Atomics.notify each; fewer as load batches output).',
+      'Times an idle gateway thread was woken by the main thread or a zone with records for it (one Atomics.notify each; fewer as load batches them).',
       () => this.hosts.reduce((n, h) => n + h.wakeups(), 0),
     );
     new PullCounter(reg, 'mmo_gateway_core_wakeups_total', 'Times gateway threads woke the idle main thread with socket input.', () => this.coreBell.notifies());
@@ -332,7 +384,10 @@ export class ThreadedGateway implements GatewayLike {
     return new Promise((resolve) => {
       h.onListening = (ok) => {
         h.onListening = null;
-        if (ok) h.state = GatewayThreadState.up;
+        if (ok) {
+          h.state = GatewayThreadState.up;
+          this.opts.cores[h.index]!.alive = true;
+        }
         resolve(ok);
       };
       h.spawn(port);
@@ -406,19 +461,17 @@ export class ThreadedGateway implements GatewayLike {
   }
 
   private onOpen(h: GatewayThreadHost, conn: number, ip: string): void {
-    const data: SocketData = { id: conn, ip, closeReason: -1, open: true, attachment: null };
+    const data: SocketData = { id: conn, ip, closeReason: -1, open: true, attachment: null, service: null };
     const ws = new RemoteSocket(data, h);
     this.sockets.set(conn, ws);
     h.open++;
-    const st = this.opts.stats;
-    st.opens.inc();
-    st.open = this.sockets.size;
+    this.opts.stats.open = this.sockets.size;
     if (!this.accepting) {
       this.closeSocket(ws, CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
       return;
     }
     try {
-      this.opts.handler.open(ws);
+      this.opts.sessions.open(ws);
     } catch (err) {
       this.handlerThrew(ws, err);
     }
@@ -433,9 +486,8 @@ export class ThreadedGateway implements GatewayLike {
     ws.data.open = false;
     const st = this.opts.stats;
     st.open = this.sockets.size;
-    st.closes.inc(reason);
     try {
-      this.opts.handler.close(ws, code, reason);
+      this.opts.sessions.close(ws, code, reason);
     } catch (err) {
       st.handlerErrors.inc();
       this.logError(err, 'socket handler threw on close');
@@ -490,7 +542,7 @@ export class ThreadedGateway implements GatewayLike {
   /** Supervisor: the thread's worker ended. */
   exited(h: GatewayThreadHost, code: number): void {
     h.onListening?.(false, -1);
-    // What it published before dying is valid: deliver it (closes, last inputs).
+    // What it published before dying is valid: deliver it (the sessions it handed over, closes).
     this.drainThread(h);
     for (const res of h.http.values()) res.abort();
     h.http.clear();
@@ -502,6 +554,61 @@ export class ThreadedGateway implements GatewayLike {
       h.state = GatewayThreadState.stopped;
       return;
     }
+    h.state = GatewayThreadState.restarting;
+    // Its sessions are the main thread's now; read what the zones still write to it until each has answered.
+    const parked = this.opts.sessions.ownerDied(h.index);
+    h.deadRings = this.opts.zones.hosts.map((z) => new SpscRing(z.memory.owners[h.index]!.outbound, 0));
+    h.deadSince = Date.now();
+    this.opts.log.warn({ thread: h.name, parkedWithoutFrames: parked }, 'gateway thread gone; its sessions are parked on the main thread until they resume');
+    this.drainDead(h);
+    this.deadTimer ??= setInterval(() => this.drainAllDead(), 10);
+    this.deadTimer.unref();
+  }
+
+  /** Reads the zones' rings to a dead thread (the main thread is their reader until it restarts). */
+  private drainDead(h: GatewayThreadHost): void {
+    const rings = h.deadRings;
+    if (!rings) return;
+    for (let z = 0; z < rings.length; z++) {
+      this.deadZone = z;
+      try {
+        rings[z]!.drain(this.onDeadRecord);
+      } catch (err) {
+        this.m.drainErrors.inc();
+        this.logError(err, 'handling a dead gateway thread\'s zone records threw');
+      }
+    }
+    this.opts.sessions.deadDrained();
+  }
+  private deadZone = 0;
+  private readonly onDeadRecord = (type: number, session: number, data: Uint8Array, offset: number, length: number): void =>
+    this.opts.sessions.deadRecord(this.deadZone, type, session, data, offset, length);
+
+  private drainAllDead(): void {
+    let dead = 0;
+    for (const h of this.hosts) {
+      if (!h.deadRings) continue;
+      this.drainDead(h);
+      const waited = Date.now() - h.deadSince;
+      if (this.opts.sessions.awaitingMoved() > 0 && waited < DEAD_DRAIN_MAX_MS && !this.stopping) {
+        dead++;
+        continue;
+      }
+      if (this.opts.sessions.awaitingMoved() > 0) this.opts.sessions.stopAwaiting();
+      h.deadRings = null;
+      this.restart(h);
+    }
+    if (dead === 0 && this.deadTimer && this.hosts.every((x) => !x.deadRings)) {
+      clearInterval(this.deadTimer);
+      this.deadTimer = null;
+    }
+  }
+
+  private restart(h: GatewayThreadHost): void {
+    if (this.stopping) {
+      h.state = GatewayThreadState.stopped;
+      return;
+    }
     h.restarts++;
     if (!this.listenOk) {
       h.state = GatewayThreadState.down;
@@ -509,12 +616,12 @@ export class ThreadedGateway implements GatewayLike {
     }
     if (!h.intensity.allow(Date.now())) {
       h.state = GatewayThreadState.down;
-      this.opts.log.error({ thread: h.name, code, restarts: h.restarts }, 'gateway thread died too often; leaving it down (the other threads serve)');
+      this.opts.log.error({ thread: h.name, restarts: h.restarts }, 'gateway thread died too often; leaving it down (the other threads serve)');
       return;
     }
     h.state = GatewayThreadState.restarting;
     this.m.restarts.inc();
-    this.opts.log.warn({ thread: h.name, code, restarts: h.restarts }, 'gateway thread exited; restarting it');
+    this.opts.log.warn({ thread: h.name, restarts: h.restarts }, 'gateway thread exited; restarting it');
     void this.start(h, this.port).then((ok) => {
       if (!ok && h.state !== GatewayThreadState.stopped) h.state = GatewayThreadState.down;
       else if (ok) this.opts.log.info({ thread: h.name }, 'gateway thread back');

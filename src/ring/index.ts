@@ -5,4 +5,5 @@ export { MpscRing, MpscProducer, type MpscOptions, type MpscStats, type MpscProd
 export { Doorbell, MainThreadWaker, watch, type MainThreadWakerOptions } from './doorbell.js';
 export { RingError, RingErrorCode } from './errors.js';
 export { copyBytes } from './copy.js';
+export { SpillingProducer, type RecordSink } from './spill.js';
 export { BELL_ARMED, BELL_RUNG, recordBytes, REC_HEADER, MIN_CAPACITY, MAX_CAPACITY } from './layout.js';

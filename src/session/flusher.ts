@@ -2,15 +2,15 @@
 // drain become frames at the flush, sent inside each socket's cork and kept
 // for replay; owed input acks go out as bare frames when nothing else carried
 // them. The inbound half (protocol, logins, resumes, inputs, zone records) is
-// SessionService, which stages into this and calls flush() when the zones'
-// rings are drained.
+// SessionCore (core.ts), which stages into this and calls flush() when the
+// zones' rings are drained.
 //
 // Per flush (hot): for each session with staged messages, one sequenced frame
 // (pushed to its replay buffer) and, when needed, one unsequenced frame
 // (Welcome, Pong, Kicked). Nothing is allocated per message in steady state:
 // the staging arena, the frame buffer and its views by length are reused.
 //
-// Gateway (main) thread only.
+// The owner's thread only (a gateway thread, or the main thread).
 
 import type { Socket } from '../net/gateway.js';
 import type { NetStats } from '../net/stats.js';
@@ -18,7 +18,7 @@ import { FrameWriter } from '../protocol/frame.js';
 import type { ServerMessageBuilder } from '../protocol/build.js';
 import type { HotHistogram } from '../metrics/hot.js';
 import { Staging } from './outbound.js';
-import { Session, SessionState } from './session.js';
+import type { OwnedSession } from './owned.js';
 
 /** How long an accepted input may wait for a frame to carry its ack before a bare one is sent. */
 export const ACK_DELAY_MS = 100;
@@ -33,12 +33,12 @@ export interface FlusherDeps {
   closeBytes: number;
   frameBytes: HotHistogram;
   /** A send found the socket past closeBytes (or dropped by uWS): the session layer closes it; the frame is in replay. */
-  slowConsumer(s: Session, ws: Socket): void;
+  slowConsumer(s: OwnedSession, ws: Socket): void;
 }
 
 export class SessionFlusher {
   private readonly staging = new Staging();
-  private readonly dirty: Session[] = [];
+  private readonly dirty: OwnedSession[] = [];
   private readonly frames = new FrameWriter();
   private frameBuf = new Uint8Array(64 * 1024);
   /**
@@ -48,9 +48,8 @@ export class SessionFlusher {
    * subarray per send. Reset when frameBuf grows.
    */
   private frameViews: Uint8Array[] = [];
-  private readonly scratch = new Uint8Array(512);
   /** Sessions with accepted inputs not yet acknowledged in any frame (see flushAcks). */
-  private readonly ackQueue: Session[] = [];
+  private readonly ackQueue: OwnedSession[] = [];
   private flushScheduled = false;
   // Cork plumbing: one bound function, fields instead of a closure per send.
   private corkWs: Socket | null = null;
@@ -72,11 +71,11 @@ export class SessionFlusher {
   }
 
   /** Stages the message `msg` just built for `s`. */
-  stageBuilt(s: Session, msg: ServerMessageBuilder, unsequenced: boolean): void {
+  stageBuilt(s: OwnedSession, msg: ServerMessageBuilder, unsequenced: boolean): void {
     this.link(s, this.staging.store(msg.bytes, msg.start, msg.length), unsequenced);
   }
 
-  link(s: Session, entry: number, unsequenced: boolean): void {
+  link(s: OwnedSession, entry: number, unsequenced: boolean): void {
     this.staging.link(s.staged, entry, unsequenced);
     if (!s.staged.dirty) {
       s.staged.dirty = true;
@@ -100,28 +99,33 @@ export class SessionFlusher {
     this.staging.reset();
   }
 
+  /** Composes what is staged for `s` now, ahead of the flush (its frames go to replay, and out if connected). */
+  flushOne(s: OwnedSession): void {
+    if (s.staged.dirty) this.flushSession(s, performance.now());
+  }
+
   /** An input of `s` was accepted at `now`: its ack is owed (carried by the next frame, or bare after ACK_DELAY_MS). */
-  owesAck(s: Session, now: number): void {
+  owesAck(s: OwnedSession, now: number): void {
     if (s.ackQueued) return;
     s.ackQueued = true;
     s.ackDueAt = now + ACK_DELAY_MS;
     this.ackQueue.push(s);
   }
 
-  private flushSession(s: Session, now: number): void {
+  private flushSession(s: OwnedSession, now: number): void {
     const l = s.staged;
     l.dirty = false;
-    const ws = s.state === SessionState.connected ? s.socket : null;
+    const ws = s.socket;
     if (l.unseqHead >= 0) {
       if (ws) this.composeAndSend(s, ws, l.unseqHead, 0, now);
       l.unseqHead = l.unseqTail = -1;
     }
-    if (l.seqHead >= 0 && s.state !== SessionState.closed) this.composeAndSend(s, ws, l.seqHead, 1, now);
+    if (l.seqHead >= 0 && !s.gone) this.composeAndSend(s, ws, l.seqHead, 1, now);
     l.seqHead = l.seqTail = -1;
   }
 
   /** Composes frames from a staged list (more than one only past FrameWriter.maxMessages) and sends or stores them. */
-  private composeAndSend(s: Session, socket: Socket | null, head: number, sequenced: number, now: number): void {
+  private composeAndSend(s: OwnedSession, socket: Socket | null, head: number, sequenced: number, now: number): void {
     let ws = socket;
     const st = this.staging;
     const fw = this.frames;
@@ -137,7 +141,7 @@ export class SessionFlusher {
       }
       const n = fw.finishInto(this.frameBuf, 0);
       const frame = (this.frameViews[n] ??= this.frameBuf.subarray(0, n));
-      if (sequenced) s.replay!.push(seq, frame, now);
+      if (sequenced) s.replay.push(seq, frame, now);
       if (ws) {
         this.sendView(s, ws, frame, fw.count);
         s.ackSent = s.inSeq;
@@ -148,7 +152,7 @@ export class SessionFlusher {
   }
 
   /** One frame to one socket (a view made for it). Cold-ish paths: replay, bare acks. */
-  sendFrame(s: Session, ws: Socket, bytes: Uint8Array, offset: number, length: number, messages: number): void {
+  sendFrame(s: OwnedSession, ws: Socket, bytes: Uint8Array, offset: number, length: number, messages: number): void {
     this.sendView(s, ws, offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length), messages);
   }
 
@@ -158,7 +162,7 @@ export class SessionFlusher {
    * the queue is only measured when it exists: one native call per frame
    * saved on the common path.
    */
-  private sendView(s: Session, ws: Socket, view: Uint8Array, messages: number): void {
+  private sendView(s: OwnedSession, ws: Socket, view: Uint8Array, messages: number): void {
     const length = view.byteLength;
     const result = this.corkSend(ws, view);
     const st = this.d.stats;
@@ -190,13 +194,7 @@ export class SessionFlusher {
 
   /** One unsequenced frame holding only the message `msg` just built (Kicked before a close). Cold path. */
   sendAlone(ws: Socket, msg: ServerMessageBuilder): void {
-    const fw = this.frames;
-    fw.begin(0, 0);
-    fw.add(msg.bytes, msg.start, msg.length);
-    const need = fw.measure();
-    const buf = this.scratch.length >= need ? this.scratch : new Uint8Array(need);
-    const n = fw.finishInto(buf, 0);
-    this.corkSend(ws, buf.subarray(0, n));
+    sendAlone(this.frames, ws, msg);
   }
 
   /**
@@ -213,7 +211,7 @@ export class SessionFlusher {
     let keep = 0;
     for (let i = 0; i < q.length; i++) {
       const s = q[i]!;
-      const ws = s.state === SessionState.connected ? s.socket : null;
+      const ws = s.socket;
       if (!ws || s.ackSent >= s.inSeq) {
         s.ackQueued = false;
         continue;
@@ -230,4 +228,16 @@ export class SessionFlusher {
     }
     q.length = keep;
   }
+}
+
+const aloneScratch = new Uint8Array(512);
+/** One unsequenced frame holding only the message `msg` just built, written with `fw`, sent corked. Cold path (a Kicked before a close). */
+export function sendAlone(fw: FrameWriter, ws: Socket, msg: ServerMessageBuilder): void {
+  fw.begin(0, 0);
+  fw.add(msg.bytes, msg.start, msg.length);
+  const need = fw.measure();
+  const buf = aloneScratch.length >= need ? aloneScratch : new Uint8Array(need);
+  const n = fw.finishInto(buf, 0);
+  const view = buf.subarray(0, n);
+  ws.cork(() => ws.send(view, true));
 }

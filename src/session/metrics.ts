@@ -3,7 +3,7 @@
 // gauges are read from the registry, the pool and admission at scrape time.
 
 import type { Registry } from 'prom-client';
-import { HotCounter, HotHistogram, PullGauge } from '../metrics/hot.js';
+import { HotCounter, HotHistogram, PullGauge, MetricArena } from '../metrics/hot.js';
 import type { BufferPool } from '../pool/index.js';
 import type { AdmissionStats } from './admission.js';
 import { RESUME_RESULT_NAMES, type SessionRegistry } from './registry.js';
@@ -20,6 +20,9 @@ const INPUT_DROP_LABELS = { rate: 'rate', zoneFull: 'zone_full', inTransit: 'in_
 
 /** mmo_session_logins_total{result}. */
 export const LoginResult = { ok: 0, refused: 1, failed: 2 } as const;
+
+/** How a session changed owner: mmo_session_moves_total{kind}. */
+export const SessionMove = { migrated: 0, parked: 1 } as const;
 
 /** What an accepted resume got: mmo_session_resumes_accepted_total{outcome}. */
 export const ResumeOutcome = { replayed: 0, snapshot: 1 } as const;
@@ -44,26 +47,64 @@ export interface SessionMetrics {
   coalesced: HotCounter;
   logins: HotCounter;
   handoffs: HotCounter;
+  moves: HotCounter;
   frameBytes: HotHistogram;
 }
 
-export function createSessionMetrics(reg: Registry): SessionMetrics {
+/**
+ * The session layer's hot metrics. `reg` null: a gateway thread's, counted
+ * into `arena` (shared memory) and added to the main thread's by
+ * addSessionMetricsSource in the same order.
+ */
+export function createSessionMetrics(reg: Registry | null, arena: MetricArena = new MetricArena()): SessionMetrics {
   return {
-    verifyFailures: new HotCounter(reg, 'mmo_protocol_rejected_total', 'Frames refused at the protocol boundary (each closed its socket), by reason.', slots(Rejected, REJECTED_LABELS, 'reason')),
-    duplicates: new HotCounter(reg, 'mmo_session_duplicate_inputs_total', 'Inputs dropped because their seq was already accepted (re-sent after a resume).'),
-    inputsDropped: new HotCounter(reg, 'mmo_session_inputs_dropped_total', 'Inputs dropped, by reason.', slots(InputDrop, INPUT_DROP_LABELS, 'reason')),
-    resumeOutcome: new HotCounter(reg, 'mmo_session_resumes_accepted_total', 'Accepted resumes by what the client got: its missed frames, or a snapshot.', slots(ResumeOutcome, same(ResumeOutcome), 'outcome')),
-    takeovers: new HotCounter(reg, 'mmo_session_takeovers_total', 'Logins that took over a live session of the same account.'),
-    replayedFrames: new HotCounter(reg, 'mmo_session_replayed_frames_total', 'Frames re-sent to resumed sessions.'),
-    coalesced: new HotCounter(reg, 'mmo_net_deltas_coalesced_total', 'Position deltas dropped for backed-up sockets and for zombie sessions (a Snapshot follows when the socket drains or the session resumes).'),
-    logins: new HotCounter(reg, 'mmo_session_logins_total', 'Logins by result.', slots(LoginResult, same(LoginResult), 'result')),
-    handoffs: new HotCounter(reg, 'mmo_session_handoffs_total', 'Players handed from one zone to another through a portal.'),
-    frameBytes: new HotHistogram(reg, 'mmo_net_frame_bytes', 'Size of outbound WebSocket frames.', [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536]),
+    verifyFailures: new HotCounter(reg, 'mmo_protocol_rejected_total', 'Frames refused at the protocol boundary (each closed its socket), by reason.', slots(Rejected, REJECTED_LABELS, 'reason'), arena),
+    duplicates: new HotCounter(reg, 'mmo_session_duplicate_inputs_total', 'Inputs dropped because their seq was already accepted (re-sent after a resume).', [{}], arena),
+    inputsDropped: new HotCounter(reg, 'mmo_session_inputs_dropped_total', 'Inputs dropped, by reason.', slots(InputDrop, INPUT_DROP_LABELS, 'reason'), arena),
+    resumeOutcome: new HotCounter(reg, 'mmo_session_resumes_accepted_total', 'Accepted resumes by what the client got: its missed frames, or a snapshot.', slots(ResumeOutcome, same(ResumeOutcome), 'outcome'), arena),
+    takeovers: new HotCounter(reg, 'mmo_session_takeovers_total', 'Logins that took over a live session of the same account.', [{}], arena),
+    replayedFrames: new HotCounter(reg, 'mmo_session_replayed_frames_total', 'Frames re-sent to resumed sessions.', [{}], arena),
+    coalesced: new HotCounter(reg, 'mmo_net_deltas_coalesced_total', 'Position deltas dropped for backed-up sockets and for zombie sessions (a Snapshot follows when the socket drains or the session resumes).', [{}], arena),
+    logins: new HotCounter(reg, 'mmo_session_logins_total', 'Logins by result.', slots(LoginResult, same(LoginResult), 'result'), arena),
+    handoffs: new HotCounter(reg, 'mmo_session_handoffs_total', 'Players handed from one zone to another through a portal.', [{}], arena),
+    moves: new HotCounter(
+      reg,
+      'mmo_session_moves_total',
+      'Sessions that changed owner: migrated to the gateway thread a resume or login landed on, or parked on the main thread when their thread died.',
+      slots(SessionMove, same(SessionMove), 'kind'),
+      arena,
+    ),
+    frameBytes: new HotHistogram(reg, 'mmo_net_frame_bytes', 'Size of outbound WebSocket frames.', [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536], [{}], arena),
   };
 }
 
+/** Adds a gateway thread's session metrics (its arena, in createSessionMetrics' order) to the main thread's. */
+export function addSessionMetricsSource(m: SessionMetrics, arena: MetricArena): void {
+  for (const c of [m.verifyFailures, m.duplicates, m.inputsDropped, m.resumeOutcome, m.takeovers, m.replayedFrames, m.coalesced, m.logins, m.handoffs, m.moves]) c.addSource(arena);
+  m.frameBytes.addSource(arena);
+}
+
+/**
+ * A gateway thread's replay pool, as it publishes it in its metric arena
+ * (after its counters) about once a second: bytes in use, pages, pages in
+ * use, pages at most, failed allocations.
+ */
+export const PoolFigure = { bytesInUse: 0, pagesTotal: 1, pagesInUse: 2, pagesHighWater: 3, failedAllocs: 4 } as const;
+export const POOL_FIGURES = 5;
+
+export function writePoolFigures(v: Float64Array, pool: BufferPool): void {
+  const s = pool.stats();
+  v[PoolFigure.bytesInUse] = s.bytesInUse;
+  v[PoolFigure.pagesTotal] = s.pagesTotal;
+  v[PoolFigure.pagesInUse] = s.pagesInUse;
+  v[PoolFigure.pagesHighWater] = s.pagesHighWater;
+  v[PoolFigure.failedAllocs] = s.failedAllocs;
+}
+
 /** Gauges read at scrape time: sessions by state, resumes, zombies, replay memory, pool pages, admission decisions. */
-export function registerSessionGauges(reg: Registry, sessions: SessionRegistry, pool: BufferPool, admission: () => AdmissionStats): void {
+export function registerSessionGauges(reg: Registry, sessions: SessionRegistry, pool: BufferPool, admission: () => AdmissionStats, threadPools: readonly Float64Array[] = []): void {
+  // The main thread's pool plus each gateway thread's (its sessions' replay frames).
+  const figure = (f: number, own: number): number => threadPools.reduce((n, v) => n + v[f]!, own);
   new PullGauge(reg, 'mmo_sessions', 'Sessions by state.', () => [
     { labels: { state: 'connected' }, value: sessions.count[SessionState.connected]! },
     { labels: { state: 'zombie' }, value: sessions.count[SessionState.zombie]! },
@@ -78,16 +119,16 @@ export function registerSessionGauges(reg: Registry, sessions: SessionRegistry, 
     () => sessions.resumeRetries,
   );
   new PullGauge(reg, 'mmo_session_zombie_expiries_total', 'Zombie sessions that expired (saved and removed).', () => sessions.zombieExpiries);
-  new PullGauge(reg, 'mmo_session_replay_bytes', 'Bytes of frames held in replay buffers (pool slices).', () => pool.stats().bytesInUse);
+  new PullGauge(reg, 'mmo_session_replay_bytes', 'Bytes of frames held in replay buffers (pool slices).', () => figure(PoolFigure.bytesInUse, pool.stats().bytesInUse));
   new PullGauge(reg, 'mmo_pool_pages', 'Buffer pool pages: total and in use.', () => {
     const s = pool.stats();
     return [
-      { labels: { kind: 'total' }, value: s.pagesTotal },
-      { labels: { kind: 'in_use' }, value: s.pagesInUse },
-      { labels: { kind: 'high_water' }, value: s.pagesHighWater },
+      { labels: { kind: 'total' }, value: figure(PoolFigure.pagesTotal, s.pagesTotal) },
+      { labels: { kind: 'in_use' }, value: figure(PoolFigure.pagesInUse, s.pagesInUse) },
+      { labels: { kind: 'high_water' }, value: figure(PoolFigure.pagesHighWater, s.pagesHighWater) },
     ];
   });
-  new PullGauge(reg, 'mmo_pool_failed_allocs_total', 'Buffer pool allocations refused at the ceiling.', () => pool.stats().failedAllocs);
+  new PullGauge(reg, 'mmo_pool_failed_allocs_total', 'Buffer pool allocations refused at the ceiling.', () => figure(PoolFigure.failedAllocs, pool.stats().failedAllocs));
   new PullGauge(reg, 'mmo_admission_total', 'Upgrade requests by admission decision.', () => {
     const st = admission();
     return [

@@ -8,7 +8,7 @@
 
 import { randomInt } from 'node:crypto';
 import type { Socket } from '../net/gateway.js';
-import { Session, SessionState, type SessionIdentity, type SessionLimits } from './session.js';
+import { Session, SessionState, type SessionIdentity } from './session.js';
 
 export const ResumeResult = {
   ok: 0,
@@ -22,7 +22,6 @@ export const RESUME_RESULT_NAMES = ['ok', 'unknown_session', 'expired', 'wrong_t
 
 export interface RegistryConfig {
   zombieTtlMs: number;
-  limits: SessionLimits;
 }
 
 /** Remembered ids of expired sessions, so a late resume is told "expired" rather than "unknown". */
@@ -65,13 +64,13 @@ export class SessionRegistry {
     return this.byName.get(name.toLowerCase());
   }
 
-  /** Creates a connected session with a fresh id and token. Cold path (login). */
-  create(identity: SessionIdentity, socket: Socket | null, zone: number, nowMs: number): Session {
+  /** Creates a connected session with a fresh id and token, served by owner `owner`. Cold path (login). */
+  create(identity: SessionIdentity, socket: Socket | null, zone: number, owner: number): Session {
     let id: number;
     // Below 2^31: ids with the top bit set name players of other cluster nodes inside this node's zones (src/cluster/proxies.ts).
     do id = randomInt(1, 0x8000_0000);
     while (this.byId.has(id) || this.expired.has(id));
-    const s = new Session(id, identity, socket, zone, this.cfg.limits, nowMs);
+    const s = new Session(id, identity, socket, zone, owner);
     this.byId.set(id, s);
     this.byAccount.set(accountKey(identity), s);
     this.byName.set(identity.name.toLowerCase(), s);

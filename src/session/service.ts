@@ -1,23 +1,23 @@
-// The session layer: the gateway's SocketHandler. It speaks the protocol on
-// the sockets (verify, hello/resume, inputs), keeps sessions alive across
-// sockets (zombies, replay), routes inputs to zones and zone output to
-// sockets, and saves players through the persistence layer.
+// The session layer's service: the half of it that must be one for the
+// process (main thread). It answers Hello and Resume, keeps the registry of
+// sessions (ids, tokens, zombie timers, one session per account), loads and
+// saves players, decides where a portal leads and whom a whisper reaches,
+// and supervises what happens when a zone restarts or goes down.
 //
-// Per inbound frame (hot): verify → dedupe by input seq → rate limit → copy
-// into the zone's ring. Zone output is staged per session; the flush that
-// turns it into frames, kept for replay and sent, is SessionFlusher
-// (flusher.ts).
-//
-// Handoff between zones (a portal): zone A reports the player with their
-// state; the gateway points the session at zone B, sends B a join, and sends A
-// a fence. Until A answers the fence, inputs are held here; inputs A receives
-// meanwhile come back (bounce) and are forwarded to B, ahead of the held ones,
-// so B applies every input once and in order.
+// Everything hot is done by each session's owner, a SessionCore (core.ts):
+// the sockets, inputs, acks and pings, the frames and the replay buffer.
+// The service talks to owners through CorePort and hears from them through
+// ControlPort (ports.ts): directly at one gateway thread, over the link
+// rings with several. A session is served by the owner of the thread its
+// socket is on; a resume or a second login that lands on another thread
+// moves the session there first (CorePort.migrate → exported → adopt), and
+// calls for a session that is moving wait until it has arrived (whenSettled),
+// so the new owner gets them after the session.
 
 import type { ByteBuffer } from 'flatbuffers';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
-import type { GatewayLike, Socket, SocketHandler, UpgradeGate } from '../net/gateway.js';
+import type { GatewayLike, Socket, UpgradeGate } from '../net/gateway.js';
 import type { HttpRequest } from '../net/uws.js';
 import { CloseReason, type CloseReasonIndex, type NetStats } from '../net/stats.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -26,31 +26,36 @@ import { PROTOCOL_VERSION, MIN_PROTOCOL_VERSION } from '../protocol/version.js';
 import { verifyClientMessage, lastVerifyFailure, type VerifyLimits } from '../protocol/verify.js';
 import { rebindByteBuffer, reusableByteBuffer, stringField, fieldSlot } from '../protocol/read.js';
 import { ServerMessageBuilder } from '../protocol/build.js';
+import { FrameWriter } from '../protocol/frame.js';
 import { ClientMessage } from '../protocol/generated/mmo/client-message.js';
 import { ClientBody } from '../protocol/generated/mmo/client-body.js';
 import { Hello } from '../protocol/generated/mmo/hello.js';
 import { Resume } from '../protocol/generated/mmo/resume.js';
 import { Chat } from '../protocol/generated/mmo/chat.js';
-import { Ack } from '../protocol/generated/mmo/ack.js';
-import { Ping } from '../protocol/generated/mmo/ping.js';
 import { ChatChannel } from '../protocol/generated/mmo/chat-channel.js';
 import type { BufferPool } from '../pool/index.js';
 import type { Persistence } from '../persist/persistence.js';
 import type { Accounts, TokenClaims } from '../persist/accounts.js';
 import type { PlayerRecord } from '../persist/types.js';
 import type { PlayerSnapshot } from '../persist/write-queue.js';
-import { FromZone, ToZone, JoinKind, WriteThroughKind, JoinRecord, JoinedRecord, JoinFailedRecord, ReconciledRecord, HandoffRecord, WriteThroughRecord, DurableRecord, LinkDeadRecord } from '../zone/records.js';
+import { FromZone, ToZone, JoinKind, WriteThroughKind, JoinRecord, JoinedRecord, JoinFailedRecord, ReconciledRecord, HandoffRecord, WriteThroughRecord, DurableRecord, RebindRecord } from '../zone/records.js';
 import type { ZoneSet, ZoneEvents } from '../zone/host.js';
 import { SessionRegistry, ResumeResult, RESUME_RESULT_NAMES } from './registry.js';
 import { Session, SessionState, type SessionIdentity } from './session.js';
 import { Admission, type AdmissionConfig } from './admission.js';
 import type { SharedAdmission } from './shared-admission.js';
-import { SessionFlusher, ACK_SWEEP_MS } from './flusher.js';
-import { createSessionMetrics, registerSessionGauges, Rejected, InputDrop, LoginResult, ResumeOutcome, type SessionMetrics, type RejectedIndex } from './metrics.js';
-import { ReplayBuffer, type ReplayLimits } from './replay.js';
+import { sendAlone } from './flusher.js';
+import { createSessionMetrics, registerSessionGauges, Rejected, LoginResult, SessionMove, type SessionMetrics, type RejectedIndex } from './metrics.js';
+import type { ReplayLimits } from './replay.js';
 import { encodeRecord, snapshotOf, NO_ZONE } from './player.js';
 import { HelloDeadline } from './hello-deadline.js';
 import { placeNewPlayer } from './placement.js';
+import { SessionCore } from './core.js';
+import { SessionExport } from './export.js';
+import type { CorePort } from './ports.js';
+import type { CoreConfig } from './core.js';
+import type { ThreadSessions } from '../net/threaded-gateway.js';
+import { PLAYER_STATE_MAX_BYTES } from '../world/index.js';
 
 export interface SessionConfig {
   zombieTtlMs: number;
@@ -87,15 +92,24 @@ export interface SessionServiceDeps {
   stats: NetStats;
   log: Logger;
   tickHz: number;
+  /**
+   * The owners on gateway threads (net.gatewayThreads >= 2), by thread index:
+   * the service reaches them through these, and connection ids say which
+   * thread a socket is on. Absent or empty: the main thread's own owner
+   * serves every socket.
+   */
+  threadOwners?: readonly CorePort[];
+  /** Which owner serves connection `id` (with threadOwners). */
+  ownerOfConn?: (id: number) => number;
+  /** Whether gateway thread `i` is up (its owner reads its rings); absent: always. */
+  threadAlive?: (i: number) => boolean;
 }
 
-/** Per-socket state (SocketData.attachment). */
+/** Per-socket state of the service (SocketData.service). */
 interface Conn {
   session: Session | null;
   /** 0 new, 1 authenticating (waiting for the database), 2 in a session, 3 closed. */
   phase: number;
-  /** The address's key in the shared admission table (-1: none or not computed yet), so inputs do not hash the address. */
-  addressKey: number;
 }
 const PHASE_NEW = 0;
 const PHASE_AUTH = 1;
@@ -112,25 +126,53 @@ interface Leaving {
   stateLen: number;
 }
 
+/** A session on its way between owners: the exported records go to `to`. */
+interface Moving {
+  session: Session;
+  to: number;
+  /** The old owner's thread died: the new owner (the main thread's) drains its rings and waits for the zone's `moved`. */
+  parked: boolean;
+}
+
 const CHAT_TEXT = fieldSlot('Chat.text');
 const CHAT_TO = fieldSlot('Chat.to');
 const HELLO_TOKEN = fieldSlot('Hello.token');
 const HELLO_GUEST = fieldSlot('Hello.guest_name');
 
-export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
+export class SessionService implements UpgradeGate, ThreadSessions {
   readonly registry: SessionRegistry;
   readonly admission: Admission;
+  /** The main thread's owner: every session at one gateway thread; the sessions of a dead thread with several. */
+  readonly core: SessionCore;
+  /** Owners by index: the gateway threads' (when there are several), then the main thread's last. */
+  readonly owners: CorePort[];
+  /** Index of the main thread's owner in `owners` (its ring at each zone is the zone's last). */
+  readonly mainOwner: number;
+  /** Each gateway thread's replay pool figures (metrics.ts PoolFigure), added to the main thread's in the gauges. */
+  readonly threadPools: Float64Array[] = [];
+  /** What every owner is configured with (the gateway threads' get it in their workerData). */
+  readonly coreConfig: CoreConfig;
   private gateway: GatewayLike | null = null;
-  private readonly out: SessionFlusher;
   private readonly msg = new ServerMessageBuilder();
+  private readonly frames = new FrameWriter({ maxMessages: 4 });
   private readonly bb: ByteBuffer = reusableByteBuffer();
   private readonly cm = new ClientMessage();
   private readonly hello = new Hello();
   private readonly resume = new Resume();
   private readonly chat = new Chat();
-  private readonly ack = new Ack();
-  private readonly ping = new Ping();
   private readonly leaving = new Map<number, Leaving>();
+  private readonly moving = new Map<number, Moving>();
+  /**
+   * Cluster: sessions in another node's zone whose records from it go to an
+   * owner other than Session.owner: the one they are moving to, from the
+   * moment the old owner's rebind passed here (its `moved` answer went to the
+   * old owner first). Cleared when the move completes.
+   */
+  private readonly remoteRoutes = new Map<number, number>();
+  /** Zone restarts waiting for every owner's rejoin barrier: owners still to answer. */
+  private readonly rejoinWaits = new Map<number, number>();
+  private readonly joinBuf = new Uint8Array(JoinRecord.header + PLAYER_STATE_MAX_BYTES);
+  private readonly ownerOfConn: (id: number) => number;
   /**
    * Cluster (src/cluster/node.ts): a whisper to a name not online here is asked
    * of the other nodes; true when it took the whisper (it answers through
@@ -143,7 +185,6 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   beforeLogin: ((accountId: number) => Promise<string | null>) | null = null;
   /** Cluster (cluster.newPlayers local): a new player enters the emptiest up zone of this node when one is (placement.ts). */
   newPlayersLocal = false;
-  private ackTimer: ReturnType<typeof setInterval> | null = null;
   /** Live sessions per zone, kept as they join, cross and leave: new players go to the emptiest zone. */
   private readonly zoneLoad: Int32Array;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
@@ -152,29 +193,61 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   private suppressedVerifyLogs = 0;
 
   // Metrics.
-  private readonly m: SessionMetrics;
+  readonly m: SessionMetrics;
   private readonly helloDeadline: HelloDeadline<Socket>;
 
   constructor(private readonly d: SessionServiceDeps) {
     const c = d.cfg;
-    this.registry = new SessionRegistry({ zombieTtlMs: c.zombieTtlMs, limits: { chatPerSec: c.chatPerSec, chatBurst: c.chatBurst, inputsPerSec: c.inputsPerSec, inputBurst: c.inputBurst } });
+    this.registry = new SessionRegistry({ zombieTtlMs: c.zombieTtlMs });
     this.admission = new Admission(d.admission, performance.now(), d.sharedAdmission ?? null);
     this.zoneLoad = new Int32Array(d.zones.count);
     this.m = createSessionMetrics(d.registry);
-    this.out = new SessionFlusher({
-      stats: d.stats,
+    const threads = d.threadOwners ?? [];
+    this.mainOwner = threads.length;
+    this.ownerOfConn = threads.length > 0 && d.ownerOfConn ? d.ownerOfConn : () => this.mainOwner;
+    this.coreConfig = {
+      replay: c.replay,
+      limits: { chatPerSec: c.chatPerSec, chatBurst: c.chatBurst, inputsPerSec: c.inputsPerSec, inputBurst: c.inputBurst },
+      floodStrikes: c.floodStrikes,
+      heldInputsMax: c.heldInputsMax,
       lagBytes: c.lagBytes,
       closeBytes: c.closeBytes,
-      frameBytes: this.m.frameBytes,
-      slowConsumer: (_s, ws) => this.kick(ws, CloseCode.slowConsumer, 'too far behind: reconnect to resume', CloseReason.slowConsumer),
+      zombieReplayBytes: c.zombieReplayBytes,
+    };
+    this.core = new SessionCore({
+      owner: this.mainOwner,
+      cfg: this.coreConfig,
+      verify: d.verify,
+      zones: {
+        send: (zone, type, session, src, offset, length) => {
+          const h = d.zones.hosts[zone];
+          if (!h) return false;
+          // Another node's zone: the owner's move is answered here (the zone there knows no owners of this node).
+          if (!h.local && type === ToZone.rebind && src) return this.remoteRebind(zone, session, RebindRecord.owner(src, offset));
+          return h.send(type, session, src, offset, length);
+        },
+        isUp: (zone) => d.zones.isUp(zone),
+        commit: () => d.zones.commitPending(),
+      },
+      zoneNames: d.zones.hosts.map((h) => ({ id: h.def.id, name: h.def.name })),
+      pool: d.pool,
+      stats: d.stats,
+      metrics: this.m,
+      admission: this.admission,
+      close: (ws, reason, code, text) => this.gateway!.closeSocket(ws, reason, code, text),
+      log: d.log,
+      tickHz: d.tickHz,
     });
+    this.core.control = this;
+    this.owners = [...threads, this.core];
     const shared = d.sharedAdmission ?? null;
     if (shared) this.registry.onLive = (id, live) => shared.noteSession(id, live);
-    registerSessionGauges(d.registry, this.registry, d.pool, () => (shared ? shared.stats : this.admission.stats));
+    registerSessionGauges(d.registry, this.registry, d.pool, () => (shared ? shared.stats : this.admission.stats), this.threadPools);
     this.helloDeadline = new HelloDeadline<Socket>(c.helloDeadlineMs ?? 0, {
       isPending: (ws) => {
         const u = ws.getUserData();
-        return u.open && (u.attachment as Conn).phase === PHASE_NEW && (u.attachment as Conn).session === null;
+        const conn = u.service as Conn | null;
+        return u.open && conn !== null && conn.phase === PHASE_NEW && conn.session === null;
       },
       expire: (ws) => this.kick(ws, CloseCode.helloTimeout, `no Hello within ${c.helloDeadlineMs} ms`, CloseReason.refused),
     }, d.registry);
@@ -185,8 +258,17 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.gateway = gateway;
     this.sweepTimer = setInterval(() => this.sweep(), 250);
     this.sweepTimer.unref();
-    this.ackTimer = setInterval(() => this.out.flushAcks(), ACK_SWEEP_MS);
-    this.ackTimer.unref();
+    this.core.start();
+  }
+
+  /** What the zone set reports to the session layer: the main thread's ring of each zone goes to the main thread's owner. */
+  zoneEvents(): ZoneEvents {
+    return {
+      record: (zone, type, session, data, offset, length) => this.record(zone, type, session, data, offset, length),
+      drained: () => this.drained(),
+      restarted: (zone) => this.restarted(zone),
+      down: (zone) => this.down(zone),
+    };
   }
 
   // ================================================================ upgrade
@@ -197,82 +279,30 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     return this.admission.admit(ip, resume, performance.now());
   }
 
-  // ================================================================ sockets
+  // ================================================================ connections (ControlPort)
 
   open(ws: Socket): void {
-    const conn: Conn = { session: null, phase: PHASE_NEW, addressKey: this.admission.addressKey(ws.getUserData().ip) };
-    ws.getUserData().attachment = conn;
+    const conn: Conn = { session: null, phase: PHASE_NEW };
+    ws.getUserData().service = conn;
     this.helloDeadline.add(ws, performance.now());
   }
 
+  /** A message from a connection with no session: Hello or Resume. */
   message(ws: Socket, bytes: Uint8Array, offset: number, length: number, isBinary: boolean): void {
-    const conn = ws.getUserData().attachment as Conn;
+    const conn = ws.getUserData().service as Conn | null;
+    if (!conn || conn.phase !== PHASE_NEW) return; // a second Hello while the first is being answered: ignored
     if (!isBinary) return this.refuse(ws, Rejected.textFrame, CloseCode.textFrame, 'text frames are not part of the protocol', 'text frame');
     const code = verifyClientMessage(bytes, offset, length, this.d.verify);
     if (code !== 0) return this.refuse(ws, Rejected.malformed, CloseCode.malformed, `malformed message: ${describeVerifyError(code)}`, describeVerifyError(code));
     const m = ClientMessage.getRootAsClientMessage(rebindByteBuffer(this.bb, bytes, offset), this.cm);
     const type = m.bodyType();
-    const s = conn.session;
-    if (s === null) {
-      if (conn.phase !== PHASE_NEW) return; // a second Hello while the first is being answered: ignored
-      if (type === ClientBody.Hello) return this.onHello(ws, conn, m);
-      if (type === ClientBody.Resume) return this.onResume(ws, conn, m);
-      return this.refuse(ws, Rejected.unexpected, CloseCode.unexpectedMessage, 'say Hello or Resume first', 'input before hello');
-    }
-    // Anything a client sends after a resume's Welcome shows it holds the new token.
-    if (s.tokenUnconfirmed && s.socket === ws) s.confirmTokens();
-    switch (type) {
-      case ClientBody.Move:
-      case ClientBody.Attack:
-      case ClientBody.Interact:
-      case ClientBody.Chat:
-      case ClientBody.Custom: // a game's own input: opaque here, the zone's content onInput reads it
-        return this.onInput(ws, s, m, type, bytes, offset, length);
-      case ClientBody.Ping: {
-        const host = this.d.zones.hosts[s.zone];
-        if (s.inTransit || !host || !this.d.zones.isUp(s.zone) || !host.send(ToZone.input, s.id, bytes, offset, length)) {
-          // The zone cannot answer now: the gateway does, so RTT probes keep working.
-          const p = m.body(this.ping) as Ping;
-          this.msg.pong(p.clientTime(), Date.now());
-          this.stageBuilt(s, true);
-          this.scheduleFlush();
-        }
-        return;
-      }
-      case ClientBody.Ack: {
-        const seq = (m.body(this.ack) as Ack).lastSeq();
-        if (seq > s.clientSeq && seq <= s.outSeq) {
-          s.clientSeq = seq;
-          s.replay!.ackThrough(seq);
-        }
-        return;
-      }
-      default:
-        return this.refuse(ws, Rejected.unexpected, CloseCode.unexpectedMessage, 'already in a session', 'hello or resume in session');
-    }
-  }
-
-  drain(ws: Socket): void {
-    const s = (ws.getUserData().attachment as Conn).session;
-    if (s && s.lagging && s.socket === ws) this.unlag(s);
-  }
-
-  /**
-   * A lagging socket that has drained below half the threshold gets its
-   * deltas back, starting from a snapshot. Checked on uWS's drain event and on
-   * every delta that would otherwise be dropped, so recovery never depends on
-   * the event alone (uWS may flush a backlog without one).
-   */
-  private unlag(s: Session): boolean {
-    const ws = s.socket;
-    if (ws && s.state === SessionState.connected && ws.getBufferedAmount() >= this.d.cfg.lagBytes / 2) return false;
-    s.lagging = false;
-    this.zoneSend(s, ToZone.resync, null);
-    return true;
+    if (type === ClientBody.Hello) return this.onHello(ws, conn, m);
+    if (type === ClientBody.Resume) return this.onResume(ws, conn, m);
+    return this.refuse(ws, Rejected.unexpected, CloseCode.unexpectedMessage, 'say Hello or Resume first', 'input before hello');
   }
 
   close(ws: Socket, code: number, reason: CloseReasonIndex): void {
-    const conn = ws.getUserData().attachment as Conn | null;
+    const conn = ws.getUserData().service as Conn | null;
     if (!conn) return;
     conn.phase = PHASE_CLOSED;
     const s = conn.session;
@@ -280,15 +310,11 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     if (!s || s.socket !== ws || s.state !== SessionState.connected) return;
     if (reason === CloseReason.client && code === CloseCode.normal) {
       // A deliberate logout: save and leave now rather than linger as a zombie.
-      this.endSession(s);
+      this.endSession(s, 0, CloseReason.client, '');
       return;
     }
+    // Its owner capped its replay and told the zone; the zombie timer runs here.
     this.registry.toZombie(s, performance.now());
-    // A zombie keeps less: every dropped session holds its replay for zombieTtlMs, and dropping
-    // sessions must not let anyone make the server hold replayMaxBytes for each.
-    s.replay?.setByteCap(this.d.cfg.zombieReplayBytes ?? Infinity);
-    s.lagging = false;
-    this.zoneSend(s, ToZone.linkDead, LINK_DEAD);
   }
 
   // ================================================================ login
@@ -364,56 +390,45 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       this.m.logins.inc(LoginResult.failed);
       return this.kick(ws, CloseCode.zoneDown, 'no zone is up; retry later', CloseReason.kicked);
     }
-    const s = this.registry.create(identity, ws, zone, performance.now());
-    this.zoneLoad[zone]!++;
-    s.inZoneLoad = true;
+    const owner = this.ownerOfConn(ws.getUserData().id);
+    const s = this.registry.create(identity, ws, zone, owner);
     s.playerId = record.id;
-    s.replay = new ReplayBuffer(this.d.pool, this.d.cfg.replay);
     s.lastStateLen = encodeRecord(record, s.lastState, atSpawn);
     if (s.lastStateLen < 0) {
       this.registry.end(s);
       this.m.logins.inc(LoginResult.failed);
       return this.kick(ws, CloseCode.authFailed, 'this character cannot be loaded', CloseReason.refused);
     }
+    this.zoneLoad[zone]!++;
+    s.inZoneLoad = true;
     conn.session = s;
     conn.phase = PHASE_IN;
-    s.pendingWelcome = true;
     this.m.logins.inc(LoginResult.ok);
-    this.sendJoin(s, JoinKind.login, 0);
+    const n = this.joinPayload(s, JoinKind.login, 0);
+    this.owners[owner]!.login(ws.getUserData().id, s.id, { name: identity.name, accountId: identity.accountId, guest: identity.guest }, zone, s.token, this.joinBuf, 0, n);
   }
 
   /** Cluster: a login to this account on node `by` takes over; this node's session of it ends as in a takeover (saved on leaving). Its player id, or -1. */
   takenOverElsewhere(accountId: number, by: string): number {
     const s = this.registry.findByIdentity({ accountId, name: '', guest: false });
     if (!s || s.state === SessionState.closed) return -1;
-    if (s.socket) this.kick(s.socket, CloseCode.takenOver, `another login to this account (on node ${by}) took over the session`, CloseReason.takenOver);
-    this.endSession(s);
+    this.endSession(s, CloseCode.takenOver, CloseReason.takenOver, `another login to this account (on node ${by}) took over the session`);
     return s.playerId;
   }
 
-  /** A second login to a live session's account: the new socket takes the session, the old one is told and closed. */
+  /** A second login to a live session's account: the new socket takes the session, the old one is told and closed (by the owner). */
   private takeOver(s: Session, ws: Socket, conn: Conn): void {
     const prev = s.socket;
-    if (prev && prev !== ws) {
-      (prev.getUserData().attachment as Conn).session = null;
-      this.kick(prev, CloseCode.takenOver, 'another login to this account took over the session', CloseReason.takenOver);
-    }
+    if (prev && prev !== ws) (prev.getUserData().service as Conn).session = null;
     this.registry.bind(s, ws);
     s.rotateToken();
-    s.replay?.setByteCap(Infinity);
-    // A new client numbers its inputs from 1 and has seen no frame.
-    s.inSeq = 0;
-    s.clientSeq = s.outSeq;
-    s.replay!.clear();
-    s.lagging = false;
     conn.session = s;
     conn.phase = PHASE_IN;
     this.m.takeovers.inc();
     this.m.logins.inc(LoginResult.ok);
-    this.zoneSend(s, ToZone.linkDead, LINK_BACK);
-    this.stageWelcome(s, false, 0);
-    this.zoneSend(s, ToZone.resync, null);
-    this.scheduleFlush();
+    const connId = ws.getUserData().id;
+    const token = s.token;
+    this.onOwner(s, this.ownerOfConn(connId), (core) => core.takeover(connId, s.id, token));
   }
 
   private onResume(ws: Socket, conn: Conn, m: ClientMessage): void {
@@ -448,80 +463,138 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       return this.kick(ws, CloseCode.resumeRefused, `resume refused: ${RESUME_RESULT_NAMES[res.result]}`, CloseReason.refused);
     }
     const s = res.session;
-    if (prev && prev !== ws) {
-      (prev.getUserData().attachment as Conn).session = null;
-      this.kick(prev, CloseCode.takenOver, 'the session resumed on another connection', CloseReason.takenOver);
-    }
+    if (prev && prev !== ws) (prev.getUserData().service as Conn).session = null;
     conn.session = s;
     conn.phase = PHASE_IN;
-    // Deltas dropped while it lagged or was a zombie: the replay below lacks them, a Snapshot follows it.
-    const owesSnapshot = s.lagging;
-    s.replay?.setByteCap(Infinity);
-    s.lagging = false;
-    this.zoneSend(s, ToZone.linkDead, LINK_BACK);
+    const connId = ws.getUserData().id;
     const lastSeq = r.lastSeq();
-    const replay = s.replay!;
-    replay.expire(performance.now());
-    // Flush what is staged first, so the replay below includes it and nothing arrives twice.
-    if (s.staged.dirty) this.drained();
-    if (lastSeq <= s.outSeq && replay.covers(lastSeq, s.outSeq)) {
-      const n = s.outSeq - lastSeq;
-      this.sendWelcomeNow(s, ws, n);
-      replay.forEachAfter(lastSeq, (bytes, offset, length) => this.out.sendFrame(s, ws, bytes, offset, length, 1));
-      replay.ackThrough(lastSeq);
-      if (lastSeq > s.clientSeq) s.clientSeq = lastSeq;
-      this.m.resumeOutcome.inc(ResumeOutcome.replayed);
-      this.m.replayedFrames.inc(0, n);
-      if (owesSnapshot) this.zoneSend(s, ToZone.resync, null);
-    } else {
-      // The gap no longer fits: a fresh snapshot replaces what was missed.
-      this.sendWelcomeNow(s, ws, 0);
-      replay.clear();
-      s.clientSeq = s.outSeq;
-      this.zoneSend(s, ToZone.resync, null);
-      this.m.resumeOutcome.inc(ResumeOutcome.snapshot);
-    }
+    const newToken = s.token;
+    this.onOwner(s, this.ownerOfConn(connId), (core) => core.resume(connId, s.id, lastSeq, newToken));
   }
 
-  // ================================================================ inputs
+  // ================================================================ owners
 
-  private onInput(ws: Socket, s: Session, m: ClientMessage, type: number, bytes: Uint8Array, offset: number, length: number): void {
+  /**
+   * Runs `call` on the owner `to` of session `s`, moving the session there
+   * first when another owner has it (a resume or login that landed on another
+   * gateway thread). Calls made while it moves run in order once it is there.
+   */
+  private onOwner(s: Session, to: number, call: (core: CorePort) => void): void {
+    if (s.moving) {
+      s.pending.push(() => this.onOwner(s, to, call));
+      return;
+    }
+    if (s.owner !== to) {
+      s.moving = true;
+      this.moving.set(s.id, { session: s, to, parked: false });
+      this.owners[to]!.expect(s.id);
+      this.owners[s.owner]!.migrate(s.id, to);
+      s.pending.push(() => this.onOwner(s, to, call));
+      return;
+    }
+    call(this.owners[to]!);
+  }
+
+  /** Runs `call` on the session's owner now, or once it has finished moving. */
+  private whenSettled(s: Session, call: (core: CorePort) => void): void {
+    if (s.moving) s.pending.push(() => this.whenSettled(s, call));
+    else call(this.owners[s.owner]!);
+  }
+
+  exported(type: number, id: number, data: Uint8Array, offset: number, length: number): void {
+    let mv = this.moving.get(id);
+    if (!mv) {
+      // Not asked to move: its owner's thread is dying and hands its sessions over. The main thread's owner keeps them.
+      const s = this.registry.get(id);
+      if (!s || type !== SessionExport.begin) return;
+      mv = { session: s, to: this.mainOwner, parked: true };
+      s.moving = true;
+      this.moving.set(id, mv);
+    }
+    this.owners[mv.to]!.adopt(type, id, data, offset, length);
+    if (type === SessionExport.end) this.arrived(mv);
+  }
+
+  private arrived(mv: Moving): void {
+    const s = mv.session;
+    this.moving.delete(s.id);
+    this.remoteRoutes.delete(s.id);
+    s.owner = mv.to;
+    s.moving = false;
+    this.m.moves.inc(mv.parked ? SessionMove.parked : SessionMove.migrated);
+    if (mv.parked) this.rebindToMain(s);
+    const calls = s.pending.splice(0);
+    for (const c of calls) c();
+  }
+
+  /**
+   * A session the main thread's owner took from a dead thread: its zone is
+   * told to write to the main thread's ring; the owner keeps the zone's
+   * records until the zone's `moved` answer comes out of the dead thread's
+   * ring (which the main thread drains).
+   */
+  private rebindToMain(s: Session): void {
+    this.core.awaitMoved(s.id);
+    const b = new Uint8Array(RebindRecord.size);
+    RebindRecord.write(b, 0, this.mainOwner);
+    this.core.toZone(s.id, ToZone.rebind, b, 0, b.length);
+  }
+
+  /**
+   * Owner `owner`'s thread died; what it exported is parked already. Its
+   * other sessions (it died without handing them over) are parked with no
+   * frames: their resume gets a snapshot. Returns the sessions whose zone's
+   * `moved` the main thread must still read from the dead thread's rings.
+   */
+  ownerDied(owner: number): number {
+    for (const mv of [...this.moving.values()]) {
+      // A move to or from the dead owner that did not finish: called off; the main thread's owner takes the session below.
+      const s = mv.session;
+      if (mv.to !== owner && s.owner !== owner) continue;
+      this.moving.delete(s.id);
+      s.moving = false;
+      if (mv.to !== owner) this.owners[mv.to]!.cancel(s.id);
+      s.owner = owner;
+    }
+    let n = 0;
+    for (const s of this.registry.all()) {
+      if (s.owner !== owner || s.moving) continue;
+      this.core.park(s.id, { name: s.identity.name, accountId: s.identity.accountId, guest: s.identity.guest }, s.zone, s.entity, s.token, false);
+      s.owner = this.mainOwner;
+      this.rebindToMain(s);
+      this.m.moves.inc(SessionMove.parked);
+      n++;
+      const calls = s.pending.splice(0);
+      for (const c of calls) c();
+    }
+    return n;
+  }
+
+  deadRecord(zone: number, type: number, session: number, data: Uint8Array, offset: number, length: number): void {
+    this.core.oldOwnerRecord(zone, type, session, data, offset, length);
+  }
+
+  deadDrained(): void {
+    this.core.flush();
+  }
+
+  awaitingMoved(): number {
+    return this.core.awaitingMoved();
+  }
+
+  stopAwaiting(): void {
+    this.core.stopAwaiting();
+  }
+
+  // ================================================================ from owners (ControlPort)
+
+  whisper(id: number, data: Uint8Array, offset: number, length: number): void {
+    const s = this.registry.get(id);
+    if (!s || s.state === SessionState.closed) return;
+    const m = ClientMessage.getRootAsClientMessage(rebindByteBuffer(this.bb, data, offset), this.cm);
+    const c = m.body(this.chat) as Chat | null;
+    if (!c) return;
     const seq = m.seq();
-    if (seq <= s.inSeq) {
-      this.m.duplicates.inc();
-      return;
-    }
-    s.inSeq = seq;
-    const now = performance.now();
-    const u = ws.getUserData(); // one call: on a uWS socket it crosses into native code
-    if (!s.inputBucket.take(now) || !this.admission.spendInput(u.ip, s.identity.accountId, type === ClientBody.Chat, now, (u.attachment as Conn).addressKey)) {
-      this.m.inputsDropped.inc(InputDrop.rate);
-      if (++s.floodStrikes > this.d.cfg.floodStrikes) this.refuse(ws, Rejected.flood, CloseCode.flood, 'too many messages', 'flood');
-      return;
-    }
-    if (s.floodStrikes > 0) s.floodStrikes--;
-    this.out.owesAck(s, now);
-    if (type === ClientBody.Chat) {
-      if (s.muted) return this.errorTo(s, ErrorCode.muted, 'muted by an operator', seq);
-      const c = m.body(this.chat) as Chat;
-      if (!s.chatBucket.take(now)) return this.errorTo(s, ErrorCode.rateLimited, 'chat rate limit', seq);
-      const channel = c.channel();
-      if (channel === ChatChannel.Whisper) return this.whisper(s, c, seq);
-      if (channel === ChatChannel.System) return this.errorTo(s, ErrorCode.channelNotAllowed, 'players cannot send on System', seq);
-    }
-    if (s.inTransit) {
-      if (s.held.length >= this.d.cfg.heldInputsMax) {
-        s.held.shift();
-        this.m.inputsDropped.inc(InputDrop.inTransit);
-      }
-      s.held.push(bytes.slice(offset, offset + length));
-      return;
-    }
-    const host = this.d.zones.hosts[s.zone];
-    if (!host || !host.send(ToZone.input, s.id, bytes, offset, length)) this.m.inputsDropped.inc(host ? InputDrop.zoneFull : InputDrop.noZone);
-  }
-
-  private whisper(s: Session, c: Chat, seq: number): void {
     const to = stringField(c, CHAT_TO);
     const text = stringField(c, CHAT_TEXT);
     if (!text) return this.errorTo(s, ErrorCode.badText, 'empty whisper', seq);
@@ -529,10 +602,22 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     if (!target && to && this.remoteWhisper?.(s, to, text, seq)) return;
     if (!target) return this.errorTo(s, ErrorCode.whisperTargetNotFound, `${to ?? '(nobody)'} is not online`, seq);
     this.msg.chatMessage(ChatChannel.Whisper, s.entity, s.identity.name, text);
-    const e = this.out.store(this.msg.bytes, this.msg.start, this.msg.length);
-    this.out.link(target, e, false);
-    if (target !== s) this.out.link(s, e, false);
-    this.scheduleFlush();
+    this.stageBuilt(target, false);
+    if (target !== s) this.stageBuilt(s, false);
+  }
+
+  tokenConfirmed(id: number): void {
+    this.registry.get(id)?.confirmTokens();
+  }
+
+  rejoined(zone: number): void {
+    const left = (this.rejoinWaits.get(zone) ?? 0) - 1;
+    if (left > 0) {
+      this.rejoinWaits.set(zone, left);
+      return;
+    }
+    this.rejoinWaits.delete(zone);
+    this.d.zones.hosts[zone]?.send(ToZone.reconcile, 0, null);
   }
 
   /** Cluster: a whisper from a player of another node to `to`; false when nobody of that name is online here. */
@@ -541,7 +626,6 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     if (!target || target.state === SessionState.closed) return false;
     this.msg.chatMessage(ChatChannel.Whisper, fromEntity, fromName, text);
     this.stageBuilt(target, false);
-    this.scheduleFlush();
     return true;
   }
 
@@ -550,7 +634,6 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     if (s.state === SessionState.closed) return;
     this.msg.chatMessage(ChatChannel.Whisper, s.entity, s.identity.name, text);
     this.stageBuilt(s, false);
-    this.scheduleFlush();
   }
 
   /** Cluster: no node has a player called `to`. */
@@ -560,59 +643,70 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
 
   // ================================================================ zone records
 
+  /**
+   * A record read on the main thread from a zone's ring to it (the main
+   * thread's owner's), or in a cluster from another node's zone (for the
+   * session's owner, wherever it is).
+   */
   record(zone: number, type: number, session: number, data: Uint8Array, offset: number, length: number): void {
+    if (session === 0) return this.zoneRecord(zone, type, session, data, offset, length);
+    const h = this.d.zones.hosts[zone];
+    const owner = h && !h.local ? this.remoteRoute(session) : this.mainOwner;
+    if (owner === this.mainOwner) this.core.zoneRecord(zone, type, session, data, offset, length);
+    else this.owners[owner]!.zoneRecord(zone, type, session, data, offset, length);
+  }
+
+  /** Cluster: a gateway thread's record for another node's zone goes there (its owner's moves are answered here). */
+  remoteZone(zone: number, type: number, id: number, data: Uint8Array, offset: number, length: number): void {
+    const h = this.d.zones.hosts[zone];
+    if (!h || h.local) return;
+    if (type === ToZone.rebind) {
+      if (length >= RebindRecord.size) this.remoteRebind(zone, id, RebindRecord.owner(data, offset));
+      return;
+    }
+    h.send(type, id, data, offset, length);
+  }
+
+  /** Which owner gets another node's zone's records for session `id`. */
+  private remoteRoute(id: number): number {
+    return this.remoteRoutes.get(id) ?? this.registry.get(id)?.owner ?? this.mainOwner;
+  }
+
+  /**
+   * Cluster: session `id` moves to owner `to` while in another node's zone.
+   * That zone knows nothing of this node's owners, so the move is answered
+   * here: `moved` goes to the old owner (after every record of the zone
+   * relayed to it so far), and what comes from the zone after goes to `to`.
+   */
+  private remoteRebind(zone: number, id: number, to: number): boolean {
+    const from = this.remoteRoute(id);
+    if (from === this.mainOwner) this.core.zoneRecord(zone, FromZone.moved, id, EMPTY, 0, 0);
+    else if (this.d.threadAlive && !this.d.threadAlive(from)) this.core.oldOwnerRecord(zone, FromZone.moved, id, EMPTY, 0, 0);
+    else this.owners[from]!.zoneRecord(zone, FromZone.moved, id, EMPTY, 0, 0);
+    if (to !== from) this.remoteRoutes.set(id, to);
+    return true;
+  }
+
+  /** A zone's record the service handles, forwarded by the session's owner. */
+  zoneRecord(zone: number, type: number, session: number, data: Uint8Array, offset: number, length: number): void {
     const s = this.registry.get(session);
     switch (type) {
-      case FromZone.outDelta:
-        if (!s) return;
-        if (s.state === SessionState.zombie) {
-          // Nobody reads a zombie's positions until it resumes, and then a Snapshot supersedes
-          // them all (onResume sends one for a session that dropped deltas): they are not kept
-          // for replay. Kept, every dropped session held up to sessions.replayMaxBytes of pool
-          // pages for zombieTtlMs, which an attacker dropping guest sessions turned into
-          // 128 MiB of pool (the attack scenario's RSS criterion).
-          s.lagging = true;
-          this.m.coalesced.inc();
-          return;
-        }
-        if (s.lagging && !this.unlag(s)) {
-          this.m.coalesced.inc();
-          return;
-        }
-        this.out.link(s, this.out.store(data, offset, length), false);
-        return;
-      case FromZone.out:
-        if (s) this.out.link(s, this.out.store(data, offset, length), false);
-        return;
-      case FromZone.outUnsequenced:
-        if (s && s.socket) this.out.link(s, this.out.store(data, offset, length), true);
-        return;
       case FromZone.state:
         if (s && s.zone === zone) this.keepState(s, data, offset, length);
         return;
       case FromZone.joined:
-        if (s) this.onJoined(s, zone, data, offset);
+        if (s && s.zone === zone) s.entity = JoinedRecord.entity(data, offset);
         return;
       case FromZone.joinFailed:
         if (s) {
           this.d.log.error({ session, zone, code: JoinFailedRecord.code(data, offset) }, 'zone refused a player');
-          if (s.socket) this.kick(s.socket, CloseCode.zoneDown, 'the zone is full; retry later', CloseReason.kicked);
-          this.endSession(s);
+          this.endSession(s, CloseCode.zoneDown, CloseReason.kicked, 'the zone is full; retry later');
         }
         return;
       case FromZone.left:
         return this.onLeft(session, data, offset, length);
       case FromZone.handoff:
         if (s) this.onHandoff(s, zone, data, offset, length);
-        return;
-      case FromZone.bounce:
-        if (s && s.zone !== zone) {
-          const host = this.d.zones.hosts[s.zone];
-          if (!host || !host.send(ToZone.input, s.id, data, offset, length)) this.m.inputsDropped.inc(InputDrop.zoneFull);
-        }
-        return;
-      case FromZone.fenceAck:
-        if (s) this.onFenceAck(s);
         return;
       case FromZone.writeThrough:
         if (s) this.onWriteThrough(s, data, offset, length);
@@ -623,49 +717,28 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     }
   }
 
-  private onJoined(s: Session, zone: number, data: Uint8Array, offset: number): void {
-    if (s.zone !== zone) return;
-    s.entity = JoinedRecord.entity(data, offset);
-    if (s.pendingWelcome) {
-      s.pendingWelcome = false;
-      this.stageWelcome(s, false, 0);
-    }
-    if (s.pendingZoneChanged) {
-      s.pendingZoneChanged = false;
-      const def = this.d.zones.hosts[zone]!.def;
-      const st = this.stateOf(s);
-      this.msg.zoneChanged(def.id, def.name, st?.x ?? 0, st?.y ?? 0);
-      this.stageBuilt(s, false);
-    }
-    if (s.state === SessionState.zombie) this.zoneSend(s, ToZone.linkDead, LINK_DEAD);
-  }
-
+  /** The player walked through a portal: it goes to the target zone if that is up, else back to a spawn point of this one. */
   private onHandoff(s: Session, from: number, data: Uint8Array, offset: number, length: number): void {
+    if (s.zone !== from) return;
     const target = HandoffRecord.target(data, offset);
     let to = this.d.zones.indexOf(target);
     this.keepState(s, data, offset + HandoffRecord.header, length - HandoffRecord.header);
     if (to < 0 || !this.d.zones.isUp(to)) {
-      // The portal leads nowhere that is up: stay, at a spawn point of this zone.
       this.d.log.warn({ session: s.id, from: this.d.zones.hosts[from]!.def.id, target }, 'portal target zone is down; player stays');
       to = from;
     }
     this.m.handoffs.inc();
-    this.zoneLoad[from]!--;
-    this.zoneLoad[to]!++;
+    if (s.inZoneLoad) {
+      this.zoneLoad[from]!--;
+      this.zoneLoad[to]!++;
+    }
     s.zone = to;
-    s.inTransit = true;
-    s.fenceZone = from;
-    s.pendingZoneChanged = to !== from;
-    this.d.zones.hosts[from]!.send(ToZone.fence, s.id, null);
-    this.sendJoin(s, JoinKind.handoff, 0);
-  }
-
-  private onFenceAck(s: Session): void {
-    if (!s.inTransit) return;
-    s.inTransit = false;
-    const host = this.d.zones.hosts[s.zone];
-    for (const b of s.held) if (!host || !host.send(ToZone.input, s.id, b)) this.m.inputsDropped.inc(InputDrop.zoneFull);
-    s.held.length = 0;
+    const st = this.stateOf(s);
+    const x = st?.x ?? 0;
+    const y = st?.y ?? 0;
+    const n = this.joinPayload(s, JoinKind.handoff, 0);
+    const join = this.joinBuf.slice(0, n);
+    this.whenSettled(s, (core) => core.moveZone(s.id, to, x, y, join, 0, n));
   }
 
   private onWriteThrough(s: Session, data: Uint8Array, offset: number, length: number): void {
@@ -682,8 +755,7 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
         else this.msg.itemGained(a, b, c);
         this.stageBuilt(s, false);
       }
-      this.zoneSend(s, ToZone.durable, DURABLE_ONE);
-      this.scheduleFlush();
+      this.whenSettled(s, (core) => core.toZone(s.id, ToZone.durable, DURABLE_ONE, 0, DURABLE_ONE.length));
     };
     if (!state) return done(false);
     const data2: Record<string, number> = kind === WriteThroughKind.levelUp ? { level: a, xp: b } : { item: a, count: b, total: c };
@@ -725,15 +797,24 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     return snapshotOf(s.lastState.subarray(0, s.lastStateLen), 0, s.playerId, s.identity.accountId, host?.def.id ?? NO_ZONE);
   }
 
+  /** Writes the player's join of `kind` (its last known state) into joinBuf; returns its length. */
+  private joinPayload(s: Session, kind: number, hint: number): number {
+    const d = this.joinBuf;
+    JoinRecord.write(d, 0, kind, hint);
+    d.set(s.lastState.subarray(0, s.lastStateLen), JoinRecord.header);
+    return JoinRecord.header + s.lastStateLen;
+  }
+
   // ================================================================ zone lifecycle
 
   restarted(zone: number): void {
     let n = 0;
+    for (const o of this.owners) o.fencesLost(zone);
     for (const s of this.registry.all()) {
-      // A player on its way out of this zone waited for a fence the dead worker will never answer.
-      if (s.inTransit && s.fenceZone === zone) this.onFenceAck(s);
       if (s.zone !== zone) continue;
-      this.sendJoin(s, JoinKind.rejoin, s.entity);
+      const len = this.joinPayload(s, JoinKind.rejoin, s.entity);
+      const join = this.joinBuf.slice(0, len);
+      this.whenSettled(s, (core) => core.rejoin(s.id, join, 0, len));
       n++;
     }
     for (const [id, l] of this.leaving) {
@@ -741,83 +822,68 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
       // Its leave was lost with the worker: save the last state we have.
       this.onLeft(id, EMPTY, 0, 0);
     }
-    this.d.zones.hosts[zone]!.send(ToZone.reconcile, 0, null);
+    // The zone reconciles once every owner has written its rejoins.
+    this.rejoinWaits.set(zone, this.owners.length);
+    for (const o of this.owners) o.rejoinBarrier(zone);
     this.d.log.info({ zone: this.d.zones.hosts[zone]!.def.id, players: n }, 'zone restarted; players rejoined');
   }
 
   /** The zone is gone for good: its players are saved and told `zone <name> <why>` (a cluster says which node is gone). */
   down(zone: number, why = 'is down after repeated crashes'): void {
     const def = this.d.zones.hosts[zone]!.def;
+    for (const o of this.owners) o.fencesLost(zone);
     for (const s of [...this.registry.all()]) {
-      if (s.inTransit && s.fenceZone === zone) this.onFenceAck(s);
       if (s.zone !== zone) continue;
-      if (s.socket) this.kick(s.socket, CloseCode.zoneDown, `zone ${def.name} ${why}; log in again to continue elsewhere`, CloseReason.kicked);
-      this.endSession(s);
+      this.endSession(s, CloseCode.zoneDown, CloseReason.kicked, `zone ${def.name} ${why}; log in again to continue elsewhere`);
     }
     for (const [id, l] of this.leaving) if (l.zone === zone) this.onLeft(id, EMPTY, 0, 0);
   }
 
   // ================================================================ output
 
-  /** Stages the message the builder just built for `s`. */
-  private stageBuilt(s: Session, unsequenced: boolean): void {
-    this.out.stageBuilt(s, this.msg, unsequenced);
-  }
-
-  private stageWelcome(s: Session, resumed: boolean, replayed: number): void {
-    const def = this.d.zones.hosts[s.zone]?.def;
-    this.msg.welcome({
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId: s.id,
-      resumeToken: s.token,
-      entityId: s.entity,
-      name: s.identity.name,
-      zone: def?.id ?? 0,
-      tickRate: this.d.tickHz,
-      serverTime: Date.now(),
-      resumed,
-      replayed,
-    });
-    this.stageBuilt(s, true);
-  }
-
-  /** Welcome for a resume, sent at once (before the replayed frames). */
-  private sendWelcomeNow(s: Session, ws: Socket, replayed: number): void {
-    this.stageWelcome(s, true, replayed);
-    this.drained();
-  }
-
-  private scheduleFlush(): void {
-    this.out.schedule();
-  }
-
-  /** The zones' rings are drained: every session with staged messages gets its frame(s). */
+  /** The main thread's zone rings are drained: its owner flushes. */
   drained(): void {
-    this.out.flush();
+    this.core.drained();
+  }
+
+  /** Stages the message the builder just built for `s`, on its owner. */
+  private stageBuilt(s: Session, unsequenced: boolean): void {
+    if (!s.moving) {
+      this.owners[s.owner]!.stage(s.id, this.msg.bytes, this.msg.start, this.msg.length, unsequenced);
+      return;
+    }
+    const copy = this.msg.bytes.slice(this.msg.start, this.msg.start + this.msg.length);
+    this.whenSettled(s, (core) => core.stage(s.id, copy, 0, copy.length, unsequenced));
   }
 
   private errorTo(s: Session, code: number, reason: string, refSeq: number): void {
     this.msg.error(code, reason, refSeq);
     this.stageBuilt(s, false);
-    this.scheduleFlush();
   }
 
   /** Operator kick (dashboard): ends the session (saved, out of the world) and closes its socket with 4103 kicked. False when unknown. */
   kickSession(id: number, reason: string): boolean {
     const s = this.registry.get(id);
     if (!s || s.state === SessionState.closed) return false;
-    const ws = s.socket;
-    this.endSession(s);
-    if (ws && ws.getUserData().open) this.kick(ws, CloseCode.kicked, reason, CloseReason.kicked);
+    this.endSession(s, CloseCode.kicked, CloseReason.kicked, reason);
     return true;
   }
 
-  /** Tells a socket why (Kicked), then closes it with `code`. */
+  /** Operator mute (dashboard): its chat is refused with ErrorCode.muted. False when unknown. */
+  muteSession(id: number, on: boolean): boolean {
+    const s = this.registry.get(id);
+    if (!s || s.state === SessionState.closed) return false;
+    s.muted = on;
+    this.whenSettled(s, (core) => core.mute(id, on));
+    return true;
+  }
+
+  /** Tells a socket with no session why (Kicked), then closes it with `code`. */
   private kick(ws: Socket, code: number, reason: string, closeReason: CloseReasonIndex, metric: RejectedIndex | -1 = -1): void {
     if (!ws.getUserData().open) return;
     if (metric >= 0) this.m.verifyFailures.inc(metric);
     this.msg.kicked(code, reason);
-    this.out.sendAlone(ws, this.msg);
+    sendAlone(this.frames, ws, this.msg);
     this.gateway!.closeSocket(ws, closeReason, code, reason.length > 120 ? reason.slice(0, 120) : reason);
   }
 
@@ -837,53 +903,38 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
     this.gateway!.closeSocket(ws, CloseReason.malformed, code, reason.length > 120 ? reason.slice(0, 120) : reason);
   }
 
-  // ================================================================ zones
+  // ================================================================ ending
 
-  private zoneSend(s: Session, type: number, payload: Uint8Array | null): void {
-    this.d.zones.hosts[s.zone]?.send(type, s.id, payload);
-  }
-
-  /** Sends the player's last known state to its zone as a join of `kind`. */
-  private sendJoin(s: Session, kind: number, hint: number): void {
-    const host = this.d.zones.hosts[s.zone];
-    if (!host) return;
-    const len = JoinRecord.header + s.lastStateLen;
-    const off = host.reserve(ToZone.join, s.id, len);
-    if (off < 0) {
-      this.d.log.error({ session: s.id, zone: host.def.id }, 'zone ring full: join not sent');
-      return;
-    }
-    const d = host.inbound.data;
-    JoinRecord.write(d, off, kind, hint);
-    for (let i = 0; i < s.lastStateLen; i++) d[off + JoinRecord.header + i] = s.lastState[i]!;
-    host.commit();
-  }
-
-  /** Ends a session: out of the registry now; out of its zone (and saved) when the zone answers. */
-  private endSession(s: Session): void {
+  /**
+   * Ends a session: out of the registry now; its owner closes its socket
+   * (telling it `text`, unless `code` is 0) and takes it out of its zone; it
+   * is saved when the zone answers.
+   */
+  private endSession(s: Session, code: number, reason: CloseReasonIndex, text: string): void {
     if (s.state !== SessionState.closed) this.registry.end(s);
+    const ws = s.socket;
+    if (ws) {
+      const conn = ws.getUserData().service as Conn | null;
+      if (conn && conn.session === s) conn.session = null;
+    }
     if (s.inZoneLoad) {
       this.zoneLoad[s.zone]!--;
       s.inZoneLoad = false;
     }
-    const host = this.d.zones.hosts[s.zone];
-    const l: Leaving = {
+    this.leaving.set(s.id, {
       playerId: s.playerId,
       accountId: s.identity.accountId,
       guest: s.identity.guest,
       zone: s.zone,
       state: s.lastState,
       stateLen: s.lastStateLen,
-    };
-    this.leaving.set(s.id, l);
-    s.replay?.clear();
-    if (!host || !host.send(ToZone.leave, s.id, null)) this.onLeft(s.id, EMPTY, 0, 0);
+    });
+    this.whenSettled(s, (core) => core.end(s.id, code, reason, text));
   }
 
-  /** The zone that is up with the fewest players (ties: the first). -1 when none is up. */
   private sweep(): void {
     const now = performance.now();
-    this.registry.sweep(now, (s) => this.endSession(s));
+    this.registry.sweep(now, (s) => this.endSession(s, 0, CloseReason.client, ''));
     this.helloDeadline.sweep(now);
   }
 
@@ -891,9 +942,9 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   async shutdown(deadlineMs: number): Promise<{ saved: number; unsaved: number }> {
     this.shuttingDown = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.ackTimer) clearInterval(this.ackTimer);
+    this.core.stop();
     const all = [...this.registry.all()];
-    for (const s of all) this.endSession(s);
+    for (const s of all) this.endSession(s, 0, CloseReason.shutdown, '');
     const end = Date.now() + deadlineMs;
     while (this.leaving.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
     const unsaved = this.leaving.size;
@@ -906,14 +957,10 @@ export class SessionService implements SocketHandler, UpgradeGate, ZoneEvents {
   }
 }
 
-/** Longest an accepted input waits for a frame to carry its acknowledgement (two ticks at 20 Hz). */
 /** Constant payloads (send() copies them into the ring). */
-const payload = (size: number, write: (d: Uint8Array) => void): Uint8Array => {
-  const d = new Uint8Array(size);
-  write(d);
+const DURABLE_ONE = ((): Uint8Array => {
+  const d = new Uint8Array(DurableRecord.size);
+  DurableRecord.write(d, 0, 1);
   return d;
-};
-const LINK_DEAD = payload(LinkDeadRecord.size, (d) => LinkDeadRecord.write(d, 0, true));
-const LINK_BACK = payload(LinkDeadRecord.size, (d) => LinkDeadRecord.write(d, 0, false));
-const DURABLE_ONE = payload(DurableRecord.size, (d) => DurableRecord.write(d, 0, 1));
+})();
 const EMPTY = new Uint8Array(0);

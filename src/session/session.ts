@@ -2,12 +2,13 @@
 // its socket as a zombie (the character stays in the world, outbound frames
 // keep going into the replay buffer) until it resumes on a new socket or its
 // time runs out.
+//
+// This is the service's half (main thread): who the player is, its resume
+// tokens, its zombie timer, its saved state, which owner serves it. The
+// owner's half (sequence numbers, replay, rate limits) is OwnedSession.
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from '../net/gateway.js';
-import { TokenBucket } from './token-bucket.js';
-import { emptyStagedList, type StagedList } from './outbound.js';
-import type { ReplayBuffer } from './replay.js';
 import { PLAYER_STATE_MAX_BYTES } from '../world/index.js';
 
 export const SessionState = {
@@ -35,6 +36,7 @@ export interface SessionIdentity {
 
 export class Session {
   state: SessionStateValue = SessionState.connected;
+  /** The connection bound to it (its owner serves it); null while a zombie. */
   socket: Socket | null;
   /** Current resume token. */
   token: Buffer;
@@ -48,38 +50,17 @@ export class Session {
    * replay would cost an honest player the session.
    */
   private presented: Buffer | null = null;
-  /** Zone the character is in, and its entity id there (0 until the zone confirms the join). */
+  /** Zone the character is in (as the service last decided), and its entity id there (0 until the zone confirms the join). */
   zone: number;
   entity = 0;
-  /** Highest input seq accepted from the client; an input at or below it is a duplicate. */
-  inSeq = 0;
-  /** Seq of the last frame composed for this session. */
-  outSeq = 0;
-  /** Highest frame seq the client has confirmed processing (Ack.last_seq or Resume.last_seq). */
-  clientSeq = 0;
-  /** inSeq as written in the last frame sent; below inSeq means an ack is owed. */
-  ackSent = 0;
-  /** In the service's ack queue. */
-  ackQueued = false;
-  /** When an ack is owed on its own if no frame has carried it by then (ms, performance.now()). */
-  ackDueAt = 0;
   /** When the zombie state ends (ms, monotonic clock of the registry). */
   zombieUntil = 0;
   /** Bumped on every state change so a stale expiry entry can be recognised. */
   epoch = 0;
-  /** Inputs held back while the player is handed from one zone to another (copies, in order). */
-  inTransit = false;
-  readonly held: Uint8Array[] = [];
-  /** The zone the player left, whose fence answer releases the held inputs. */
-  fenceZone = -1;
   /** Counted in the service's per-zone load. */
   inZoneLoad = false;
   /** The player's id in the persistence layer. */
   playerId = 0;
-  /** Messages staged for the current flush. */
-  readonly staged: StagedList = emptyStagedList();
-  /** Recent sequenced frames, for replay on resume (set by the service). */
-  replay: ReplayBuffer | null = null;
   /**
    * The player's latest state as the world encodes it (from the zone's
    * periodic states, or the login record): what is saved, and what rejoins the
@@ -87,19 +68,14 @@ export class Session {
    */
   readonly lastState = new Uint8Array(PLAYER_STATE_MAX_BYTES);
   lastStateLen = 0;
-  /** A Welcome (login, take-over) or ZoneChanged (handoff) goes out when the zone confirms the join. */
-  pendingWelcome = false;
-  pendingZoneChanged = false;
-  /** The socket is backed up: position deltas are dropped until it drains, then a snapshot. */
-  lagging = false;
-  /** Muted by an operator (dashboard): its chat is refused with ErrorCode.muted. */
+  /** Muted by an operator (dashboard): its owner refuses its chat with ErrorCode.muted. */
   muted = false;
-  /** Inputs refused by the rate limit, decaying with accepted ones: too many closes the socket. */
-  floodStrikes = 0;
-  /** Rate limits. */
-  readonly chatBucket: TokenBucket;
-  readonly inputBucket: TokenBucket;
-  /** Free for the layers above (the handler keeps its per-session send state here). */
+  /** Index of the SessionCore that owns it (a gateway thread, or the main thread's). */
+  owner: number;
+  /** Being handed to another owner: calls for it wait in `pending` until the new owner has it. */
+  moving = false;
+  readonly pending: Array<() => void> = [];
+  /** Free for the layers above (the persistence layer's snapshot callback). */
   attachment: unknown = null;
 
   constructor(
@@ -107,14 +83,12 @@ export class Session {
     readonly identity: SessionIdentity,
     socket: Socket | null,
     zone: number,
-    limits: SessionLimits,
-    nowMs: number,
+    owner: number,
   ) {
     this.socket = socket;
     this.zone = zone;
+    this.owner = owner;
     this.token = randomBytes(RESUME_TOKEN_BYTES);
-    this.chatBucket = new TokenBucket(limits.chatPerSec, limits.chatBurst, nowMs);
-    this.inputBucket = new TokenBucket(limits.inputsPerSec, limits.inputBurst, nowMs);
   }
 
   /**
@@ -154,11 +128,4 @@ export class Session {
   get tokenUnconfirmed(): boolean {
     return this.presented !== null;
   }
-}
-
-export interface SessionLimits {
-  chatPerSec: number;
-  chatBurst: number;
-  inputsPerSec: number;
-  inputBurst: number;
 }

@@ -47,6 +47,8 @@ export interface ZoneSetOptions {
   faultInjection: boolean;
   logLevel: string;
   threads: ThreadRegistry | null;
+  /** Each gateway thread's doorbell, by thread index (net.gatewayThreads >= 2): every zone gets a ring pair per thread. */
+  ownerBells?: readonly SharedArrayBuffer[];
   /**
    * Cluster (src/cluster): builds the host of zone `index`; a zone another
    * node owns gets a stand-in that forwards over NATS instead of a worker.
@@ -67,7 +69,7 @@ export interface ZoneEvents {
 }
 
 export class ZoneHost {
-  state: ZoneStateValue = ZoneState.starting;
+  private st: ZoneStateValue = ZoneState.starting;
   /** False for a zone another node of the cluster runs (src/cluster/remote-zone.ts): no worker here. */
   readonly local: boolean = true;
   worker: Worker | null = null;
@@ -102,6 +104,16 @@ export class ZoneHost {
 
   get name(): string {
     return `zone-${this.index}`;
+  }
+
+  /** The zone's state; each change is published to the gateway threads (ZoneSet.states). */
+  get state(): ZoneStateValue {
+    return this.st;
+  }
+
+  set state(v: ZoneStateValue) {
+    this.st = v;
+    Atomics.store(this.set.states, this.index, v);
   }
 
   /** Why the zone is not up, for /readyz; true when it is. */
@@ -232,6 +244,8 @@ export class ZoneHost {
 
 export class ZoneSet {
   readonly hosts: ZoneHost[] = [];
+  /** Every zone's ZoneState by index, for the gateway threads (written here, read there, may be read late). */
+  readonly states: Int32Array;
   readonly gatewayBell: Doorbell;
   private readonly waker: MainThreadWaker;
   private readonly byId = new Map<number, number>();
@@ -263,15 +277,20 @@ export class ZoneSet {
     readonly log: Logger,
   ) {
     this.gatewayBell = Doorbell.create();
+    this.states = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, opts.defs.length)));
+    const owners = opts.ownerBells ?? [];
     const sizes: ZoneMemorySizes = {
       inboundBytes: opts.inboundRingBytes,
       outboundBytes: opts.outboundRingBytes,
+      // With gateway threads each carries its share of the players: the zone's output is split over their rings.
+      ownerInboundBytes: opts.inboundRingBytes,
+      ownerOutboundBytes: owners.length > 0 ? ringShare(opts.outboundRingBytes, owners.length) : opts.outboundRingBytes,
       mailboxBytes: opts.mailboxBytes,
       mailboxProducers: Math.max(1, opts.defs.length),
       checkpointBytes: 0,
     };
     opts.defs.forEach((def, i) => {
-      const mem = createZoneMemory({ ...sizes, checkpointBytes: maxCheckpointBytes(def) }, this.gatewayBell);
+      const mem = createZoneMemory({ ...sizes, checkpointBytes: maxCheckpointBytes(def) }, this.gatewayBell, owners);
       this.hosts.push(opts.makeHost ? opts.makeHost(i, def, mem, this) : new ZoneHost(i, def, mem, this));
       this.byId.set(def.id, i);
     });
@@ -423,4 +442,11 @@ export class ZoneSet {
     this.waker.stop();
     await Promise.all(this.hosts.map((h) => h.stop()));
   }
+}
+
+/** A gateway thread's outbound ring: its share of zones.outboundRingBytes, a power of two, at least 1 MiB (and no more than the whole). */
+export function ringShare(bytes: number, threads: number): number {
+  let b = 1 << 20;
+  while (b * 2 <= bytes / threads) b *= 2;
+  return Math.min(bytes, b);
 }

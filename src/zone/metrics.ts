@@ -38,7 +38,7 @@ export function registerZoneMetrics(registry: Registry, zones: ZoneSet): void {
   register(registry, 'mmo_zone_wakeups_total', 'Times the main thread woke an idle zone worker with input (one Atomics.notify each).', 'counter', () =>
     zones.hosts.map((h, i) => ({ labels: { zone: h.def.id }, value: inboundBells[i]?.notifies() ?? 0 })),
   );
-  register(registry, 'mmo_zone_output_wakeups_total', 'Times zone workers woke the idle main thread with output.', 'counter', () => [{ labels: {}, value: zones.gatewayBell.notifies() }]);
+  register(registry, 'mmo_zone_output_wakeups_total', 'Times zone workers woke the idle main thread with output (its ring; with gateway threads the zones wake those: mmo_gateway_thread_wakeups_total).', 'counter', () => [{ labels: {}, value: zones.gatewayBell.notifies() }]);
   register(registry, 'mmo_zone_tick_seconds', 'Duration of each zone tick (the 20 Hz budget is 0.05 s).', 'histogram', () => {
     const out: Sample[] = [];
     for (const h of zones.hosts) {

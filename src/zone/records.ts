@@ -1,8 +1,8 @@
 // Record types on the rings between the gateway and a zone worker, and their
 // payload layouts (little-endian). Declared once here; both sides import it.
 //
-//   gateway ──inbound SPSC──▶ zone        (ToZone.*)
-//   zone    ──outbound SPSC─▶ gateway     (FromZone.*)
+//   owner   ──inbound SPSC──▶ zone        (ToZone.*; one ring per owner: each gateway thread, and the main thread last)
+//   zone    ──outbound SPSC─▶ owner       (FromZone.*; a session's records go to its owner's ring)
 //   zone    ──mailbox MPSC──▶ other zone  (Mail.*; producers are the other zones)
 //
 // `session` in the record header is the session id (u32). A player state is
@@ -33,6 +33,14 @@ export const ToZone = {
   reconcile: 8,
   /** Fault injection (debug.faultInjection): u8 FaultMode. */
   fault: 9,
+  /**
+   * The session moves to another owner (a gateway thread, or the main
+   * thread): u32 owner index. Written by the old owner after its last input
+   * for the session (by the main thread when the old owner's thread died).
+   * Answer: FromZone.moved on the old owner's ring, then everything for the
+   * session goes to the new owner's ring.
+   */
+  rebind: 10,
   /**
    * Adaptive degradation (src/net/degrade.ts): u8 updateTicks | u8 0 | u16
    * visibleCap for the whole zone; 0 restores the configured value. Session 0.
@@ -79,6 +87,8 @@ export const FromZone = {
    * that is backed up drops these first and gets one Snapshot when it drains.
    */
   outDelta: 12,
+  /** Answer to rebind, on the old owner's ring: the last record of this session there. No payload. */
+  moved: 13,
 } as const;
 
 /** FromZone.writeThrough payload byte 0; a, b, c are level, xp, 0 or item, count, total. */
@@ -154,6 +164,15 @@ export const DurableRecord = {
     put32(d, off, count);
   },
   count: (d: Uint8Array, off: number): number => get32(d, off),
+} as const;
+
+/** ToZone.rebind: u32 owner index (a gateway thread, or the zone's last ring: the main thread). */
+export const RebindRecord = {
+  size: 4,
+  write(d: Uint8Array, off: number, owner: number): void {
+    put32(d, off, owner);
+  },
+  owner: (d: Uint8Array, off: number): number => get32(d, off),
 } as const;
 
 /** ToZone.fault: u8 FaultMode. */

@@ -51,7 +51,7 @@ import {
 } from '../world/index.js';
 import { ContentFaultLog } from './content-faults.js';
 import type { Logger } from '../log/logger.js';
-import { ToZone, FromZone, JoinKind, Mail, FaultMode, WriteThroughKind, JoinRecord, JoinedRecord, JoinFailedRecord, ReconciledRecord, HandoffRecord, WriteThroughRecord, DurableRecord, LinkDeadRecord, FaultRecord, AoiLoadRecord } from './records.js';
+import { ToZone, FromZone, JoinKind, Mail, FaultMode, WriteThroughKind, JoinRecord, JoinedRecord, JoinFailedRecord, ReconciledRecord, HandoffRecord, WriteThroughRecord, DurableRecord, LinkDeadRecord, FaultRecord, AoiLoadRecord, RebindRecord } from './records.js';
 import { CheckpointBuffer, StallTracker, ZoneStat, TICK_BUCKETS, MOVE_REJECT_SLOTS, WORLD_STAT_SLOTS, type ZoneMemoryHandles } from './shared.js';
 
 export interface ZoneWorkerData {
@@ -117,14 +117,33 @@ function atomicsNap(): RingNap {
 
 export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
   world: World;
+  /** The main thread's rings (the last owner's). */
   readonly inbound: SpscRing;
   readonly outbound: SpscRing;
+  /**
+   * Every owner's rings, by owner index: each gateway thread's (when there are
+   * several), then the main thread's last. A session's records go to its
+   * owner's ring (`owners`); answers to a record (bounce, fenceAck, left,
+   * joinFailed) go back to the ring it came from.
+   */
+  private readonly ins: SpscRing[] = [];
+  private readonly outs: SpscRing[] = [];
+  private readonly views: DataView[] = [];
+  /** session → owner index: set by the join that came through its ring, changed by rebind. */
+  private readonly owners = new Map<number, number>();
+  private readonly mainOwner: number;
+  /** The ring being drained (its owner index). */
+  private curIn = 0;
+  /** The ring of the last reservation and a view of its data, for writers that fill a record in place. */
+  private w!: SpscRing;
+  private wView!: DataView;
+  /** A reconcile was read: it runs after every owner's ring has been drained again (their rejoins come first). */
+  private reconcilePending = false;
   readonly mailbox: MpscRing;
   readonly bell: Doorbell;
   readonly stats: Float64Array;
   readonly checkpoint: CheckpointBuffer;
   private readonly mailTo: MpscProducer[] = [];
-  private readonly outView: DataView;
 
   /** session → entity id. */
   private readonly bySession = new Map<number, number>();
@@ -188,8 +207,17 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     this.bell = new Doorbell(m.bell);
     this.inbound = new SpscRing(m.inbound, 0);
     this.outbound = new SpscRing(m.outbound, 0, new Doorbell(m.gatewayBell));
+    for (const o of m.owners) {
+      this.ins.push(new SpscRing(o.inbound, 0));
+      this.outs.push(new SpscRing(o.outbound, 0, new Doorbell(o.bell)));
+    }
+    this.mainOwner = this.ins.length;
+    this.ins.push(this.inbound);
+    this.outs.push(this.outbound);
+    for (const r of this.outs) this.views.push(new DataView(r.data.buffer, r.data.byteOffset, r.data.byteLength));
+    this.w = this.outbound;
+    this.wView = this.views[this.mainOwner]!;
     this.mailbox = new MpscRing(m.mailbox, 0, this.bell);
-    this.outView = new DataView(this.outbound.data.buffer, this.outbound.data.byteOffset, this.outbound.data.byteLength);
     this.stats = new Float64Array(m.stats);
     this.checkpoint = new CheckpointBuffer(m.checkpoint, m.checkpointRegionBytes);
     data.mailboxes.forEach((sab, i) => {
@@ -244,7 +272,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
         return;
       }
       this.bell.arm();
-      if (!this.inbound.isEmpty() || !this.mailbox.isEmpty()) continue;
+      if (!this.inboundEmpty() || !this.mailbox.isEmpty()) continue;
       this.bell.wait(Math.max(0, this.nextTick - t));
     }
   }
@@ -259,9 +287,46 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     const gw = this.stats[ZoneStat.gatewayStallMs]!;
     const own = this.stalls.current(now);
     this.world.movement.setStall(gw > own ? gw : own);
-    const n = this.inbound.drain(this.drainIn) + this.mailbox.drain(this.drainMail);
-    this.outbound.commit();
+    let n = 0;
+    const ins = this.ins;
+    for (let i = 0; i < ins.length; i++) {
+      this.curIn = i;
+      n += ins[i]!.drain(this.drainIn);
+    }
+    if (this.reconcilePending) {
+      // Every owner wrote its rejoins before the main thread sent the reconcile: read them all first.
+      for (let i = 0; i < ins.length; i++) {
+        this.curIn = i;
+        n += ins[i]!.drain(this.drainIn);
+      }
+      this.curIn = this.mainOwner;
+      this.reconcilePending = false;
+      this.reconcile();
+    }
+    n += this.mailbox.drain(this.drainMail);
+    this.commitAll();
     return n;
+  }
+
+  private inboundEmpty(): boolean {
+    for (let i = 0; i < this.ins.length; i++) if (!this.ins[i]!.isEmpty()) return false;
+    return true;
+  }
+
+  private commitAll(): void {
+    const outs = this.outs;
+    for (let i = 0; i < outs.length; i++) outs[i]!.commit();
+  }
+
+  /** Points `w` at the ring of owner `o`. */
+  private toOwner(o: number): void {
+    this.w = this.outs[o]!;
+    this.wView = this.views[o]!;
+  }
+
+  /** Points `w` at the ring of the session's owner (the main thread's when it has none: restored, not yet rejoined). */
+  private toSession(session: number): void {
+    this.toOwner(this.owners.get(session) ?? this.mainOwner);
   }
 
   tick(t: number): void {
@@ -281,7 +346,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       this.nextStates = t + this.data.stateIntervalMs;
       this.sendStates();
     }
-    this.outbound.commit();
+    this.commitAll();
     if (t >= this.nextCheckpoint) {
       this.nextCheckpoint = t + this.data.checkpointIntervalMs;
       this.writeCheckpoint(t);
@@ -337,9 +402,12 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
         this.stats[ZoneStat.inputs]!++;
         return this.onInput(session, data, offset, length);
       case ToZone.join:
+        if (session !== 0) this.owners.set(session, this.curIn);
         return this.onJoin(session, data, offset, length);
       case ToZone.leave:
         return this.onLeave(session);
+      case ToZone.rebind:
+        return this.onRebind(session, RebindRecord.owner(data, offset));
       case ToZone.linkDead: {
         const e = this.bySession.get(session);
         if (e !== undefined) this.world.setLinkDead(e, LinkDeadRecord.dead(data, offset));
@@ -349,12 +417,15 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
         this.resync.add(session);
         return;
       case ToZone.fence:
+        this.toOwner(this.curIn);
         this.control(FromZone.fenceAck, session);
+        if (!this.bySession.has(session)) this.owners.delete(session);
         return;
       case ToZone.durable:
         return this.onDurable(session, DurableRecord.count(data, offset));
       case ToZone.reconcile:
-        return this.reconcile();
+        this.reconcilePending = true;
+        return;
       case ToZone.fault:
         if (this.data.faultInjection) this.fault(FaultRecord.mode(data, offset));
         return;
@@ -367,9 +438,10 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
   private onInput(session: number, data: Uint8Array, offset: number, length: number): void {
     const e = this.bySession.get(session);
     if (e === undefined) {
-      // Handed off (or left) since the gateway routed this: send it back to be routed again.
+      // Handed off (or left) since its owner sent this: send it back to be routed again.
+      this.toOwner(this.curIn);
       const off = this.reserveControl(FromZone.bounce, session, length);
-      if (off >= 0) copyBytes(data, offset, this.outbound.data, off, length);
+      if (off >= 0) copyBytes(data, offset, this.w.data, off, length);
       return;
     }
     const m = ClientMessage.getRootAsClientMessage(rebindByteBuffer(this.bb, data, offset), this.cm);
@@ -476,8 +548,9 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       this.rejoined?.add(session);
       added = true;
     }
+    this.toSession(session);
     const off = this.reserveControl(FromZone.joined, session, JoinedRecord.size);
-    if (off >= 0) JoinedRecord.write(this.outbound.data, off, e, kind);
+    if (off >= 0) JoinedRecord.write(this.w.data, off, e, kind);
     this.world.snapshot(e, this);
     if (added) this.world.content?.join(this.world.playerSlot(e));
   }
@@ -488,11 +561,26 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     this.held.delete(session);
     this.selfPending.delete(session);
     this.resync.delete(session);
+    this.owners.delete(session);
+    this.toOwner(this.curIn);
     if (e === undefined || !this.world.removePlayer(e, this.state)) {
       this.control(FromZone.left, session);
       return;
     }
     this.emitState(FromZone.left, session, this.state, 0, 0, true);
+  }
+
+  /**
+   * The session moves to owner `to`: `moved` is the last record of it on its
+   * old owner's ring, everything after goes to the new one. Sent by the old
+   * owner after its last input (or by the main thread when that owner's
+   * thread died, which then reads the old ring itself).
+   */
+  private onRebind(session: number, to: number): void {
+    const old = this.owners.get(session) ?? this.curIn;
+    if (to >= 0 && to < this.outs.length && (this.bySession.has(session) || this.owners.has(session))) this.owners.set(session, to);
+    this.toOwner(old);
+    this.control(FromZone.moved, session);
   }
 
   private onDurable(session: number, count: number): void {
@@ -520,8 +608,9 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
       }
     }
     this.rejoined = null;
+    this.toOwner(this.mainOwner);
     const off = this.reserveControl(FromZone.reconciled, 0, ReconciledRecord.size);
-    if (off >= 0) ReconciledRecord.write(this.outbound.data, off, removed);
+    if (off >= 0) ReconciledRecord.write(this.w.data, off, removed);
   }
 
   private fault(mode: number): void {
@@ -659,23 +748,26 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
   private writeThrough(session: number, slot: number, kind: number, a: number, b: number, c: number): void {
     if (!this.world.playerState(this.world.store.id[slot]!, this.state)) return;
     const size = WriteThroughRecord.header + playerStateBytes(this.state);
+    this.toSession(session);
     const off = this.reserveControl(FromZone.writeThrough, session, size);
     if (off < 0) return;
-    WriteThroughRecord.write(this.outbound.data, off, kind, a, b, c);
-    writePlayerState(this.outView, this.outbound.data, off + WriteThroughRecord.header, this.state);
+    WriteThroughRecord.write(this.w.data, off, kind, a, b, c);
+    writePlayerState(this.wView, this.w.data, off + WriteThroughRecord.header, this.state);
     this.held.set(session, (this.held.get(session) ?? 0) + 1);
   }
 
   /** A record carrying a player state after `header` bytes (0, or HandoffRecord.header with its target zone). */
+  /** `left` goes to the ring its leave came from (the caller points `w` there); the others to the session's owner. */
   private emitState(type: number, session: number, s: PlayerState, header: number, targetZone: number, mustDeliver: boolean): void {
     const size = header + playerStateBytes(s);
-    const off = mustDeliver ? this.reserveControl(type, session, size) : this.outbound.reserve(type, session, size);
+    if (type !== FromZone.left) this.toSession(session);
+    const off = mustDeliver ? this.reserveControl(type, session, size) : this.w.reserve(type, session, size);
     if (off < 0) {
       if (!mustDeliver) this.stats[ZoneStat.outDropped]!++;
       return;
     }
-    if (header > 0) HandoffRecord.write(this.outbound.data, off, targetZone);
-    writePlayerState(this.outView, this.outbound.data, off + header, s);
+    if (header > 0) HandoffRecord.write(this.w.data, off, targetZone);
+    writePlayerState(this.wView, this.w.data, off + header, s);
   }
 
   private sendError(session: number, code: number, refSeq: number): void {
@@ -691,23 +783,27 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
    * to make room, as control records do, because nothing later replaces it.
    */
   private out(type: number, session: number, bytes: Uint8Array, start: number, len: number, wait = type === FromZone.out): void {
-    const off = wait ? this.reserveControl(type, session, len) : this.outbound.reserve(type, session, len);
+    this.toSession(session);
+    const off = wait ? this.reserveControl(type, session, len) : this.w.reserve(type, session, len);
     if (off < 0) {
       this.stats[ZoneStat.outDropped]!++;
       if (type !== FromZone.outUnsequenced) this.resync.add(session);
       return;
     }
-    copyBytes(bytes, start, this.outbound.data, off, len);
+    copyBytes(bytes, start, this.w.data, off, len);
   }
 
-  /** A control record with no payload (fenceAck, an empty left). */
+  /** A control record with no payload (fenceAck, an empty left, moved), on the ring `w` points at. */
   private control(type: number, session: number): void {
     this.reserveControl(type, session, 0);
   }
 
+  /** Answers a join on the ring it came from. */
   private joinFailed(session: number, code: number): void {
+    this.owners.delete(session);
+    this.toOwner(this.curIn);
     const off = this.reserveControl(FromZone.joinFailed, session, JoinFailedRecord.size);
-    if (off >= 0) JoinFailedRecord.write(this.outbound.data, off, code);
+    if (off >= 0) JoinFailedRecord.write(this.w.data, off, code);
   }
 
   /**
@@ -717,7 +813,7 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
    * drain, up to CONTROL_WAIT_MS.
    */
   private reserveControl(type: number, session: number, size: number): number {
-    const off = this.outbound.reserve(type, session, size);
+    const off = this.w.reserve(type, session, size);
     if (off >= 0) return off;
     return this.waitForRoom(type, session, size);
   }
@@ -729,17 +825,18 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
    * kill a zone that was only waiting for it). Returns the reservation or -1.
    */
   private waitForRoom(type: number, session: number, size: number): number {
-    if (size > this.outbound.maxPayload) {
-      this.log.error({ type, session, size, maxPayload: this.outbound.maxPayload }, 'record larger than the outbound ring allows; raise zones.outboundRingBytes');
+    const w = this.w;
+    if (size > w.maxPayload) {
+      this.log.error({ type, session, size, maxPayload: w.maxPayload }, 'record larger than the outbound ring allows; raise zones.outboundRingBytes');
       return -1;
     }
     const deadline = this.now() + CONTROL_WAIT_MS;
     let off = -1;
     while (off < 0 && this.now() < deadline) {
-      this.outbound.commit();
+      w.commit();
       this.stats[ZoneStat.heartbeatMs] = Date.now();
       this.nap(1);
-      off = this.outbound.reserve(type, session, size);
+      off = w.reserve(type, session, size);
     }
     if (off < 0) this.log.error({ type, session, size }, `outbound ring stayed full for ${CONTROL_WAIT_MS} ms; a record was lost`);
     return off;

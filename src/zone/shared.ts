@@ -2,8 +2,10 @@
 // by the zone worker, and outliving any one worker so a restart can pick up
 // where the crashed one left off.
 //
-//   inbound   SPSC ring   gateway produces, zone consumes          (ToZone.*)
-//   outbound  SPSC ring   zone produces, gateway consumes          (FromZone.*)
+//   inbound   SPSC ring   main thread produces, zone consumes      (ToZone.*)
+//   outbound  SPSC ring   zone produces, main thread consumes      (FromZone.*)
+//   owners[t] SPSC pair   the same with gateway thread t, whose sessions' records they carry
+//                         (net.gatewayThreads >= 2); the zone rings the thread's doorbell
 //   mailbox   MPSC ring   other zones produce, this zone consumes  (Mail.*)
 //   bell      doorbell    rung by the inbound and mailbox producers; the zone waits on it
 //   stats     Float64Array, zone writes, gateway reads at scrape time (may read a tick late)
@@ -121,10 +123,27 @@ export class CheckpointBuffer {
 
 // ---------------------------------------------------------------- the whole
 
-/** What crosses to the worker in workerData (SharedArrayBuffers and numbers only). */
-export interface ZoneMemoryHandles {
+/**
+ * A gateway thread's rings with one zone (net.gatewayThreads >= 2): it
+ * produces `inbound` (its sessions' inputs and records), the zone produces
+ * `outbound` (everything about those sessions) and rings `bell`, the
+ * thread's doorbell. They outlive both the worker and the thread: a restarted
+ * thread wraps them again (main thread and zone worker rings above are the
+ * main thread's pair, and the last owner's).
+ */
+export interface OwnerRingHandles {
   inbound: SharedArrayBuffer;
   outbound: SharedArrayBuffer;
+  bell: SharedArrayBuffer;
+}
+
+/** What crosses to the worker in workerData (SharedArrayBuffers and numbers only). */
+export interface ZoneMemoryHandles {
+  /** The main thread's rings (its owner is the last, after the gateway threads'). */
+  inbound: SharedArrayBuffer;
+  outbound: SharedArrayBuffer;
+  /** Each gateway thread's rings, by thread index; empty when the main thread serves every socket. */
+  owners: OwnerRingHandles[];
   mailbox: SharedArrayBuffer;
   bell: SharedArrayBuffer;
   gatewayBell: SharedArrayBuffer;
@@ -136,23 +155,37 @@ export interface ZoneMemoryHandles {
 export interface ZoneMemorySizes {
   inboundBytes: number;
   outboundBytes: number;
+  /** Sizes of each gateway thread's pair (and of the main thread's, when there are threads). */
+  ownerInboundBytes?: number;
+  ownerOutboundBytes?: number;
   mailboxBytes: number;
   mailboxProducers: number;
   checkpointBytes: number;
 }
 
-/** Allocates a zone's shared memory. Gateway side, cold path. */
-export function createZoneMemory(sizes: ZoneMemorySizes, gatewayBell: Doorbell): ZoneMemoryHandles {
+function ring(bytes: number): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(SpscRing.bytesFor(bytes));
+  SpscRing.init(sab, 0, bytes);
+  return sab;
+}
+
+/** Allocates a zone's shared memory; `ownerBells`: each gateway thread's doorbell (none: the main thread serves every socket). Gateway side, cold path. */
+export function createZoneMemory(sizes: ZoneMemorySizes, gatewayBell: Doorbell, ownerBells: readonly SharedArrayBuffer[] = []): ZoneMemoryHandles {
   const bell = Doorbell.create();
-  const inbound = new SharedArrayBuffer(SpscRing.bytesFor(sizes.inboundBytes));
-  SpscRing.init(inbound, 0, sizes.inboundBytes);
-  const outbound = new SharedArrayBuffer(SpscRing.bytesFor(sizes.outboundBytes));
-  SpscRing.init(outbound, 0, sizes.outboundBytes);
+  const threads = ownerBells.length > 0;
+  const inbound = ring(threads ? (sizes.ownerInboundBytes ?? sizes.inboundBytes) : sizes.inboundBytes);
+  const outbound = ring(threads ? (sizes.ownerOutboundBytes ?? sizes.outboundBytes) : sizes.outboundBytes);
+  const owners = ownerBells.map((b) => ({
+    inbound: ring(sizes.ownerInboundBytes ?? sizes.inboundBytes),
+    outbound: ring(sizes.ownerOutboundBytes ?? sizes.outboundBytes),
+    bell: b,
+  }));
   const mailbox = MpscRing.create(sizes.mailboxBytes, { maxProducers: sizes.mailboxProducers, doorbell: bell }).buffer;
   const cp = CheckpointBuffer.create(sizes.checkpointBytes);
   return {
     inbound,
     outbound,
+    owners,
     mailbox,
     bell: bell.buffer,
     gatewayBell: gatewayBell.buffer,
