@@ -14,9 +14,10 @@
 // is a zone host like any other, and its records come back through the same
 // SessionService.record. Handoff through a portal into another node's zone
 // is therefore the local handoff (fence, bounce, held inputs) with some
-// records crossing NATS; NATS keeps the order of one publisher's messages on
-// one subject, and every record between two nodes travels on one subject, so
-// the fence still follows every input sent before it.
+// records crossing NATS; every record from one node to another travels in
+// one numbered, acknowledged stream (stream.ts: core NATS may drop messages,
+// the stream resends them and delivers in order), so the fence still follows
+// every input sent before it.
 
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
@@ -34,7 +35,9 @@ import { PullCounter, PullGauge } from '../metrics/hot.js';
 import { sendJson, type Route } from '../net/http.js';
 import { NatsLink } from './link.js';
 import { Directory, encodeHeartbeat, parseHeartbeat } from './directory.js';
-import { Kind, Outbox, WhoRecord, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
+import { Kind, WhoRecord, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
+import { PeerStreams } from './stream.js';
+import { linkFaultRoute, registerStreamMetrics, streamStatus } from './stream-ops.js';
 import { RemoteZoneHost, type RemoteSink } from './remote-zone.js';
 import { decodeJson, encodeJson } from './json-message.js';
 import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
@@ -95,10 +98,8 @@ export class ClusterNode implements RemoteSink {
   /** Players of gone gateway nodes saved here with their zone's final state. */
   orphanSaves = 0;
   private zones: ZoneSet | null = null;
-  private readonly outboxes = new Map<string, Outbox>();
-  private readonly dirty: Outbox[] = [];
-  private flushScheduled = false;
-  private readonly flushAll = (): void => this.flushOutboxes();
+  /** The reliable, ordered record stream with each peer (stream.ts). */
+  readonly streams: PeerStreams;
   private hbTimer: ReturnType<typeof setInterval> | null = null;
   private mailTimer: ReturnType<typeof setInterval> | null = null;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
@@ -131,6 +132,7 @@ export class ClusterNode implements RemoteSink {
     private readonly log: Logger,
   ) {
     this.owned = new Set(config.cluster.ownedZones);
+    this.streams = new PeerStreams({ self: id, transport: link, deliver: (from, data) => this.onBatch(from, data), onReset: (peer, why) => this.streamReset(peer, why) });
     this.directory = new Directory(id, config.cluster.nodeTimeoutMs, (node, alive) => this.nodeChanged(node, alive));
     this.resumes = new ResumeLookup(id, link, this.directory, config.cluster.requestTimeoutMs, (session, token) => this.holdsSession(session, token));
     this.accounts = new AccountTakeover(id, link, this.directory, config.cluster.nodeTimeoutMs, { letGo: (account, by, within) => this.letGo(account, by, within) }, (o, m) => this.log.warn(o, m));
@@ -194,6 +196,7 @@ export class ClusterNode implements RemoteSink {
     // Swept more often than heartbeats arrive, so a silent node is gone within nodeTimeoutMs plus a twentieth of it.
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(20, Math.floor(this.config.cluster.nodeTimeoutMs / 20)));
     this.sweepTimer.unref();
+    this.streams.start();
     this.beat();
     const events: ZoneEvents = {
       record: (zone, type, session, data, offset, length) => {
@@ -218,7 +221,7 @@ export class ClusterNode implements RemoteSink {
 
   private listen(): void {
     const prefix = zoneSubject(this.id, '');
-    this.link.subscribe(zoneSubject(this.id, '*'), (data, subject) => this.onBatch(subject.slice(prefix.length), data));
+    this.link.subscribe(zoneSubject(this.id, '*'), (data, subject) => this.streams.receive(subject.slice(prefix.length), data));
     this.link.subscribe(HEARTBEAT_SUBJECT, (data) => {
       const h = parseHeartbeat(data);
       if (!h) return;
@@ -390,26 +393,16 @@ export class ClusterNode implements RemoteSink {
     return was ? `is gone with its node ${was.id}` : 'is run by no node that is alive';
   }
 
+  /** One NATS message per peer per event-loop turn (stream.ts). */
   private write(to: string, kind: number, type: number, zone: number, session: number, src: Uint8Array | null, offset: number, length: number): void {
-    let o = this.outboxes.get(to);
-    if (!o) this.outboxes.set(to, (o = new Outbox(zoneSubject(to, this.id))));
-    if (o.records === 0) this.dirty.push(o);
-    o.write(kind, type, zone, session, src, offset, length);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushAll);
-    }
+    this.streams.write(to, kind, type, zone, session, src, offset, length);
   }
 
-  /** One NATS message per peer per event-loop turn. */
-  private flushOutboxes(): void {
-    this.flushScheduled = false;
-    const q = this.dirty;
-    for (let i = 0; i < q.length; i++) {
-      const o = q[i]!;
-      if (o.records > 0) this.link.publish(o.subject, o.take());
-    }
-    q.length = 0;
+  /** Records were lost on the stream with `peer` (it restarted, or fell too far behind): it is gone until its next heartbeat. */
+  private streamReset(peer: string, why: string): void {
+    this.log.warn({ peer, why }, 'cluster record stream reset; the node is treated as gone until its next heartbeat');
+    if (!this.directory.forget(peer)) this.nodeChanged(peer, false);
+    this.refresh();
   }
 
   private forwardMail(): void {
@@ -484,7 +477,7 @@ export class ClusterNode implements RemoteSink {
       return;
     }
     this.log.warn({ peer: node }, 'cluster node gone');
-    this.outboxes.delete(node);
+    this.streams.drop(node);
     // Its gateway's players in our zones: take them out and save them with the state their zone answers with
     // (their gateway's last periodic save is older). A login of one of them meanwhile waits for it (orphanSaved).
     for (const p of this.proxies.ofNode(node)) {
@@ -651,12 +644,15 @@ export class ClusterNode implements RemoteSink {
       conflicts: this.directory.conflicts,
       proxies: this.proxies.size,
       strayRecords: this.strayRecords,
+      link: streamStatus(this.streams),
     };
   }
 
   /** GET /cluster: status() as JSON. */
   routes(): Route[] {
-    return [{ method: 'get', path: '/cluster', handler: (res) => sendJson(res, 200, this.status()) }];
+    const routes: Route[] = [{ method: 'get', path: '/cluster', handler: (res) => sendJson(res, 200, this.status()) }];
+    if (this.config.debug.faultInjection) routes.push(linkFaultRoute(this.streams));
+    return routes;
   }
 
   // ================================================================ lifecycle
@@ -678,6 +674,7 @@ export class ClusterNode implements RemoteSink {
     new PullCounter(registry, 'mmo_cluster_orphan_saves_total', 'Players of a gone node\'s gateway saved here with their final state in this node\'s zone.', () => this.orphanSaves);
     new PullGauge(registry, 'mmo_cluster_nodes_alive', 'Other cluster nodes heard from within cluster.nodeTimeoutMs.', () => this.directory.alive().length);
     new PullGauge(registry, 'mmo_cluster_proxies', 'Players of other nodes\' gateways inside this node\'s zones.', () => this.proxies.size);
+    registerStreamMetrics(registry, this.streams);
   }
 
   /** Says goodbye (the others mark this node gone at once) and closes the NATS connection. */
@@ -686,7 +683,8 @@ export class ClusterNode implements RemoteSink {
     if (this.hbTimer) clearInterval(this.hbTimer);
     if (this.mailTimer) clearInterval(this.mailTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.flushOutboxes();
+    this.streams.flush();
+    this.streams.stop();
     this.link.publish(
       HEARTBEAT_SUBJECT,
       encodeHeartbeat({ v: 1, node: this.id, seq: ++this.seq, boot: this.boot, owned: [...this.owned], up: [], sessions: 0, proxies: 0, elu: 0, bye: true }),
