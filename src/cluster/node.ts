@@ -44,6 +44,7 @@ import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
 import { ResumeLookup, RESUME_SUBJECT, resumeReplySubject } from './resume-lookup.js';
 import { AccountTakeover, ACCOUNT_SUBJECT, accountReplySubject } from './account-takeover.js';
 import type { Persistence } from '../persist/persistence.js';
+import { ClaimKeeper, registerClaimMetrics } from './account-claim.js';
 import { snapshotOf } from '../session/player.js';
 
 /** How often the mailboxes of remote zones (global chat from local zones) are forwarded. */
@@ -121,6 +122,8 @@ export class ClusterNode implements RemoteSink {
   url = '';
   readonly resumes: ResumeLookup;
   readonly accounts: AccountTakeover;
+  /** Per-account claims in the shared database (account-claim.ts); set by start(). */
+  claims: ClaimKeeper | null = null;
   /** Records received for a zone that is not local here, or for a proxy that is gone (counted, dropped). */
   strayRecords = 0;
   malformedBatches = 0;
@@ -135,7 +138,7 @@ export class ClusterNode implements RemoteSink {
     this.streams = new PeerStreams({ self: id, transport: link, deliver: (from, data) => this.onBatch(from, data), onReset: (peer, why) => this.streamReset(peer, why) });
     this.directory = new Directory(id, config.cluster.nodeTimeoutMs, (node, alive) => this.nodeChanged(node, alive));
     this.resumes = new ResumeLookup(id, link, this.directory, config.cluster.requestTimeoutMs, (session, token) => this.holdsSession(session, token));
-    this.accounts = new AccountTakeover(id, link, this.directory, config.cluster.nodeTimeoutMs, { letGo: (account, by, within) => this.letGo(account, by, within) }, (o, m) => this.log.warn(o, m));
+    this.accounts = new AccountTakeover(id, link, this.directory, config.cluster.nodeTimeoutMs, { letGo: (account, by, within) => this.letGo(account, by, within).then((saved) => (saved && this.claims ? this.claims.releaseIfFree(account).then(() => true) : saved)) }, (o, m) => this.log.warn(o, m));
   }
 
   /** The gateway listens on `port`: from now on the heartbeats say where clients reach this node. */
@@ -158,6 +161,14 @@ export class ClusterNode implements RemoteSink {
     const id = nodeIdOf(config);
     const link = await NatsLink.connect({ url: config.cluster.natsUrl, name: id, log, timeoutMs: Math.max(2000, config.cluster.requestTimeoutMs) });
     const node = new ClusterNode(id, link, config, log.child({ node: id }));
+    node.claims = await ClaimKeeper.open(config, log.child({ node: id, component: 'account-claims' }), {
+      holds: (account) => node.persistence?.holdsAccount(account) ?? false,
+      leaving: (account) => node.persistence?.queue.holdsUnreleased(account) === true && !node.sessions?.registry.findByIdentity({ accountId: account, name: '', guest: false }),
+      lost: (account) => node.sessions?.takenOverElsewhere(account, 'unknown (claim lost)'),
+    }).catch(async (err: unknown) => {
+      await link.close();
+      throw err;
+    });
     node.listen();
     node.registerMetrics(registry);
     await link.flush();
@@ -178,7 +189,11 @@ export class ClusterNode implements RemoteSink {
     this.sessions = sessions;
     this.zones = zones;
     this.persistence = persistence;
-    sessions.beforeLogin = (account) => this.accounts.ask(account).then((no) => no ?? this.orphanSaved(account));
+    sessions.beforeLogin = (account) =>
+      this.accounts
+        .ask(account)
+        .then((no) => no ?? this.orphanSaved(account))
+        .then((no) => no ?? this.claims?.take(account) ?? null);
     sessions.remoteWhisper = (from, to, text, seq) => this.askWhisper(from, to, text, seq);
     sessions.remoteResume = (id, token) => (this.url === '' ? Promise.resolve(null) : this.resumes.ask(id, token));
     sessions.newPlayersLocal = this.config.cluster.newPlayers === 'local';
@@ -197,6 +212,7 @@ export class ClusterNode implements RemoteSink {
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(20, Math.floor(this.config.cluster.nodeTimeoutMs / 20)));
     this.sweepTimer.unref();
     this.streams.start();
+    this.claims?.start();
     this.beat();
     const events: ZoneEvents = {
       record: (zone, type, session, data, offset, length) => {
@@ -675,6 +691,7 @@ export class ClusterNode implements RemoteSink {
     new PullGauge(registry, 'mmo_cluster_nodes_alive', 'Other cluster nodes heard from within cluster.nodeTimeoutMs.', () => this.directory.alive().length);
     new PullGauge(registry, 'mmo_cluster_proxies', 'Players of other nodes\' gateways inside this node\'s zones.', () => this.proxies.size);
     registerStreamMetrics(registry, this.streams);
+    if (this.claims) registerClaimMetrics(registry, this.claims);
   }
 
   /** Says goodbye (the others mark this node gone at once) and closes the NATS connection. */
@@ -700,5 +717,8 @@ export class ClusterNode implements RemoteSink {
       // NATS away at shutdown: the others notice the silence instead.
     }
     await this.link.close();
+    // The claims go last: with them, other nodes may load these players, so their final states must be written first.
+    await this.persistence?.flush(Math.max(100, (this.config.server.shutdownTimeoutMs - 500) / 2)).catch(() => undefined);
+    await this.claims?.stop();
   }
 }
