@@ -68,6 +68,8 @@ export interface ClusterLoadResult {
   lostBy: Array<{ bot: number; node: number; zone: number; gaps: number; unheardAtEnd: number; connected: boolean }>;
   /** nats-server's slow-consumer count at the end (it drops messages to a client that does not keep up); null without NATS. */
   natsSlowConsumers: number | null;
+  /** What the nodes' record streams repaired (src/cluster/stream.ts), summed over the nodes at the end: batches NATS lost show here as gaps and resends, not as lost lines. Null for one node. */
+  link: { gaps: number; resent: number; duplicates: number; resets: number; overflows: number } | null;
   doubledInputs: number;
   unackedInputs: number;
   unexpectedDisconnects: number;
@@ -308,6 +310,7 @@ export async function runClusterLoad(opts: ClusterLoadOptions): Promise<ClusterL
       lostInGaps: lostGaps,
       lostBy,
       natsSlowConsumers: natsMonitor ? await natsSlowConsumers(natsMonitor) : null,
+      link: clustered ? await linkTotals(servers.map((s) => s.httpUrl)) : null,
       doubledInputs: doubled,
       unackedInputs: unacked,
       unexpectedDisconnects: unexpected,
@@ -340,6 +343,19 @@ export async function runClusterLoad(opts: ClusterLoadOptions): Promise<ClusterL
     nats?.kill('SIGKILL');
     await pg?.destroy();
   }
+}
+
+/** The nodes' mmo_cluster_link_* counters, summed. */
+async function linkTotals(urls: string[]): Promise<NonNullable<ClusterLoadResult['link']>> {
+  const t = { gaps: 0, resent: 0, duplicates: 0, resets: 0, overflows: 0 };
+  for (const u of urls) {
+    t.gaps += await metric(u, 'mmo_cluster_link_gaps_total');
+    t.resent += await metric(u, 'mmo_cluster_link_resent_batches_total');
+    t.duplicates += await metric(u, 'mmo_cluster_link_duplicates_total');
+    t.resets += await metric(u, 'mmo_cluster_link_resets_total');
+    t.overflows += await metric(u, 'mmo_cluster_link_overflows_total');
+  }
+  return t;
 }
 
 /** nats-server's /varz slow_consumers (its monitoring port); -1 when it cannot be read. */

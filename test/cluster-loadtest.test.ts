@@ -18,4 +18,6 @@ test('cluster scenario: 2 nodes, bots crossing between them: nothing lost or dou
   assert.equal(r.handoffMs.n, r.crossings, 'every crossing timed');
   assert.equal(r.lostInputs + r.doubledInputs + r.unackedInputs + r.unexpectedDisconnects, 0);
   for (const n of r.natsMsgsPerSecPerNode) assert.ok(n.in > 0 && n.out > 0, `NATS traffic on ${n.node}`);
+  assert.ok(r.link, 'the record streams\' counters are reported');
+  assert.equal(r.link.resets, 0, 'no record stream reset');
 });

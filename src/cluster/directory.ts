@@ -129,6 +129,14 @@ export class Directory {
     }
   }
 
+  /** Marks an alive node gone now (its record stream was reset, stream.ts); true if it was alive. Its next heartbeat brings it back. */
+  forget(node: string): boolean {
+    const e = this.nodes.get(node);
+    if (!e?.alive) return false;
+    this.markGone(e);
+    return true;
+  }
+
   private markGone(e: NodeEntry): void {
     e.alive = false;
     e.up = new Set();

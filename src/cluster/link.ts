@@ -2,7 +2,9 @@
 // only when cluster.natsUrl is set. Reconnects forever: while NATS is away,
 // publishes are dropped by the client once its buffer fills, local zones keep
 // playing, and everything resumes when it is back (subscriptions are renewed
-// by the client). Counts what goes in and out for mmo_cluster_nats_*.
+// by the client). Delivery here is at most once; the record batches between
+// nodes are made reliable on top of it (stream.ts). Counts what goes in and
+// out for mmo_cluster_nats_*.
 
 import type { Logger } from '../log/logger.js';
 
@@ -85,7 +87,7 @@ export class NatsLink {
       this.msgsOut++;
       this.bytesOut += data.length;
     } catch (err) {
-      // Closed or over the client's buffer while disconnected: the message is lost, like a datagram.
+      // Closed or over the client's buffer while disconnected: the message is lost, like a datagram (record batches are resent by stream.ts).
       this.log.debug({ err, subject }, 'NATS publish failed');
     }
   }

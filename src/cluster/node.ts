@@ -14,9 +14,10 @@
 // is a zone host like any other, and its records come back through the same
 // SessionService.record. Handoff through a portal into another node's zone
 // is therefore the local handoff (fence, bounce, held inputs) with some
-// records crossing NATS; NATS keeps the order of one publisher's messages on
-// one subject, and every record between two nodes travels on one subject, so
-// the fence still follows every input sent before it.
+// records crossing NATS; every record from one node to another travels in
+// one numbered, acknowledged stream (stream.ts: core NATS may drop messages,
+// the stream resends them and delivers in order), so the fence still follows
+// every input sent before it.
 
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
@@ -34,13 +35,16 @@ import { PullCounter, PullGauge } from '../metrics/hot.js';
 import { sendJson, type Route } from '../net/http.js';
 import { NatsLink } from './link.js';
 import { Directory, encodeHeartbeat, parseHeartbeat } from './directory.js';
-import { Kind, Outbox, WhoRecord, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
+import { Kind, WhoRecord, readBatch, zoneSubject, HEARTBEAT_SUBJECT, WHISPER_SUBJECT, whisperReplySubject, type BatchHandler } from './wire.js';
+import { PeerStreams } from './stream.js';
+import { linkFaultRoute, registerStreamMetrics, streamStatus } from './stream-ops.js';
 import { RemoteZoneHost, type RemoteSink } from './remote-zone.js';
 import { decodeJson, encodeJson } from './json-message.js';
 import { Proxies, PROXY_BIT, type Proxy } from './proxies.js';
 import { ResumeLookup, RESUME_SUBJECT, resumeReplySubject } from './resume-lookup.js';
 import { AccountTakeover, ACCOUNT_SUBJECT, accountReplySubject } from './account-takeover.js';
 import type { Persistence } from '../persist/persistence.js';
+import { ClaimKeeper, registerClaimMetrics } from './account-claim.js';
 import { snapshotOf } from '../session/player.js';
 
 /** How often the mailboxes of remote zones (global chat from local zones) are forwarded. */
@@ -95,10 +99,8 @@ export class ClusterNode implements RemoteSink {
   /** Players of gone gateway nodes saved here with their zone's final state. */
   orphanSaves = 0;
   private zones: ZoneSet | null = null;
-  private readonly outboxes = new Map<string, Outbox>();
-  private readonly dirty: Outbox[] = [];
-  private flushScheduled = false;
-  private readonly flushAll = (): void => this.flushOutboxes();
+  /** The reliable, ordered record stream with each peer (stream.ts). */
+  readonly streams: PeerStreams;
   private hbTimer: ReturnType<typeof setInterval> | null = null;
   private mailTimer: ReturnType<typeof setInterval> | null = null;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
@@ -120,6 +122,8 @@ export class ClusterNode implements RemoteSink {
   url = '';
   readonly resumes: ResumeLookup;
   readonly accounts: AccountTakeover;
+  /** Per-account claims in the shared database (account-claim.ts); set by start(). */
+  claims: ClaimKeeper | null = null;
   /** Records received for a zone that is not local here, or for a proxy that is gone (counted, dropped). */
   strayRecords = 0;
   malformedBatches = 0;
@@ -131,9 +135,10 @@ export class ClusterNode implements RemoteSink {
     private readonly log: Logger,
   ) {
     this.owned = new Set(config.cluster.ownedZones);
+    this.streams = new PeerStreams({ self: id, transport: link, deliver: (from, data) => this.onBatch(from, data), onReset: (peer, why) => this.streamReset(peer, why) });
     this.directory = new Directory(id, config.cluster.nodeTimeoutMs, (node, alive) => this.nodeChanged(node, alive));
     this.resumes = new ResumeLookup(id, link, this.directory, config.cluster.requestTimeoutMs, (session, token) => this.holdsSession(session, token));
-    this.accounts = new AccountTakeover(id, link, this.directory, config.cluster.nodeTimeoutMs, { letGo: (account, by, within) => this.letGo(account, by, within) }, (o, m) => this.log.warn(o, m));
+    this.accounts = new AccountTakeover(id, link, this.directory, config.cluster.nodeTimeoutMs, { letGo: (account, by, within) => this.letGo(account, by, within).then((saved) => (saved && this.claims ? this.claims.releaseIfFree(account).then(() => true) : saved)) }, (o, m) => this.log.warn(o, m));
   }
 
   /** The gateway listens on `port`: from now on the heartbeats say where clients reach this node. */
@@ -156,6 +161,14 @@ export class ClusterNode implements RemoteSink {
     const id = nodeIdOf(config);
     const link = await NatsLink.connect({ url: config.cluster.natsUrl, name: id, log, timeoutMs: Math.max(2000, config.cluster.requestTimeoutMs) });
     const node = new ClusterNode(id, link, config, log.child({ node: id }));
+    node.claims = await ClaimKeeper.open(config, log.child({ node: id, component: 'account-claims' }), {
+      holds: (account) => node.persistence?.holdsAccount(account) ?? false,
+      leaving: (account) => node.persistence?.queue.holdsUnreleased(account) === true && !node.sessions?.registry.findByIdentity({ accountId: account, name: '', guest: false }),
+      lost: (account) => node.sessions?.takenOverElsewhere(account, 'unknown (claim lost)'),
+    }).catch(async (err: unknown) => {
+      await link.close();
+      throw err;
+    });
     node.listen();
     node.registerMetrics(registry);
     await link.flush();
@@ -176,7 +189,11 @@ export class ClusterNode implements RemoteSink {
     this.sessions = sessions;
     this.zones = zones;
     this.persistence = persistence;
-    sessions.beforeLogin = (account) => this.accounts.ask(account).then((no) => no ?? this.orphanSaved(account));
+    sessions.beforeLogin = (account) =>
+      this.accounts
+        .ask(account)
+        .then((no) => no ?? this.orphanSaved(account))
+        .then((no) => no ?? this.claims?.take(account) ?? null);
     sessions.remoteWhisper = (from, to, text, seq) => this.askWhisper(from, to, text, seq);
     sessions.remoteResume = (id, token) => (this.url === '' ? Promise.resolve(null) : this.resumes.ask(id, token));
     sessions.newPlayersLocal = this.config.cluster.newPlayers === 'local';
@@ -194,6 +211,8 @@ export class ClusterNode implements RemoteSink {
     // Swept more often than heartbeats arrive, so a silent node is gone within nodeTimeoutMs plus a twentieth of it.
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(20, Math.floor(this.config.cluster.nodeTimeoutMs / 20)));
     this.sweepTimer.unref();
+    this.streams.start();
+    this.claims?.start();
     this.beat();
     const events: ZoneEvents = {
       record: (zone, type, session, data, offset, length) => {
@@ -218,7 +237,7 @@ export class ClusterNode implements RemoteSink {
 
   private listen(): void {
     const prefix = zoneSubject(this.id, '');
-    this.link.subscribe(zoneSubject(this.id, '*'), (data, subject) => this.onBatch(subject.slice(prefix.length), data));
+    this.link.subscribe(zoneSubject(this.id, '*'), (data, subject) => this.streams.receive(subject.slice(prefix.length), data));
     this.link.subscribe(HEARTBEAT_SUBJECT, (data) => {
       const h = parseHeartbeat(data);
       if (!h) return;
@@ -390,26 +409,16 @@ export class ClusterNode implements RemoteSink {
     return was ? `is gone with its node ${was.id}` : 'is run by no node that is alive';
   }
 
+  /** One NATS message per peer per event-loop turn (stream.ts). */
   private write(to: string, kind: number, type: number, zone: number, session: number, src: Uint8Array | null, offset: number, length: number): void {
-    let o = this.outboxes.get(to);
-    if (!o) this.outboxes.set(to, (o = new Outbox(zoneSubject(to, this.id))));
-    if (o.records === 0) this.dirty.push(o);
-    o.write(kind, type, zone, session, src, offset, length);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushAll);
-    }
+    this.streams.write(to, kind, type, zone, session, src, offset, length);
   }
 
-  /** One NATS message per peer per event-loop turn. */
-  private flushOutboxes(): void {
-    this.flushScheduled = false;
-    const q = this.dirty;
-    for (let i = 0; i < q.length; i++) {
-      const o = q[i]!;
-      if (o.records > 0) this.link.publish(o.subject, o.take());
-    }
-    q.length = 0;
+  /** Records were lost on the stream with `peer` (it restarted, or fell too far behind): it is gone until its next heartbeat. */
+  private streamReset(peer: string, why: string): void {
+    this.log.warn({ peer, why }, 'cluster record stream reset; the node is treated as gone until its next heartbeat');
+    if (!this.directory.forget(peer)) this.nodeChanged(peer, false);
+    this.refresh();
   }
 
   private forwardMail(): void {
@@ -484,7 +493,7 @@ export class ClusterNode implements RemoteSink {
       return;
     }
     this.log.warn({ peer: node }, 'cluster node gone');
-    this.outboxes.delete(node);
+    this.streams.drop(node);
     // Its gateway's players in our zones: take them out and save them with the state their zone answers with
     // (their gateway's last periodic save is older). A login of one of them meanwhile waits for it (orphanSaved).
     for (const p of this.proxies.ofNode(node)) {
@@ -651,12 +660,15 @@ export class ClusterNode implements RemoteSink {
       conflicts: this.directory.conflicts,
       proxies: this.proxies.size,
       strayRecords: this.strayRecords,
+      link: streamStatus(this.streams),
     };
   }
 
   /** GET /cluster: status() as JSON. */
   routes(): Route[] {
-    return [{ method: 'get', path: '/cluster', handler: (res) => sendJson(res, 200, this.status()) }];
+    const routes: Route[] = [{ method: 'get', path: '/cluster', handler: (res) => sendJson(res, 200, this.status()) }];
+    if (this.config.debug.faultInjection) routes.push(linkFaultRoute(this.streams));
+    return routes;
   }
 
   // ================================================================ lifecycle
@@ -678,6 +690,8 @@ export class ClusterNode implements RemoteSink {
     new PullCounter(registry, 'mmo_cluster_orphan_saves_total', 'Players of a gone node\'s gateway saved here with their final state in this node\'s zone.', () => this.orphanSaves);
     new PullGauge(registry, 'mmo_cluster_nodes_alive', 'Other cluster nodes heard from within cluster.nodeTimeoutMs.', () => this.directory.alive().length);
     new PullGauge(registry, 'mmo_cluster_proxies', 'Players of other nodes\' gateways inside this node\'s zones.', () => this.proxies.size);
+    registerStreamMetrics(registry, this.streams);
+    if (this.claims) registerClaimMetrics(registry, this.claims);
   }
 
   /** Says goodbye (the others mark this node gone at once) and closes the NATS connection. */
@@ -686,7 +700,8 @@ export class ClusterNode implements RemoteSink {
     if (this.hbTimer) clearInterval(this.hbTimer);
     if (this.mailTimer) clearInterval(this.mailTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.flushOutboxes();
+    this.streams.flush();
+    this.streams.stop();
     this.link.publish(
       HEARTBEAT_SUBJECT,
       encodeHeartbeat({ v: 1, node: this.id, seq: ++this.seq, boot: this.boot, owned: [...this.owned], up: [], sessions: 0, proxies: 0, elu: 0, bye: true }),
@@ -702,5 +717,8 @@ export class ClusterNode implements RemoteSink {
       // NATS away at shutdown: the others notice the silence instead.
     }
     await this.link.close();
+    // The claims go last: with them, other nodes may load these players, so their final states must be written first.
+    await this.persistence?.flush(Math.max(100, (this.config.server.shutdownTimeoutMs - 500) / 2)).catch(() => undefined);
+    await this.claims?.stop();
   }
 }

@@ -1,8 +1,17 @@
 // The records nodes send each other over NATS, batched: every record a node
 // has for one other node in an event-loop turn travels in one NATS message on
-// `mmo.z.<to>.<from>` (one publish per peer per turn, not per record).
+// `mmo.z.<to>.<from>` (one publish per peer per turn, not per record). The
+// batch starts with a header that makes the stream of batches between two
+// nodes reliable and ordered (stream.ts), then the records:
 //
+//   header:  u8 version | u8 flags | u16 0 | u32 stream | u32 seq | u32 ackStream | u32 ack
 //   record:  u8 kind | u8 type | u16 zone id | u32 session | u32 length | payload
+//
+//   stream     the sender's id for its stream to this receiver (random, never 0; new when the stream is reset)
+//   seq        this batch's number in that stream, from 1 (flags.data); ignored in a header alone (an ack)
+//   ackStream  the receiver's stream to the sender that `ack` is about (0: none adopted yet)
+//   ack        the last batch of ackStream the sender received in order (cumulative);
+//              flags.nack: and it saw a later one, or one of a stream it does not know: resend after `ack`
 //
 //   kind toZone    gateway node -> zone owner: a ToZone record of a session of the gateway node
 //   kind fromZone  zone owner -> gateway node: a FromZone record for that session
@@ -14,6 +23,30 @@
 
 export const Kind = { toZone: 1, fromZone: 2, mail: 3, who: 4 } as const;
 export const RECORD_HEADER = 12;
+export const BATCH_HEADER = 20;
+export const BATCH_VERSION = 1;
+export const BatchFlag = { data: 1, nack: 2 } as const;
+
+/** The header of a batch (or of an ack alone), written by the sender's stream and read by the receiver's. */
+export const BatchHeader = {
+  write(d: Uint8Array, flags: number, stream: number, seq: number, ackStream: number, ack: number): void {
+    d[0] = BATCH_VERSION;
+    d[1] = flags;
+    d[2] = 0;
+    d[3] = 0;
+    writeU32(d, 4, stream);
+    writeU32(d, 8, seq);
+    writeU32(d, 12, ackStream);
+    writeU32(d, 16, ack);
+  },
+  /** False for anything too short or of another version: not read further. */
+  valid: (d: Uint8Array): boolean => d.length >= BATCH_HEADER && d[0] === BATCH_VERSION,
+  flags: (d: Uint8Array): number => d[1]!,
+  stream: (d: Uint8Array): number => readU32(d, 4),
+  seq: (d: Uint8Array): number => readU32(d, 8),
+  ackStream: (d: Uint8Array): number => readU32(d, 12),
+  ack: (d: Uint8Array): number => readU32(d, 16),
+} as const;
 
 /** Subject of the batches `to` receives from `from`. */
 export const zoneSubject = (to: string, from: string): string => `mmo.z.${to}.${from}`;
@@ -46,11 +79,11 @@ function writeU32(d: Uint8Array, o: number, v: number): void {
 
 export type BatchHandler = (kind: number, type: number, zone: number, session: number, data: Uint8Array, offset: number, length: number) => void;
 
-/** Records bound for one peer, gathered until the end of the turn. One per peer, reused. */
+/** Records bound for one peer, gathered until the end of the turn behind room for the batch header. One per peer, reused. */
 export class Outbox {
   private buf = new Uint8Array(16 * 1024);
   private view = new DataView(this.buf.buffer);
-  length = 0;
+  length = BATCH_HEADER;
   records = 0;
 
   constructor(readonly subject: string) {}
@@ -81,10 +114,16 @@ export class Outbox {
     return this.buf;
   }
 
-  /** The batch as its own bytes (the NATS client may keep them until it writes), and empties the box. */
-  take(): Uint8Array {
+  /**
+   * The batch as its own bytes, its header written (a data batch: seq in
+   * `stream`, acknowledging `ack` of `ackStream`), and empties the box. One
+   * allocation per batch: the NATS client keeps the bytes until it writes
+   * them, and the stream keeps them until the peer acknowledges them.
+   */
+  take(stream = 0, seq = 0, ackStream = 0, ack = 0): Uint8Array {
+    BatchHeader.write(this.buf, BatchFlag.data, stream, seq, ackStream, ack);
     const out = this.buf.slice(0, this.length);
-    this.length = 0;
+    this.length = BATCH_HEADER;
     this.records = 0;
     return out;
   }
@@ -99,10 +138,11 @@ export class Outbox {
   }
 }
 
-/** Calls `handler` for each record of a batch; returns the records read, or -1 when the batch is malformed (what was before it was delivered). */
+/** Calls `handler` for each record of a batch (after its header); returns the records read, or -1 when the batch is malformed (what was before it was delivered). */
 export function readBatch(bytes: Uint8Array, handler: BatchHandler): number {
+  if (bytes.length < BATCH_HEADER) return -1;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let o = 0;
+  let o = BATCH_HEADER;
   let n = 0;
   while (o < bytes.length) {
     if (o + RECORD_HEADER > bytes.length) return -1;

@@ -609,7 +609,7 @@ export const DebugSection = Type.Object(
   {
     faultInjection: Type.Boolean({
       default: false,
-      description: 'Serve POST /debug/zones/<id>/fault?mode=throw|exit|oom|hang to crash a zone, and POST /debug/gateway/stall?ms=N to block the gateway, on purpose (supervision tests, game days). Never in production.',
+      description: 'Serve POST /debug/zones/<id>/fault?mode=throw|exit|oom|hang to crash a zone, POST /debug/gateway/stall?ms=N to block the gateway, and (cluster) POST /debug/cluster/link-fault?dropEvery=K to lose every K-th record batch or ack this node publishes, on purpose (supervision tests, game days). Never in production.',
     }),
     gcEndpoint: Type.Boolean({
       default: false,

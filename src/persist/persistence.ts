@@ -46,6 +46,9 @@ export function persistenceOptions(config: Config): PersistenceOptions {
 }
 
 export class Persistence {
+  /** Logins of each account whose player is being read (cluster account claims: held meanwhile). */
+  private readonly loading = new Map<number, number>();
+
   private constructor(
     /** The database, reached on its own thread. Accounts use it directly; player saves go through the queue. */
     readonly store: Store,
@@ -89,10 +92,27 @@ export class Persistence {
       if (!isGuestPlayerId(claims.accountId)) throw new PersistError(PersistErrorCode.invalid, `guest claims with a non-guest id ${claims.accountId}`);
       return { ...guestSpawn, inventory: guestSpawn.inventory.map((i) => ({ ...i })), id: claims.accountId, accountId: 0, name: claims.name, version: 0, updatedAt: Date.now() };
     }
-    const players = await this.store.loadPlayersOfAccount(claims.accountId);
-    const stored = players[0];
-    if (!stored) throw new PersistError(PersistErrorCode.invalid, `account ${claims.accountId} has no player`);
-    return this.adopt(stored);
+    const a = claims.accountId;
+    this.loading.set(a, (this.loading.get(a) ?? 0) + 1);
+    try {
+      const players = await this.store.loadPlayersOfAccount(a);
+      const stored = players[0];
+      if (!stored) throw new PersistError(PersistErrorCode.invalid, `account ${a} has no player`);
+      return this.adopt(stored);
+    } finally {
+      const n = (this.loading.get(a) ?? 1) - 1;
+      if (n > 0) this.loading.set(a, n);
+      else this.loading.delete(a);
+    }
+  }
+
+  /**
+   * Whether anything of account `accountId` is here: its player being loaded
+   * for a login, or tracked (live, or released with a final state not yet
+   * written). Cluster: the account's claim is kept while this holds.
+   */
+  holdsAccount(accountId: number): boolean {
+    return this.loading.has(accountId) || this.queue.tracksAccount(accountId);
   }
 
   /** One player by id, tracked, with queued changes applied (read-your-writes). Null when unknown. */

@@ -113,6 +113,8 @@ interface Tracked {
   released: boolean;
   /** Write-through events of this player not yet durable. */
   eventsPending: number;
+  /** Its account (from the stored row). */
+  account: number;
 }
 
 interface ThroughItem {
@@ -130,6 +132,8 @@ interface ThroughItem {
 
 export class WriteQueue implements PersistGaugeSource {
   private readonly players = new Map<number, Tracked>();
+  /** Tracked players per account (cluster account claims: held while any is). */
+  private readonly perAccount = new Map<number, number>();
   private readonly dirtySet = new Set<Tracked>();
   private readonly through: ThroughItem[] = [];
   private behindInFlight: Promise<void> | null = null;
@@ -196,7 +200,9 @@ export class WriteQueue implements PersistGaugeSource {
       latest: null,
       released: false,
       eventsPending: 0,
+      account: record.accountId,
     });
+    this.perAccount.set(record.accountId, (this.perAccount.get(record.accountId) ?? 0) + 1);
   }
 
   /** The newest state of a tracked player that may not be in the store yet (read-your-writes), with its version; null if none. */
@@ -210,6 +216,18 @@ export class WriteQueue implements PersistGaugeSource {
 
   isTracked(playerId: number): boolean {
     return this.players.has(playerId);
+  }
+
+  /** Whether a player of account `accountId` is tracked and not released: live, or leaving with its final state not handed in yet (cold path: a scan). */
+  holdsUnreleased(accountId: number): boolean {
+    if (!this.perAccount.has(accountId)) return false;
+    for (const t of this.players.values()) if (t.account === accountId && !t.released) return true;
+    return false;
+  }
+
+  /** Whether a player of account `accountId` is tracked (loaded, and not yet released and written). */
+  tracksAccount(accountId: number): boolean {
+    return this.perAccount.has(accountId);
   }
 
   /** Whether a player of account `accountId` is tracked with a state not yet durable (cluster login takeover; cold path: a scan). */
@@ -355,7 +373,12 @@ export class WriteQueue implements PersistGaugeSource {
 
   /** A released player with nothing left to write is forgotten. */
   private settleClean(t: Tracked): void {
-    if (t.released && t.dirty === null && t.inflightSince === 0 && t.eventsPending === 0) this.players.delete(t.id);
+    if (t.released && t.dirty === null && t.inflightSince === 0 && t.eventsPending === 0) {
+      this.players.delete(t.id);
+      const n = (this.perAccount.get(t.account) ?? 1) - 1;
+      if (n > 0) this.perAccount.set(t.account, n);
+      else this.perAccount.delete(t.account);
+    }
   }
 
   // ------------------------------------------------------------ write-through
