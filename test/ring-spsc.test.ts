@@ -319,6 +319,34 @@ async function consumeVerified(ring: SpscRing, stream: number, count: number, ma
   return { records: next, error };
 }
 
+describe('SpscRing.drainUntil', () => {
+  test('delivers exactly the records committed before the tail it was given, across wrap-around, then drain() goes on from there', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 12 })), { minLength: 1, maxLength: 40 }), (rounds) => {
+        const r = SpscRing.create(1024);
+        const reader = new SpscRing(r.buffer, 0);
+        let next = 1;
+        let expected = 1;
+        for (const [before, after] of rounds) {
+          for (let i = 0; i < before && r.push(1, next, new Uint8Array(next % 50)); i++) next++;
+          const until = reader.tailNow();
+          const cut = next;
+          for (let i = 0; i < after && r.push(1, next, new Uint8Array(next % 50)); i++) next++;
+          reader.drainUntil((_t, session) => {
+            assert.equal(session, expected++);
+          }, until);
+          assert.equal(expected, cut, 'up to the tail read, not past it');
+          reader.drain((_t, session) => {
+            assert.equal(session, expected++);
+          });
+          assert.equal(expected, next, 'the rest follows in order');
+        }
+      }),
+      { seed: 20261206, numRuns: 200 },
+    );
+  });
+});
+
 describe('SpscRing across two threads', () => {
   test('10,000,000 records: in order, none lost, none duplicated, none torn', async () => {
     const COUNT = 10_000_000;

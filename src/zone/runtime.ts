@@ -287,9 +287,12 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     const gw = this.stats[ZoneStat.gatewayStallMs]!;
     const own = this.stalls.current(now);
     this.world.movement.setStall(gw > own ? gw : own);
+    // The main thread's ring first (its records for a session precede what an owner does after hearing of them),
+    // then each gateway thread's.
     let n = 0;
     const ins = this.ins;
-    for (let i = 0; i < ins.length; i++) {
+    for (let k = 0; k < ins.length; k++) {
+      const i = k === 0 ? this.mainOwner : k - 1;
       this.curIn = i;
       n += ins[i]!.drain(this.drainIn);
     }
