@@ -161,6 +161,8 @@ export class SessionService implements UpgradeGate, ThreadSessions {
   private readonly resume = new Resume();
   private readonly chat = new Chat();
   private readonly leaving = new Map<number, Leaving>();
+  /** Logins of an account waiting for its previous session's final state (its zone's `left`), by account id. */
+  private readonly leftWaiters = new Map<number, Array<() => void>>();
   private readonly moving = new Map<number, Moving>();
   /**
    * Cluster: sessions in another node's zone whose records from it go to an
@@ -360,6 +362,23 @@ export class SessionService implements UpgradeGate, ThreadSessions {
   }
 
   private loadLogin(ws: Socket, conn: Conn, claims: TokenClaims, identity: SessionIdentity): void {
+    // The account's previous session is still leaving its zone: its final state is not saved yet, and
+    // loading now would start from an older one. Wait for the zone's answer (bounded: a zone that is
+    // down or restarting answers through onLeft too, and this never waits past LEFT_WAIT_MS).
+    if (!claims.guest && this.isLeaving(claims.accountId)) {
+      let done = false;
+      const go = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (conn.phase !== PHASE_CLOSED) this.loadLogin(ws, conn, claims, identity);
+      };
+      const timer = setTimeout(go, LEFT_WAIT_MS);
+      const list = this.leftWaiters.get(claims.accountId);
+      if (list) list.push(go);
+      else this.leftWaiters.set(claims.accountId, [go]);
+      return;
+    }
     this.d.persistence.loadForLogin(claims, { zone: NO_ZONE, x: 0, y: 0, hp: 0, maxHp: 0, xp: 0, level: 1, inventory: [] }).then(
       (record) => this.completeLogin(ws, conn, identity, record),
       (err: unknown) => {
@@ -778,6 +797,18 @@ export class SessionService implements UpgradeGate, ThreadSessions {
     const fallback = l.stateLen > 0 ? snapshotOf(l.state, 0, l.playerId, l.accountId, this.d.zones.hosts[l.zone]!.def.id) : null;
     const final = snap ?? fallback;
     if (final) this.d.persistence.release(l.playerId, final);
+    // A login of this account waiting for the final state loads now (the queue serves it before it is written).
+    const waiters = this.leftWaiters.get(l.accountId);
+    if (waiters && !this.isLeaving(l.accountId)) {
+      this.leftWaiters.delete(l.accountId);
+      for (const w of waiters) w();
+    }
+  }
+
+  /** A session of this account is leaving its zone: its final state is on its way. */
+  private isLeaving(accountId: number): boolean {
+    for (const l of this.leaving.values()) if (!l.guest && l.accountId === accountId) return true;
+    return false;
   }
 
   /** Keeps the latest encoded state and marks the player for the write-behind queue (read when it writes). */
@@ -964,3 +995,5 @@ const DURABLE_ONE = ((): Uint8Array => {
   return d;
 })();
 const EMPTY = new Uint8Array(0);
+/** Longest a login waits for the account's previous session to leave its zone (a zone answers in ticks). */
+const LEFT_WAIT_MS = 2000;
