@@ -22,7 +22,10 @@ export const reconnectStorm: Scenario = {
     await ctx.freshReports();
     const before = ctx.swarm.totals();
     const costBefore = ctx.swarm.botCost();
-    const loopBefore = (await ctx.probe.scrape())?.buckets('mmo_eventloop_delay_seconds') ?? [];
+    const scrapeBefore = await ctx.probe.scrape();
+    const loopBefore = scrapeBefore?.buckets('mmo_eventloop_delay_seconds') ?? [];
+    // Sessions moved to another gateway thread's owner by their resume (net.gatewayThreads >= 2).
+    const migratedBefore = scrapeBefore?.value('mmo_session_moves_total{kind="migrated"}') ?? 0;
     const t0 = ctx.now();
     let dropped: number;
     if (dropVia === 'proxy') {
@@ -46,7 +49,9 @@ export const reconnectStorm: Scenario = {
       }
     }
     await ctx.freshReports();
-    const loopAfter = (await ctx.probe.scrape())?.buckets('mmo_eventloop_delay_seconds') ?? [];
+    const scrapeAfter = await ctx.probe.scrape();
+    const loopAfter = scrapeAfter?.buckets('mmo_eventloop_delay_seconds') ?? [];
+    const migrated = scrapeAfter ? (scrapeAfter.value('mmo_session_moves_total{kind="migrated"}') ?? 0) - migratedBefore : null;
     const stormSec = ctx.now() - t0;
     // The bots' own CPU over the storm (their threads' clocks, as of the reports just taken): how much of the time to get back is theirs.
     const costAfter = ctx.swarm.botCost();
@@ -69,6 +74,7 @@ export const reconnectStorm: Scenario = {
       replayedFrames: d.replayed,
       seqGaps: d.seqGaps,
       resyncSnapshots: d.snapshots,
+      sessionsMigrated: migrated,
       eventLoopP99MsDuringStorm: p99Loop === null ? null : p99Loop === Infinity ? 'over the top bucket' : round(p99Loop * 1000, 1),
       stormSettled: settled,
       stormObservedSec: round(stormSec, 1),
