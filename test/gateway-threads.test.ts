@@ -126,6 +126,7 @@ describe('two gateway threads', () => {
     for (let i = 1; i <= 5; i++) bob.send(bob.b.chat(i, WireChannel.Whisper, `w${i}`, w.name));
     await bob.until(() => chatTexts(bob).filter((t) => t.startsWith('w')).length === 5, 5000, 'bob hears his whispers');
 
+    const movedBefore = (await metricValue(s.url, 'mmo_session_moves_total{kind="migrated"}')) ?? 0;
     const a2 = await openOn(s, 'net-1', `resume=${w.sessionId}`);
     a2.resume(w.sessionId, Uint8Array.from(w.resumeToken), seen);
     const w2 = await a2.welcome();
@@ -139,6 +140,8 @@ describe('two gateway threads', () => {
       'every missed frame, in order, none twice',
     );
     assert.deepEqual(chatTexts(a2).filter((t) => t.startsWith('w')), ['w1', 'w2', 'w3', 'w4', 'w5']);
+    // The session was owned by net-0: it moved to net-1's owner before the resume was answered.
+    assert.equal(await metricValue(s.url, 'mmo_session_moves_total{kind="migrated"}'), movedBefore + 1);
     // Play goes on from the other thread, numbering kept.
     a2.send(a2.b.chat(2, WireChannel.Say, 'after'));
     await a2.until(() => chatTexts(a2).includes('after'), 5000, 'alice plays on');
@@ -241,6 +244,8 @@ describe('a gateway thread that dies mid-flush', () => {
         players.reduce((n, p) => n + p.resumes, 0) >= perThread['net-0'],
         'the players of the dead thread resumed',
       );
+      // The dying thread handed its sessions (with their frames) to the main thread, which kept them until they resumed.
+      assert.ok(((await metric(s, 'mmo_session_moves_total{kind="parked"}')) ?? 0) >= perThread['net-0'], 'the dead thread\'s sessions were parked');
       await say('after');
       const lines = ['before', 'during', 'after'].flatMap((tag) => players.map((p) => `${tag}-${p.name}`));
       await waitFor(() => players.every((p) => lines.every((l) => p.heard.includes(l))), 10_000, () => `every line heard: ${players.map((p) => `${p.name}:${p.heard.length}`).join(' ')}`);

@@ -9,12 +9,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ByteBuffer } from 'flatbuffers';
 import { Registry } from 'prom-client';
 import { SessionCore, type CoreConfig } from '../src/session/core.js';
 import { createSessionMetrics } from '../src/session/metrics.js';
 import type { ControlPort, ZoneLinks } from '../src/session/ports.js';
-import type { Socket, SocketData } from '../src/net/gateway.js';
+import type { Socket } from '../src/net/gateway.js';
+import { FakeSocket } from './helpers/fake-socket.js';
 import type { CloseReasonIndex } from '../src/net/stats.js';
 import { NetStats } from '../src/net/stats.js';
 import { BufferPool } from '../src/pool/index.js';
@@ -24,7 +24,6 @@ import { clientVerifyLimits } from '../src/protocol/verify.js';
 import { FromZone, ToZone, JoinedRecord, HandoffRecord, RebindRecord } from '../src/zone/records.js';
 import { SessionExport } from '../src/session/export.js';
 import { createWorkerLogger } from '../src/log/logger.js';
-import { decodeFrame, type FrameSpec } from './helpers/protocol.js';
 
 const CFG: CoreConfig = {
   replay: { maxBytes: 1 << 20, maxAgeMs: 60_000, maxFrames: 1024 },
@@ -41,36 +40,6 @@ interface ZoneWrite {
   type: number;
   session: number;
   bytes: Uint8Array;
-}
-
-/** A client's socket: every frame it is sent, decoded. */
-class FakeSocket implements Socket {
-  readonly frames: FrameSpec[] = [];
-  closed: { code: number; text: string } | null = null;
-  readonly data: SocketData;
-  constructor(id: number) {
-    this.data = { id, ip: '127.0.0.1', closeReason: -1, open: true, attachment: null, service: null };
-  }
-  getUserData(): SocketData {
-    return this.data;
-  }
-  send(message: Uint8Array): number {
-    this.frames.push(decodeFrame(new ByteBuffer(message.slice())));
-    return 1;
-  }
-  cork(cb: () => void): this {
-    cb();
-    return this;
-  }
-  getBufferedAmount(): number {
-    return 0;
-  }
-  end(code = 1000, text = ''): void {
-    this.closed = { code, text };
-  }
-  chats(): string[] {
-    return this.frames.flatMap((f) => f.messages.flatMap((m) => (m.type === 'chat' ? [m.text ?? ''] : [])));
-  }
 }
 
 /** Two owners, a zone that records what they write, and a service that relays exports. */

@@ -18,32 +18,12 @@ import { PROTOCOL_VERSION } from '../src/protocol/version.js';
 import { clientVerifyLimits } from '../src/protocol/verify.js';
 import { defaultZoneDefs, newPlayerState, encodePlayerState } from '../src/world/index.js';
 import { createWorkerLogger } from '../src/log/logger.js';
-import type { GatewayLike, Socket, SocketData } from '../src/net/gateway.js';
+import type { GatewayLike, Socket } from '../src/net/gateway.js';
+import { FakeSocket } from './helpers/fake-socket.js';
 import type { Persistence } from '../src/persist/persistence.js';
 import type { Accounts } from '../src/persist/accounts.js';
 import type { PlayerRecord } from '../src/persist/types.js';
 import type { PlayerSnapshot } from '../src/persist/write-queue.js';
-
-class FakeSocket implements Socket {
-  readonly data: SocketData;
-  constructor(id: number) {
-    this.data = { id, ip: '127.0.0.1', closeReason: -1, open: true, attachment: null, service: null };
-  }
-  getUserData(): SocketData {
-    return this.data;
-  }
-  send(): number {
-    return 1;
-  }
-  cork(cb: () => void): this {
-    cb();
-    return this;
-  }
-  getBufferedAmount(): number {
-    return 0;
-  }
-  end(): void {}
-}
 
 test('a login right after a logout waits for the zone to hand back the final state, then loads it', async () => {
   const log = createWorkerLogger('silent', {});

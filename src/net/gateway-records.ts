@@ -1,19 +1,20 @@
-// Records on the rings between a gateway thread (sockets) and the main thread
-// (sessions), with one encoder and one decoder for each, used by both sides.
+// Records about connections on the rings between a gateway thread and the
+// main thread, with one encoder and one decoder for each, used by both sides
+// (the sessions' own records share these rings: session/link-records.ts).
 //
 //   gateway thread ──ToCore SPSC──▶ main thread      (one ring per gateway thread,
 //                                                     all on one doorbell)
 //   main thread    ──ToSockets SPSC─▶ gateway thread (one ring per gateway thread)
 //
 // The record header's `session` word carries the connection id. Upgrades are
-// admitted on the gateway thread itself (session/shared-admission.ts).
-// Payload layouts, little-endian:
+// admitted on the gateway thread itself (session/shared-admission.ts). Only
+// a connection with no session yet sends its messages here (Hello, Resume);
+// once in a session, its thread's owner serves it. Payload layouts,
+// little-endian:
 //
 //   ToCore.open       ip (latin1)
 //   ToCore.message    the WebSocket message bytes (binary)
 //   ToCore.text       the WebSocket message bytes (a text frame)
-//   ToCore.drain      u32 bytes still buffered
-//   ToCore.buffered   u32 bytes buffered after a send that had to queue
 //   ToCore.close      u16 close code | u8 CloseReason index | u8 0
 //   ToSockets.send    one WebSocket frame's bytes
 //   ToSockets.end     u16 close code | u8 CloseReason index | u8 0 | reason text (utf8, <= 123 bytes)
@@ -23,7 +24,7 @@ import type { RecordSink } from '../ring/index.js';
 import { copyBytes } from '../ring/index.js';
 
 /** Gateway thread → main thread. */
-export const ToCore = { open: 2, message: 3, text: 4, drain: 5, buffered: 6, close: 7 } as const;
+export const ToCore = { open: 2, message: 3, text: 4, close: 7 } as const;
 
 /** Main thread → gateway thread. */
 export const ToSockets = { send: 1, end: 2, fault: 4 } as const;
@@ -75,14 +76,6 @@ export function writeMessage(r: RecordSink, conn: number, binary: boolean, src: 
   return true;
 }
 
-/** ToCore.drain or ToCore.buffered with the socket's buffered byte count. */
-export function writeBuffered(r: RecordSink, type: typeof ToCore.drain | typeof ToCore.buffered, conn: number, bytes: number): boolean {
-  const off = r.reserve(type, conn, 4);
-  if (off < 0) return false;
-  writeU32(r.data, off, bytes > 0xffffffff ? 0xffffffff : bytes);
-  return true;
-}
-
 export function writeClose(r: RecordSink, conn: number, code: number, reason: number): boolean {
   const off = r.reserve(ToCore.close, conn, 4);
   if (off < 0) return false;
@@ -129,17 +122,6 @@ export function writeFault(r: RecordSink, mode: number): boolean {
 
 // ------------------------------------------------------------------ decoders
 // Read a payload at `off` of `d` (the view a drain handler is given).
-
-export function readU32(d: Uint8Array, off: number): number {
-  return (d[off]! | (d[off + 1]! << 8) | (d[off + 2]! << 16) | (d[off + 3]! << 24)) >>> 0;
-}
-
-function writeU32(d: Uint8Array, off: number, v: number): void {
-  d[off] = v & 0xff;
-  d[off + 1] = (v >>> 8) & 0xff;
-  d[off + 2] = (v >>> 16) & 0xff;
-  d[off + 3] = (v >>> 24) & 0xff;
-}
 
 /** Cold-ish: allocates the string. */
 export function readLatin1(d: Uint8Array, off: number, len: number): string {

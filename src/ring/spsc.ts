@@ -270,12 +270,37 @@ export class SpscRing {
    * (a poison record is not redelivered) and the error propagates.
    */
   drain(handler: RecordHandler, max = 0x7fffffff): number {
-    let h = this.headLocal;
+    const h = this.headLocal;
     let t = this.tailCache;
     if (h === t) {
       t = this.tailCache = Atomics.load(this.hdr, kSpscTail);
       if (h === t) return 0;
     }
+    return this.consume(handler, max, t, false);
+  }
+
+  /** Consumer: the producer's published tail now, to drain up to later (drainUntil). */
+  tailNow(): number {
+    return Atomics.load(this.hdr, kSpscTail);
+  }
+
+  /**
+   * drain(), but only the records committed up to `until` (a tailNow() read
+   * earlier): a consumer that reads several rings in an order that follows
+   * cause and effect snapshots the later rings' tails first, drains the
+   * earlier ring, then these up to the snapshot.
+   */
+  drainUntil(handler: RecordHandler, until: number): number {
+    if (((until - this.headLocal) | 0) <= 0) return 0;
+    const known = this.tailCache;
+    const n = this.consume(handler, 0x7fffffff, until, true);
+    this.tailCache = ((known - this.headLocal) | 0) > 0 ? known : this.headLocal;
+    return n;
+  }
+
+  /** Delivers records from the head up to tail `t` (reading newer tails as it goes unless `fixed`), at most `max`. */
+  private consume(handler: RecordHandler, max: number, t: number, fixed: boolean): number {
+    let h = this.headLocal;
     const i32 = this.i32;
     const data = this.data;
     const mask = this.mask;
@@ -287,6 +312,7 @@ export class SpscRing {
     try {
       while (n < max) {
         if (h === t) {
+          if (fixed) break;
           t = this.tailCache = Atomics.load(this.hdr, kSpscTail);
           if (h === t) break;
         }
@@ -314,66 +340,6 @@ export class SpscRing {
     } finally {
       this.headLocal = h;
       if (h !== released) Atomics.store(this.hdr, kSpscHead, h);
-      const c = this.cnt;
-      c[fSpscDrainedRecords]! += n;
-      c[fSpscDrainedBytes]! += bytes;
-    }
-    return n;
-  }
-
-  /** Consumer: the producer's published tail now, to drain up to later (drainUntil). */
-  tailNow(): number {
-    return Atomics.load(this.hdr, kSpscTail);
-  }
-
-  /**
-   * drain(), but only the records committed up to `until` (a tailNow() read
-   * earlier): a consumer that reads several rings in an order that follows
-   * cause and effect snapshots the later rings' tails first, drains the
-   * earlier ring, then these up to the snapshot.
-   */
-  drainUntil(handler: RecordHandler, until: number): number {
-    const saved = this.tailCache;
-    if (((until - this.headLocal) | 0) <= 0) return 0;
-    this.tailCache = until;
-    const n = this.drainTo(handler, until);
-    if (((saved - until) | 0) > 0) this.tailCache = saved;
-    return n;
-  }
-
-  private drainTo(handler: RecordHandler, until: number): number {
-    let h = this.headLocal;
-    const t = until;
-    const i32 = this.i32;
-    const data = this.data;
-    const mask = this.mask;
-    const cap = this.capacity;
-    let released = h;
-    let n = 0;
-    let bytes = 0;
-    try {
-      while (h !== t) {
-        const idx = h & mask;
-        const rem = cap - idx;
-        if (rem < REC_HEADER) {
-          h = (h + rem) | 0;
-          continue;
-        }
-        const b = idx >> 2;
-        const len = i32[b + wLen]!;
-        if (i32[b + wState] === STATE_PAD) {
-          h = (h + len) | 0;
-          continue;
-        }
-        h = (h + ((len + 23) & ~7)) | 0;
-        n++;
-        bytes += len;
-        handler(i32[b + wTypeProducer]! & 0xffff, i32[b + wSession]! >>> 0, data, idx + REC_HEADER, len, 0);
-      }
-    } finally {
-      this.headLocal = h;
-      if (h !== released) Atomics.store(this.hdr, kSpscHead, h);
-      released = h;
       const c = this.cnt;
       c[fSpscDrainedRecords]! += n;
       c[fSpscDrainedBytes]! += bytes;

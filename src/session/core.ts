@@ -38,7 +38,7 @@ import { CloseReason, type CloseReasonIndex, type NetStats } from '../net/stats.
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, describeVerifyError } from '../protocol/codes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
-import { verifyClientMessage, lastVerifyFailure, type VerifyLimits } from '../protocol/verify.js';
+import { verifyClientMessage, type VerifyLimits } from '../protocol/verify.js';
 import { rebindByteBuffer, reusableByteBuffer } from '../protocol/read.js';
 import { ServerMessageBuilder } from '../protocol/build.js';
 import { ClientMessage } from '../protocol/generated/mmo/client-message.js';
@@ -53,6 +53,7 @@ import { SessionFlusher, ACK_SWEEP_MS } from './flusher.js';
 import { OwnedSession, type OwnedIdentity, type OwnedLimits } from './owned.js';
 import { ReplayBuffer, type ReplayLimits } from './replay.js';
 import { Rejected, InputDrop, ResumeOutcome, type SessionMetrics, type RejectedIndex } from './metrics.js';
+import { SocketRefusals, type SocketCloser } from './refusals.js';
 import { SessionExport, encodeBegin, decodeBegin, encodeFrame, frameSeq, FRAME_HEADER, HELD_HEADER } from './export.js';
 import type { ControlPort, CorePort, ZoneLinks, ZoneName } from './ports.js';
 
@@ -77,9 +78,6 @@ export interface InputAdmission {
   /** The key a connection keeps for spendInput; -1 when there is none. Cold path. */
   addressKey(address: string): number;
 }
-
-/** Closes a socket with a close frame; the gateway's close handler records `reason`. */
-export type SocketCloser = (ws: Socket, reason: CloseReasonIndex, code: number, text: string) => void;
 
 export interface CoreDeps {
   /** This owner's index: its ring at each zone (the zones' last ring is the main thread's). */
@@ -128,12 +126,12 @@ export class SessionCore implements SocketHandler, CorePort {
   private readonly ping = new Ping();
   private exportBuf = new Uint8Array(16 * 1024);
   private ackTimer: ReturnType<typeof setInterval> | null = null;
-  private lastVerifyLog = 0;
-  private suppressedVerifyLogs = 0;
+  private readonly refusals: SocketRefusals;
   /** Records that named a session this owner does not have (late after an end or a move), by kind. */
   strays = 0;
 
   constructor(private readonly d: CoreDeps) {
+    this.refusals = new SocketRefusals(d.log, d.metrics, d.close);
     this.out = new SessionFlusher({
       stats: d.stats,
       lagBytes: d.cfg.lagBytes,
@@ -828,28 +826,12 @@ export class SessionCore implements SocketHandler, CorePort {
   }
 
   /** Tells a socket why (Kicked), then closes it with `code`. */
-  kick(ws: Socket, code: number, reason: string, closeReason: CloseReasonIndex, metric: RejectedIndex | -1 = -1): void {
-    if (!ws.getUserData().open) return;
-    if (metric >= 0) this.d.metrics.verifyFailures.inc(metric);
-    this.msg.kicked(code, reason);
-    this.out.sendAlone(ws, this.msg);
-    this.d.close(ws, closeReason, code, reason.length > 120 ? reason.slice(0, 120) : reason);
+  kick(ws: Socket, code: number, reason: string, closeReason: CloseReasonIndex): void {
+    this.refusals.kick(ws, code, reason, closeReason);
   }
 
-  /** A protocol violation: count it, log it (rate-limited, debug), close that socket only. */
   private refuse(ws: Socket, metric: RejectedIndex, code: number, reason: string, detail: string): void {
-    this.d.metrics.verifyFailures.inc(metric);
-    const log = this.d.log;
-    if (log.isLevelEnabled('debug')) {
-      const now = Date.now();
-      if (now - this.lastVerifyLog >= 1000) {
-        const f = metric === Rejected.malformed ? lastVerifyFailure() : null;
-        log.debug({ conn: ws.getUserData().id, ip: ws.getUserData().ip, detail, at: f, suppressed: this.suppressedVerifyLogs }, 'protocol violation; socket closed');
-        this.lastVerifyLog = now;
-        this.suppressedVerifyLogs = 0;
-      } else this.suppressedVerifyLogs++;
-    }
-    this.d.close(ws, CloseReason.malformed, code, reason.length > 120 ? reason.slice(0, 120) : reason);
+    this.refusals.refuse(ws, metric, code, reason, detail);
   }
 }
 

@@ -14,6 +14,7 @@
 
 import type { OwnedSession } from './owned.js';
 import { RESUME_TOKEN_BYTES } from './session.js';
+import { put32, get32, putF64, getF64 } from '../ring/le.js';
 
 export const SessionExport = { begin: 60, frame: 61, held: 62, end: 63 } as const;
 
@@ -60,24 +61,6 @@ export interface ExportedSession {
   name: string;
   token: Uint8Array;
 }
-
-const put32 = (d: Uint8Array, o: number, v: number): void => {
-  d[o] = v & 0xff;
-  d[o + 1] = (v >>> 8) & 0xff;
-  d[o + 2] = (v >>> 16) & 0xff;
-  d[o + 3] = (v >>> 24) & 0xff;
-};
-const get32 = (d: Uint8Array, o: number): number => (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
-const f64 = new Float64Array(1);
-const f64b = new Uint8Array(f64.buffer);
-const putF64 = (d: Uint8Array, o: number, v: number): void => {
-  f64[0] = v;
-  for (let i = 0; i < 8; i++) d[o + i] = f64b[i]!;
-};
-const getF64 = (d: Uint8Array, o: number): number => {
-  for (let i = 0; i < 8; i++) f64b[i] = d[o + i]!;
-  return f64[0]!;
-};
 
 /** The begin record of `s`, in a new array. Cold path. */
 export function encodeBegin(s: OwnedSession): Uint8Array {

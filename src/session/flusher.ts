@@ -192,11 +192,6 @@ export class SessionFlusher {
     return this.corkResult;
   }
 
-  /** One unsequenced frame holding only the message `msg` just built (Kicked before a close). Cold path. */
-  sendAlone(ws: Socket, msg: ServerMessageBuilder): void {
-    sendAlone(this.frames, ws, msg);
-  }
-
   /**
    * Inputs are acknowledged in the ack field of every frame. A player whose
    * inputs produced nothing for it to receive (its own moves are not in its

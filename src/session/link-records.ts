@@ -31,6 +31,7 @@
 //   SessionExport.*       export.ts
 
 import type { RecordSink } from '../ring/index.js';
+import { put16, put32, get16, get32, putF64, getF64 } from '../ring/le.js';
 import type { Socket } from '../net/gateway.js';
 import type { CloseReasonIndex } from '../net/stats.js';
 import { writeClose, writeMessage, writeOpen, MAX_CLOSE_TEXT } from '../net/gateway-records.js';
@@ -69,28 +70,6 @@ export const ToService = {
 
 const isExport = (type: number): boolean => type >= SessionExport.begin && type <= SessionExport.end;
 
-const put16 = (d: Uint8Array, o: number, v: number): void => {
-  d[o] = v & 0xff;
-  d[o + 1] = (v >>> 8) & 0xff;
-};
-const put32 = (d: Uint8Array, o: number, v: number): void => {
-  d[o] = v & 0xff;
-  d[o + 1] = (v >>> 8) & 0xff;
-  d[o + 2] = (v >>> 16) & 0xff;
-  d[o + 3] = (v >>> 24) & 0xff;
-};
-const get16 = (d: Uint8Array, o: number): number => d[o]! | (d[o + 1]! << 8);
-const get32 = (d: Uint8Array, o: number): number => (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
-const f64 = new Float64Array(1);
-const f64b = new Uint8Array(f64.buffer);
-const putF64 = (d: Uint8Array, o: number, v: number): void => {
-  f64[0] = v;
-  for (let i = 0; i < 8; i++) d[o + i] = f64b[i]!;
-};
-const getF64 = (d: Uint8Array, o: number): number => {
-  for (let i = 0; i < 8; i++) f64b[i] = d[o + i]!;
-  return f64[0]!;
-};
 const copyIn = (d: Uint8Array, o: number, src: Uint8Array, off: number, len: number): void => {
   for (let i = 0; i < len; i++) d[o + i] = src[off + i]!;
 };
@@ -102,6 +81,33 @@ function readText(d: Uint8Array, off: number, len: number): string {
   const n = Math.min(len, textScratch.length);
   copyIn(textScratch, 0, d, off, n);
   return utf8d.decode(textScratch.subarray(0, n));
+}
+
+/** A record of `length` bytes copied from `src`; false when it could not be written. */
+function writeBytes(sink: RecordSink, type: number, id: number, src: Uint8Array, offset: number, length: number): boolean {
+  const o = sink.reserve(type, id, length);
+  if (o < 0) return false;
+  copyIn(sink.data, o, src, offset, length);
+  return true;
+}
+
+function writeU32(sink: RecordSink, type: number, id: number, v: number): boolean {
+  const o = sink.reserve(type, id, 4);
+  if (o < 0) return false;
+  put32(sink.data, o, v);
+  return true;
+}
+
+/** u16 zone (0xffff: none) | u16 record type | payload: ToOwner.zoneRecord and ToService.zoneRecord / remoteZone. */
+function writeZoneTyped(sink: RecordSink, record: number, zone: number, type: number, id: number, data: Uint8Array | null, offset: number, length: number): boolean {
+  const n = data ? length : 0;
+  const o = sink.reserve(record, id, 4 + n);
+  if (o < 0) return false;
+  const d = sink.data;
+  put16(d, o, zone < 0 ? 0xffff : zone);
+  put16(d, o + 2, type);
+  if (data) copyIn(d, o + 4, data, offset, n);
+  return true;
 }
 
 /** Where a link writer's records go: a ring producer that never refuses (SpillingProducer), and when to publish. */
@@ -262,18 +268,7 @@ export class RemoteCore implements CorePort {
   }
 
   zoneRecord(zone: number, type: number, id: number, data: Uint8Array, offset: number, length: number): void {
-    this.zoneTyped(ToOwner.zoneRecord, zone, type, id, data, offset, length);
-  }
-
-  private zoneTyped(record: number, zone: number, type: number, id: number, data: Uint8Array | null, offset: number, length: number): void {
-    const n = data ? length : 0;
-    const o = this.begin(record, id, 4 + n);
-    if (o < 0) return;
-    const d = this.d;
-    put16(d, o, zone < 0 ? 0xffff : zone);
-    put16(d, o + 2, type);
-    if (data) copyIn(d, o + 4, data, offset, n);
-    this.done();
+    if (this.link && writeZoneTyped(this.link.sink, ToOwner.zoneRecord, zone, type, id, data, offset, length)) this.done();
   }
 
   private empty(type: number, id: number): void {
@@ -281,17 +276,11 @@ export class RemoteCore implements CorePort {
   }
 
   private u32(type: number, id: number, v: number): void {
-    const o = this.begin(type, id, 4);
-    if (o < 0) return;
-    put32(this.d, o, v);
-    this.done();
+    if (this.link && writeU32(this.link.sink, type, id, v)) this.done();
   }
 
   private bytes(type: number, id: number, src: Uint8Array, offset: number, length: number): void {
-    const o = this.begin(type, id, length);
-    if (o < 0) return;
-    copyIn(this.d, o, src, offset, length);
-    this.done();
+    if (this.link && writeBytes(this.link.sink, type, id, src, offset, length)) this.done();
   }
 }
 
@@ -382,23 +371,11 @@ export class RemoteControl implements ControlPort {
   }
 
   zoneRecord(zone: number, type: number, id: number, data: Uint8Array, offset: number, length: number): void {
-    this.zoneTyped(ToService.zoneRecord, zone, type, id, data, offset, length);
+    if (writeZoneTyped(this.link.sink, ToService.zoneRecord, zone, type, id, data, offset, length)) this.link.commitSoon();
   }
 
   remoteZone(zone: number, type: number, id: number, data: Uint8Array, offset: number, length: number): void {
-    this.zoneTyped(ToService.remoteZone, zone, type, id, data, offset, length);
-  }
-
-  private zoneTyped(record: number, zone: number, type: number, id: number, data: Uint8Array | null, offset: number, length: number): void {
-    const s = this.link.sink;
-    const n = data ? length : 0;
-    const o = s.reserve(record, id, 4 + n);
-    if (o < 0) return;
-    const d = s.data;
-    put16(d, o, zone < 0 ? 0xffff : zone);
-    put16(d, o + 2, type);
-    if (data) copyIn(d, o + 4, data, offset, n);
-    this.link.commitSoon();
+    if (writeZoneTyped(this.link.sink, ToService.remoteZone, zone, type, id, data, offset, length)) this.link.commitSoon();
   }
 
   whisper(id: number, data: Uint8Array, offset: number, length: number): void {
@@ -418,19 +395,11 @@ export class RemoteControl implements ControlPort {
   }
 
   private u32(type: number, v: number): void {
-    const s = this.link.sink;
-    const o = s.reserve(type, 0, 4);
-    if (o < 0) return;
-    put32(s.data, o, v);
-    this.link.commitSoon();
+    if (writeU32(this.link.sink, type, 0, v)) this.link.commitSoon();
   }
 
   private bytes(type: number, id: number, src: Uint8Array, offset: number, length: number): void {
-    const s = this.link.sink;
-    const o = s.reserve(type, id, length);
-    if (o < 0) return;
-    copyIn(s.data, o, src, offset, length);
-    this.link.commitSoon();
+    if (writeBytes(this.link.sink, type, id, src, offset, length)) this.link.commitSoon();
   }
 }
 

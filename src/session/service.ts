@@ -23,10 +23,9 @@ import { CloseReason, type CloseReasonIndex, type NetStats } from '../net/stats.
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, describeVerifyError } from '../protocol/codes.js';
 import { PROTOCOL_VERSION, MIN_PROTOCOL_VERSION } from '../protocol/version.js';
-import { verifyClientMessage, lastVerifyFailure, type VerifyLimits } from '../protocol/verify.js';
+import { verifyClientMessage, type VerifyLimits } from '../protocol/verify.js';
 import { rebindByteBuffer, reusableByteBuffer, stringField, fieldSlot } from '../protocol/read.js';
 import { ServerMessageBuilder } from '../protocol/build.js';
-import { FrameWriter } from '../protocol/frame.js';
 import { ClientMessage } from '../protocol/generated/mmo/client-message.js';
 import { ClientBody } from '../protocol/generated/mmo/client-body.js';
 import { Hello } from '../protocol/generated/mmo/hello.js';
@@ -44,7 +43,7 @@ import { SessionRegistry, ResumeResult, RESUME_RESULT_NAMES } from './registry.j
 import { Session, SessionState, type SessionIdentity } from './session.js';
 import { Admission, type AdmissionConfig } from './admission.js';
 import type { SharedAdmission } from './shared-admission.js';
-import { sendAlone } from './flusher.js';
+import { SocketRefusals } from './refusals.js';
 import { createSessionMetrics, registerSessionGauges, Rejected, LoginResult, SessionMove, type SessionMetrics, type RejectedIndex } from './metrics.js';
 import type { ReplayLimits } from './replay.js';
 import { encodeRecord, snapshotOf, NO_ZONE } from './player.js';
@@ -154,7 +153,6 @@ export class SessionService implements UpgradeGate, ThreadSessions {
   readonly coreConfig: CoreConfig;
   private gateway: GatewayLike | null = null;
   private readonly msg = new ServerMessageBuilder();
-  private readonly frames = new FrameWriter({ maxMessages: 4 });
   private readonly bb: ByteBuffer = reusableByteBuffer();
   private readonly cm = new ClientMessage();
   private readonly hello = new Hello();
@@ -191,8 +189,7 @@ export class SessionService implements UpgradeGate, ThreadSessions {
   private readonly zoneLoad: Int32Array;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private shuttingDown = false;
-  private lastVerifyLog = 0;
-  private suppressedVerifyLogs = 0;
+  private readonly refusals: SocketRefusals;
 
   // Metrics.
   readonly m: SessionMetrics;
@@ -204,6 +201,7 @@ export class SessionService implements UpgradeGate, ThreadSessions {
     this.admission = new Admission(d.admission, performance.now(), d.sharedAdmission ?? null);
     this.zoneLoad = new Int32Array(d.zones.count);
     this.m = createSessionMetrics(d.registry);
+    this.refusals = new SocketRefusals(d.log, this.m, (ws, reason, code, text) => this.gateway!.closeSocket(ws, reason, code, text));
     const threads = d.threadOwners ?? [];
     this.mainOwner = threads.length;
     this.ownerOfConn = threads.length > 0 && d.ownerOfConn ? d.ownerOfConn : () => this.mainOwner;
@@ -911,27 +909,11 @@ export class SessionService implements UpgradeGate, ThreadSessions {
 
   /** Tells a socket with no session why (Kicked), then closes it with `code`. */
   private kick(ws: Socket, code: number, reason: string, closeReason: CloseReasonIndex, metric: RejectedIndex | -1 = -1): void {
-    if (!ws.getUserData().open) return;
-    if (metric >= 0) this.m.verifyFailures.inc(metric);
-    this.msg.kicked(code, reason);
-    sendAlone(this.frames, ws, this.msg);
-    this.gateway!.closeSocket(ws, closeReason, code, reason.length > 120 ? reason.slice(0, 120) : reason);
+    this.refusals.kick(ws, code, reason, closeReason, metric);
   }
 
-  /** A protocol violation: count it, log it (rate-limited, debug), close that socket only. */
   private refuse(ws: Socket, metric: RejectedIndex, code: number, reason: string, detail: string): void {
-    this.m.verifyFailures.inc(metric);
-    const log = this.d.log;
-    if (log.isLevelEnabled('debug')) {
-      const now = Date.now();
-      if (now - this.lastVerifyLog >= 1000) {
-        const f = metric === Rejected.malformed ? lastVerifyFailure() : null;
-        log.debug({ conn: ws.getUserData().id, ip: ws.getUserData().ip, detail, at: f, suppressed: this.suppressedVerifyLogs }, 'protocol violation; socket closed');
-        this.lastVerifyLog = now;
-        this.suppressedVerifyLogs = 0;
-      } else this.suppressedVerifyLogs++;
-    }
-    this.gateway!.closeSocket(ws, CloseReason.malformed, code, reason.length > 120 ? reason.slice(0, 120) : reason);
+    this.refusals.refuse(ws, metric, code, reason, detail);
   }
 
   // ================================================================ ending

@@ -8,6 +8,8 @@
 // `session` in the record header is the session id (u32). A player state is
 // the binary form of src/world/player-state.ts (encodePlayerState).
 
+import { put16, put32, get16, geti32, get32 } from '../ring/le.js';
+
 /** Gateway → zone. */
 export const ToZone = {
   /**
@@ -119,19 +121,6 @@ export type FaultModeValue = (typeof FaultMode)[keyof typeof FaultMode];
 // allocation. Records whose payload is a message's bytes (input, out, outDelta,
 // outUnsequenced, bounce) or a player state alone (left, state) have no codec.
 
-const put16 = (d: Uint8Array, o: number, v: number): void => {
-  d[o] = v & 0xff;
-  d[o + 1] = (v >>> 8) & 0xff;
-};
-const put32 = (d: Uint8Array, o: number, v: number): void => {
-  d[o] = v & 0xff;
-  d[o + 1] = (v >>> 8) & 0xff;
-  d[o + 2] = (v >>> 16) & 0xff;
-  d[o + 3] = (v >>> 24) & 0xff;
-};
-const get16 = (d: Uint8Array, o: number): number => d[o]! | (d[o + 1]! << 8);
-const geti32 = (d: Uint8Array, o: number): number => d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24);
-const get32 = (d: Uint8Array, o: number): number => geti32(d, o) >>> 0;
 
 /** ToZone.join: u8 JoinKind | u8 0 | u16 0 | u32 entity hint | player state. */
 export const JoinRecord = {
