@@ -605,7 +605,7 @@ export class SessionCore implements SocketHandler, CorePort {
     if (ws) {
       (ws.getUserData().attachment as CoreConn).session = null;
       s.socket = null;
-      this.kick(ws, CloseCode.takenOver, 'the session resumed on another connection', CloseReason.takenOver);
+      this.kick(ws, CloseCode.takenOver, 'the session continues on another connection', CloseReason.takenOver);
     }
     // After every input this owner wrote to the zone: the zone answers `moved` as its last record here.
     if (!this.d.zones.send(s.zone, ToZone.rebind, id, REBIND[to] ?? rebindTo(to), 0, RebindRecord.size)) {
@@ -805,7 +805,8 @@ export class SessionCore implements SocketHandler, CorePort {
     s.replay.clear();
     s.bounced.length = 0;
     s.held.length = 0;
-    this.sessions.delete(s.id);
+    if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+    if (this.adopting.get(s.id) === s) this.adopting.delete(s.id);
   }
 
   private stageWelcome(s: OwnedSession, resumed: boolean, replayed: number): void {
