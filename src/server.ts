@@ -278,11 +278,13 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
     routes.push({
       method: 'post',
       path: '/debug/gateway/stall',
-      // Blocks the gateway's event loop for ?ms= (1-10000): what a long GC or a
+      // Blocks the gateway's event loops for ?ms= (1-10000): what a long GC or a
       // starved CPU does. Inputs queue in the kernel meanwhile and arrive bunched.
+      // With gateway threads, each of them stalls too (they serve the sockets).
       handler: (res, req) => {
         const ms = Number(req.getQuery('ms'));
         if (!(Number.isInteger(ms) && ms >= 1 && ms <= 10_000)) return sendJson(res, 400, { error: 'need ms=1..10000' });
+        if (threaded) for (let n = 0; n < threaded.hosts.length; n++) threaded.injectFault(n, GatewayFault.stall, ms);
         const end = performance.now() + ms;
         while (performance.now() < end) {
           // busy: a stall, on purpose
@@ -353,6 +355,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, newPlayer: 
           logLevel: config.log.level,
           sessionMetrics: sessions.m,
           threadPools: sessions.threadPools,
+          loopSampleMs: config.metrics.eventLoopSampleMs,
         }))
       : new Gateway({ net: config.net, uws, log: gwLog, stats, routes, handler: sessions.core, gate: sessions });
   sessions.attach(gateway);

@@ -18,7 +18,7 @@
 //   ToCore.close      u16 close code | u8 CloseReason index | u8 0
 //   ToSockets.send    one WebSocket frame's bytes
 //   ToSockets.end     u16 close code | u8 CloseReason index | u8 0 | reason text (utf8, <= 123 bytes)
-//   ToSockets.fault   u8 GatewayFault (debug.faultInjection)
+//   ToSockets.fault   u8 GatewayFault | 3 bytes 0 | u32 argument (debug.faultInjection; stall: ms)
 
 import type { RecordSink } from '../ring/index.js';
 import { copyBytes } from '../ring/index.js';
@@ -33,6 +33,8 @@ export const ToSockets = { send: 1, end: 2, fault: 4 } as const;
 export const GatewayFault = {
   /** Throw while handling the main thread's output (mid-flush): the thread dies, its players resume elsewhere. */
   throwInFlush: 1,
+  /** Block the thread's event loop for the argument's ms (a long GC): its players' inputs arrive bunched after it. */
+  stall: 2,
 } as const;
 
 /** Most gateway threads one process runs: connection ids keep the thread index in their low 4 bits. */
@@ -113,11 +115,22 @@ export function writeEnd(r: RecordSink, conn: number, code: number, reason: numb
   return true;
 }
 
-export function writeFault(r: RecordSink, mode: number): boolean {
-  const off = r.reserve(ToSockets.fault, 0, 1);
+export function writeFault(r: RecordSink, mode: number, arg = 0): boolean {
+  const off = r.reserve(ToSockets.fault, 0, 8);
   if (off < 0) return false;
-  r.data[off] = mode;
+  const d = r.data;
+  d[off] = mode;
+  d[off + 1] = d[off + 2] = d[off + 3] = 0;
+  d[off + 4] = arg & 0xff;
+  d[off + 5] = (arg >>> 8) & 0xff;
+  d[off + 6] = (arg >>> 16) & 0xff;
+  d[off + 7] = (arg >>> 24) & 0xff;
   return true;
+}
+
+/** ToSockets.fault: the argument (ms for a stall). */
+export function readFaultArg(d: Uint8Array, off: number): number {
+  return (d[off + 4]! | (d[off + 5]! << 8) | (d[off + 6]! << 16) | (d[off + 7]! << 24)) >>> 0;
 }
 
 // ------------------------------------------------------------------ decoders

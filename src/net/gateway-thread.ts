@@ -39,7 +39,7 @@ import { SessionCore, type CoreConfig } from '../session/core.js';
 import { RemoteControl, deliverToOwner, type LinkSink } from '../session/link-records.js';
 import { createSessionMetrics, writePoolFigures, POOL_FIGURES } from '../session/metrics.js';
 import type { ZoneLinks, ZoneName } from '../session/ports.js';
-import type { OwnerRingHandles } from '../zone/shared.js';
+import { StallTracker, ZoneStat, type OwnerRingHandles } from '../zone/shared.js';
 import { BufferPool, type PoolOptions } from '../pool/index.js';
 import { MetricArena } from '../metrics/hot.js';
 import { createWorkerLogger } from '../log/logger.js';
@@ -51,6 +51,7 @@ import {
   readCloseCode,
   readCloseReason,
   readEndText,
+  readFaultArg,
 } from './gateway-records.js';
 import type { CoreToThread, ThreadToCore } from './gateway-messages.js';
 
@@ -76,8 +77,15 @@ export interface GatewayThreadData {
   /** The process's handshake budgets (null: admit every upgrade). */
   admission: SharedAdmissionInit | null;
   admissionConfig: AdmissionConfig;
-  /** This thread's rings with each zone, by zone index, and each zone's doorbell; `local`: false for another cluster node's zone (relayed by the main thread). */
-  zones: Array<{ rings: OwnerRingHandles; bell: SharedArrayBuffer; local: boolean }>;
+  /**
+   * This thread's rings with each zone, by zone index, each zone's doorbell
+   * and stats block (this thread writes its event loop's recent stall in its
+   * ZoneStat.threadStallMs slot); `local`: false for another cluster node's
+   * zone (relayed by the main thread).
+   */
+  zones: Array<{ rings: OwnerRingHandles; bell: SharedArrayBuffer; stats: SharedArrayBuffer; local: boolean }>;
+  /** How often this thread samples its event loop's lateness, ms (metrics.eventLoopSampleMs). */
+  loopSampleMs: number;
   zoneNames: ZoneName[];
   /** ZoneSet.states: each zone's ZoneState. */
   zoneStates: SharedArrayBuffer;
@@ -126,6 +134,25 @@ const zoneIn = d.zones.map((z) => new SpscRing(z.rings.inbound, 0, new Doorbell(
 const zoneOut = d.zones.map((z) => new SpscRing(z.rings.outbound, 0));
 const zoneStates = new Int32Array(d.zoneStates);
 const zoneLocal = d.zones.map((z) => z.local);
+const zoneStats = d.zones.map((z) => new Float64Array(z.stats));
+
+/**
+ * This thread's event-loop stalls, published to every zone: after a stall (a
+ * long GC, a starved CPU) its players' inputs queued in the kernel arrive
+ * together, and the zones excuse their speed for a while
+ * (world.movement.stallGraceMs). Timers run before the poll phase, so the
+ * stall is published before the inputs it bunched are read.
+ */
+const stalls = new StallTracker();
+let expectedSample = performance.now() + d.loopSampleMs;
+setInterval(() => {
+  const now = performance.now();
+  stalls.note(Math.max(0, now - expectedSample), now);
+  expectedSample = now + d.loopSampleMs;
+  const v = stalls.current(now);
+  const slot = ZoneStat.threadStallMs + d.index;
+  for (let z = 0; z < zoneStats.length; z++) zoneStats[z]![slot] = v;
+}, d.loopSampleMs).unref();
 const zoneDirty = new Uint8Array(zoneIn.length);
 const zoneTails = new Int32Array(zoneIn.length);
 /** This thread's rings to the zones: inputs and records of its sessions, published at the end of each batch. */
@@ -325,6 +352,7 @@ const onOutput = (type: number, conn: number, data: Uint8Array, offset: number, 
     }
     case ToSockets.fault:
       if (data[offset] === GatewayFault.throwInFlush) throw Object.assign(new Error('gateway thread fault injected mid-flush'), { code: 'MMO_ERR_FAULT_INJECTED' });
+      if (data[offset] === GatewayFault.stall) stallFor(readFaultArg(data, offset));
       return;
     default:
       deliverToOwner(core, type, conn, data, offset, length);
@@ -348,6 +376,14 @@ function drainAll(): void {
   }
   core.flush();
   commitNow();
+}
+
+/** debug.faultInjection: blocks this thread's event loop, as a long GC would. */
+function stallFor(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy: a stall, on purpose
+  }
 }
 
 const waker = new MainThreadWaker(new Doorbell(d.socketsBell, 0), drainAll, {

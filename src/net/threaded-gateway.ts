@@ -120,6 +120,8 @@ export interface ThreadedGatewayOptions {
   sessionMetrics: SessionMetrics;
   /** Where each thread's replay pool figures go (the session gauges add them). */
   threadPools: Float64Array[];
+  /** How often each thread samples its event loop's lateness (metrics.eventLoopSampleMs). */
+  loopSampleMs: number;
 }
 
 /** One gateway thread as the main thread sees it. */
@@ -214,7 +216,8 @@ class GatewayThreadHost implements SocketThreadPort {
       maxHttpBodyBytes: o.maxHttpBodyBytes,
       admission: o.admission?.init ?? null,
       admissionConfig: o.admissionConfig,
-      zones: zones.hosts.map((h) => ({ rings: h.memory.owners[this.index]!, bell: h.memory.bell, local: h.local })),
+      zones: zones.hosts.map((h) => ({ rings: h.memory.owners[this.index]!, bell: h.memory.bell, stats: h.memory.stats, local: h.local })),
+      loopSampleMs: o.loopSampleMs,
       zoneNames: zones.hosts.map((h) => ({ id: h.def.id, name: h.def.name })),
       zoneStates: zones.states.buffer as SharedArrayBuffer,
       session: o.session,
@@ -421,12 +424,12 @@ export class ThreadedGateway implements GatewayLike {
     this.waker.stop();
   }
 
-  /** Test and operator hook (debug.faultInjection): make gateway thread `index` throw mid-flush. */
-  injectFault(index: number, mode: number): boolean {
+  /** Test and operator hook (debug.faultInjection): make gateway thread `index` throw mid-flush, or stall `arg` ms. */
+  injectFault(index: number, mode: number, arg = 0): boolean {
     const h = this.hosts[index];
     if (!h || h.state !== GatewayThreadState.up) return false;
-    if (!writeFault(h.toSockets, mode)) return false;
-    this.commitLater(h);
+    if (!writeFault(h.sink, mode, arg)) return false;
+    h.commit();
     return true;
   }
 

@@ -284,7 +284,11 @@ export class ZoneRuntime implements DeltaWriter, SnapshotWriter, WorldEvents {
     // stall. Either excuses their speed for a while.
     const now = this.now();
     if (this.nextTick > 0 && now > this.nextTick) this.stalls.note(now - this.nextTick, now);
-    const gw = this.stats[ZoneStat.gatewayStallMs]!;
+    let gw = this.stats[ZoneStat.gatewayStallMs]!;
+    for (let i = 0; i < this.mainOwner; i++) {
+      const t = this.stats[ZoneStat.threadStallMs + i]!;
+      if (t > gw) gw = t;
+    }
     const own = this.stalls.current(now);
     this.world.movement.setStall(gw > own ? gw : own);
     // The main thread's ring first (its records for a session precede what an owner does after hearing of them),

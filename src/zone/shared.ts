@@ -18,7 +18,7 @@ import { SpscRing, MpscRing, Doorbell } from '../ring/index.js';
 
 // ---------------------------------------------------------------- stats
 
-/** Slots of a zone's stats block (Float64Array). Written only by the zone worker, except gatewayStallMs. */
+/** Slots of a zone's stats block (Float64Array). Written only by the zone worker, except gatewayStallMs and threadStallMs. */
 export const ZoneStat = {
   /** Date.now() at the end of the last tick: the supervisor's liveness check. */
   heartbeatMs: 0,
@@ -45,7 +45,16 @@ export const ZoneStat = {
    * STALL_WINDOW_MS, in ms, else 0. Inputs read after a stall arrive bunched.
    */
   gatewayStallMs: 45,
+  /**
+   * The same for each gateway thread's event loop (net.gatewayThreads >= 2),
+   * one slot each from here on (MAX_GATEWAY_THREADS of them), each written
+   * by its thread: a thread that stalled bunches its own players' inputs.
+   */
+  threadStallMs: 46,
 } as const;
+
+/** Slots for threadStallMs (one per gateway thread at most: net/gateway-records.ts MAX_GATEWAY_THREADS). */
+export const THREAD_STALL_SLOTS = 16;
 
 /** How long a stall keeps excusing bunched inputs after it ended, ms. */
 export const STALL_WINDOW_MS = 2000;
@@ -56,7 +65,7 @@ export const STALL_MIN_MS = 50;
 export const TICK_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1] as const;
 export const MOVE_REJECT_SLOTS = 6;
 export const WORLD_STAT_SLOTS = 16;
-const STATS_SLOTS = ZoneStat.gatewayStallMs + 1;
+const STATS_SLOTS = ZoneStat.threadStallMs + THREAD_STALL_SLOTS;
 if (ZoneStat.tickBuckets + TICK_BUCKETS.length + 1 > ZoneStat.gatewayStallMs) throw new Error('ZoneStat: tick buckets overlap gatewayStallMs');
 
 // ---------------------------------------------------------------- checkpoint
