@@ -81,12 +81,12 @@ export const NetSection = Type.Object(
     gatewayThreads: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 16 })], {
       default: 'auto',
       description:
-        'Threads doing the sockets\' network I/O, each a uWS app on the same port (SO_REUSEPORT spreads connections). 1: the main thread serves the sockets itself, as a single-threaded server. ' +
-        '2 or more: that many gateway threads; the main thread keeps sessions, admission and HTTP routes. auto: about a third of the CPUs, at least 1 (1 on 2 CPUs, 3 on 8).',
+        'Threads serving the sockets, each a uWS app on the same port (SO_REUSEPORT spreads connections). 1: the main thread serves the sockets itself, as a single-threaded server. ' +
+        '2 or more: that many gateway threads, each owning the sessions on its sockets (their messages go between it and the zones); the main thread keeps logins, resumes, timers, saving, admission and HTTP routes. auto: about a third of the CPUs, at least 1 (1 on 2 CPUs, 3 on 8).',
     }),
     gatewayRingBytes: powersOfTwo(65_536, 268_435_456, {
       default: 8_388_608,
-      description: 'Ring between the main thread and each gateway thread, each way, bytes: must hold a flush of frames for that thread\'s players (2,500 players: ~1 MB).',
+      description: 'Ring between the main thread and each gateway thread, each way, bytes: logins, resumes, sessions moving between threads (their replay frames), saved states. Records that do not fit wait in order.',
     }),
     allowSlowFallback: Type.Boolean({
       default: false,
@@ -118,7 +118,7 @@ export const MetricsSection = Type.Object(
       default: 10,
       minimum: 1,
       maximum: 1000,
-      description: 'Sampling period of the gateway event-loop delay: the histogram mmo_eventloop_delay_seconds, and the stalls the zones excuse in movement (world.movement.stallGraceMs).',
+      description: 'Sampling period of the event-loop delay of the main thread (the histogram mmo_eventloop_delay_seconds) and of each gateway thread: the stalls the zones excuse in movement (world.movement.stallGraceMs).',
     }),
   },
   { ...strict, description: 'Prometheus metrics.' },
@@ -374,7 +374,7 @@ export const ZonesSection = Type.Object(
     inboundRingBytes: powersOfTwo(65_536, 268_435_456, { default: 1_048_576, description: 'Gateway-to-zone ring per zone, bytes (inputs, joins).' }),
     outboundRingBytes: powersOfTwo(65_536, 268_435_456, {
       default: 16_777_216,
-      description: 'Zone-to-gateway ring per zone, bytes: must hold a tick of output for all its players (5,000 players in a crowd: ~4 MB).',
+      description: 'Zone-to-gateway ring per zone, bytes: must hold a tick of output for all its players (5,000 players in a crowd: ~4 MB). With gateway threads each has a ring of its own from each zone, its share of this (a power of two, at least 1 MiB).',
     }),
     mailboxBytes: powersOfTwo(16_384, 67_108_864, { default: 262_144, description: 'Zone-to-zone mailbox per zone, bytes (global chat).' }),
   },
@@ -418,7 +418,7 @@ export const WorldSection = Type.Object(
           minimum: 0,
           maximum: 60_000,
           description:
-            "Longest server stall (the gateway's event loop or a zone thread starved of CPU) whose bunched moves are still accepted: while a stall is recent, the movement budget grows by its length. 0 refuses them as speeding.",
+            "Longest server stall (the event loop of the main thread or of a gateway thread, or a zone thread starved of CPU) whose bunched moves are still accepted: while a stall is recent, the movement budget grows by its length. 0 refuses them as speeding.",
         }),
       },
       { ...strict, description: 'Server-authoritative movement.' },
@@ -609,7 +609,7 @@ export const DebugSection = Type.Object(
   {
     faultInjection: Type.Boolean({
       default: false,
-      description: 'Serve POST /debug/zones/<id>/fault?mode=throw|exit|oom|hang to crash a zone, POST /debug/gateway/stall?ms=N to block the gateway, and (cluster) POST /debug/cluster/link-fault?dropEvery=K to lose every K-th record batch or ack this node publishes, on purpose (supervision tests, game days). Never in production.',
+      description: 'Serve POST /debug/zones/<id>/fault?mode=throw|exit|oom|hang to crash a zone, POST /debug/gateway/stall?ms=N to block the main thread and every gateway thread, and (cluster) POST /debug/cluster/link-fault?dropEvery=K to lose every K-th record batch or ack this node publishes, on purpose (supervision tests, game days). Never in production.',
     }),
     gcEndpoint: Type.Boolean({
       default: false,
