@@ -43,7 +43,7 @@ import { StallTracker, ZoneStat, type OwnerRingHandles } from '../zone/shared.js
 import { BufferPool, type PoolOptions } from '../pool/index.js';
 import { MetricArena } from '../metrics/hot.js';
 import { createWorkerLogger } from '../log/logger.js';
-import type { SocketData } from './gateway.js';
+import { endSocket, type SocketData } from './gateway.js';
 import {
   GatewayFault,
   ToSockets,
@@ -205,7 +205,7 @@ const core = new SessionCore({
   // Inputs spend the shared per-address budget (one for the process) and this thread's per-account budget
   // (an account is live on one thread at a time).
   admission: new Admission(d.admissionConfig, performance.now(), admission),
-  close: closeSocket,
+  close: endSocket,
   log,
   tickHz: d.tickHz,
 });
@@ -224,13 +224,6 @@ function commitSoon(): void {
   setImmediate(commitNow);
 }
 
-function closeSocket(ws: { getUserData(): SocketData; end(code?: number, text?: string): void }, reason: CloseReasonIndex, code: number, text: string): void {
-  const u = ws.getUserData();
-  if (!u.open) return;
-  u.closeReason = reason;
-  ws.end(code, text);
-}
-
 /** An exception on a socket's event: counted, logged (at most once a second), that socket closed; the thread goes on. */
 function handlerThrew(ws: ThreadSocket, err: unknown): void {
   stats.handlerErrors.inc();
@@ -240,7 +233,7 @@ function handlerThrew(ws: ThreadSocket, err: unknown): void {
     lastErrorLog = now;
     log.error({ err, conn: ws.getUserData().id, handlerErrors }, 'socket handler threw; socket closed');
   }
-  closeSocket(ws, CloseReason.malformed, CloseCode.malformed, 'internal error handling message');
+  endSocket(ws, CloseReason.malformed, CloseCode.malformed, 'internal error handling message');
 }
 
 const app = uws.App();
@@ -261,7 +254,7 @@ app.ws<SocketData>(d.net.wsPath, {
       handlerThrew(ws, err);
       return;
     }
-    if (!accepting) closeSocket(ws, CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
+    if (!accepting) endSocket(ws, CloseReason.shutdown, CloseCode.goingAway, 'server shutting down');
   },
   message: (ws, data, isBinary) => {
     stats.packetsIn.inc();

@@ -39,6 +39,18 @@ export interface Socket {
   end(code?: number, shortMessage?: string): void;
 }
 
+/**
+ * Closes a socket with a close frame, once: the gateway's close handler then
+ * records `reason`. What every gateway's closeSocket does, on whichever
+ * thread holds the socket (a gateway thread's own sockets too).
+ */
+export function endSocket(ws: Pick<Socket, 'getUserData' | 'end'>, reason: CloseReasonIndex, code: number, text: string): void {
+  const d = ws.getUserData();
+  if (!d.open) return;
+  d.closeReason = reason;
+  ws.end(code, text);
+}
+
 /** What the session layer needs of a gateway, whichever kind runs. */
 export interface GatewayLike {
   /** Listens on net.host:net.port; resolves with the bound port. */
@@ -152,10 +164,7 @@ export class Gateway implements GatewayLike {
 
   /** Closes one socket with a close frame; the close handler records `reason`. */
   closeSocket(ws: Socket, reason: CloseReasonIndex, code: number, text: string): void {
-    const d = ws.getUserData();
-    if (!d.open) return;
-    d.closeReason = reason;
-    ws.end(code, text);
+    endSocket(ws, reason, code, text);
   }
 
   /** Closes every socket (shutdown). */

@@ -45,7 +45,7 @@ import { RestartIntensity } from '../zone/intensity.js';
 import { HotCounter, MetricArena, PullCounter, PullGauge } from '../metrics/hot.js';
 import { CloseReason, type CloseReasonIndex, type NetStats } from './stats.js';
 import type { Route } from './http.js';
-import type { GatewayLike, Socket, SocketData } from './gateway.js';
+import { endSocket, type GatewayLike, type Socket, type SocketData } from './gateway.js';
 import type { NetConfig } from '../config/schema.js';
 import { RemoteSocket, type SocketThreadPort } from './remote-socket.js';
 import { RouteTable, serveProxied, type ProxiedHttpResponse } from './proxied-http.js';
@@ -136,8 +136,6 @@ class GatewayThreadHost implements SocketThreadPort {
   restarts = 0;
   /** This thread's metric slots: outlive its incarnations (the main thread's metrics read them). */
   readonly metrics = new SharedArrayBuffer(MetricArena.bytesFor(METRIC_SLOTS));
-  /** The replay pool figures in it (metrics.ts PoolFigure, after the counters). */
-  pool: Float64Array | null = null;
   lastCrash: string | null = null;
   /** Connections open on this thread (the main thread's count). */
   open = 0;
@@ -300,8 +298,7 @@ export class ThreadedGateway implements GatewayLike {
       const a = new MetricArena(h.metrics);
       opts.stats.addSource(a);
       addSessionMetricsSource(opts.sessionMetrics, a);
-      h.pool = a.take(POOL_FIGURES);
-      opts.threadPools.push(h.pool);
+      opts.threadPools.push(a.take(POOL_FIGURES));
       opts.cores[i]!.onDeadBarrier = (zone) => opts.sessions.rejoined(zone);
     }
     this.waker = new MainThreadWaker(this.coreBell, () => this.drainAll(), {
@@ -403,10 +400,7 @@ export class ThreadedGateway implements GatewayLike {
   }
 
   closeSocket(ws: Socket, reason: CloseReasonIndex, code: number, text: string): void {
-    const d = ws.getUserData();
-    if (!d.open) return;
-    d.closeReason = reason;
-    ws.end(code, text);
+    endSocket(ws, reason, code, text);
   }
 
   closeAll(reason: CloseReasonIndex, code: number, text: string): void {

@@ -33,7 +33,7 @@
 
 import type { ByteBuffer } from 'flatbuffers';
 import type { Logger } from '../log/logger.js';
-import type { Socket, SocketHandler } from '../net/gateway.js';
+import type { Socket, SocketData, SocketHandler } from '../net/gateway.js';
 import { CloseReason, type CloseReasonIndex, type NetStats } from '../net/stats.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, describeVerifyError } from '../protocol/codes.js';
@@ -54,7 +54,8 @@ import { OwnedSession, type OwnedIdentity, type OwnedLimits } from './owned.js';
 import { ReplayBuffer, type ReplayLimits } from './replay.js';
 import { Rejected, InputDrop, ResumeOutcome, type SessionMetrics, type RejectedIndex } from './metrics.js';
 import { SocketRefusals, type SocketCloser } from './refusals.js';
-import { SessionExport, encodeBegin, decodeBegin, encodeFrame, frameSeq, FRAME_HEADER, HELD_HEADER } from './export.js';
+import { SessionExport, encodeBegin, decodeBegin, encodeFrame, frameSeq, encodeHeld, heldWasBounced, FRAME_HEADER, HELD_HEADER } from './export.js';
+import { get16, put16 } from '../ring/le.js';
 import type { ControlPort, CorePort, ZoneLinks, ZoneName } from './ports.js';
 
 export interface CoreConfig {
@@ -103,9 +104,14 @@ export interface CoreConn {
 }
 
 const EMPTY = new Uint8Array(0);
-const LINK_DEAD = Uint8Array.of(1);
-const LINK_BACK = Uint8Array.of(0);
-if (LinkDeadRecord.size !== 1) throw new Error('LinkDeadRecord layout changed');
+/** ToZone.linkDead payloads (send() copies them into the ring). */
+const linkDead = (dead: boolean): Uint8Array => {
+  const d = new Uint8Array(LinkDeadRecord.size);
+  LinkDeadRecord.write(d, 0, dead);
+  return d;
+};
+const LINK_DEAD = linkDead(true);
+const LINK_BACK = linkDead(false);
 
 export class SessionCore implements SocketHandler, CorePort {
   /** Set once, before any socket opens (the service, or its link). */
@@ -127,7 +133,7 @@ export class SessionCore implements SocketHandler, CorePort {
   private exportBuf = new Uint8Array(16 * 1024);
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   private readonly refusals: SocketRefusals;
-  /** Records that named a session this owner does not have (late after an end or a move), by kind. */
+  /** Records that named a session this owner does not have (late after an end or a move). */
   strays = 0;
 
   constructor(private readonly d: CoreDeps) {
@@ -167,7 +173,8 @@ export class SessionCore implements SocketHandler, CorePort {
   }
 
   message(ws: Socket, bytes: Uint8Array, offset: number, length: number, isBinary: boolean): void {
-    const conn = ws.getUserData().attachment as CoreConn;
+    const u = ws.getUserData(); // one call: on a uWS socket it crosses into native code
+    const conn = u.attachment as CoreConn;
     const s = conn.session;
     // No session yet: Hello or Resume, the service's to judge.
     if (s === null) return this.control.message(ws, bytes, offset, length, isBinary);
@@ -187,7 +194,7 @@ export class SessionCore implements SocketHandler, CorePort {
       case ClientBody.Interact:
       case ClientBody.Chat:
       case ClientBody.Custom: // a game's own input: opaque here, the zone's content onInput reads it
-        return this.onInput(ws, conn, s, m, type, bytes, offset, length);
+        return this.onInput(ws, u, conn, s, m, type, bytes, offset, length);
       case ClientBody.Ping: {
         if (s.inTransit || !this.d.zones.isUp(s.zone) || !this.d.zones.send(s.zone, ToZone.input, s.id, bytes, offset, length)) {
           // The zone cannot answer now: the owner does, so RTT probes keep working.
@@ -230,7 +237,7 @@ export class SessionCore implements SocketHandler, CorePort {
       // the server hold replayMaxBytes for each.
       if (!(reason === CloseReason.client && code === CloseCode.normal)) {
         s.replay.setByteCap(this.d.cfg.zombieReplayBytes ?? Infinity);
-        this.toZone(s.id, ToZone.linkDead, LINK_DEAD, 0, 1);
+        this.toZone(s.id, ToZone.linkDead, LINK_DEAD, 0, LinkDeadRecord.size);
       }
     }
     this.control.close(ws, code, reason);
@@ -252,7 +259,7 @@ export class SessionCore implements SocketHandler, CorePort {
 
   // ================================================================ inputs
 
-  private onInput(ws: Socket, conn: CoreConn, s: OwnedSession, m: ClientMessage, type: number, bytes: Uint8Array, offset: number, length: number): void {
+  private onInput(ws: Socket, u: SocketData, conn: CoreConn, s: OwnedSession, m: ClientMessage, type: number, bytes: Uint8Array, offset: number, length: number): void {
     const seq = m.seq();
     if (seq <= s.inSeq) {
       this.d.metrics.duplicates.inc();
@@ -260,7 +267,7 @@ export class SessionCore implements SocketHandler, CorePort {
     }
     s.inSeq = seq;
     const now = performance.now();
-    if (!s.inputBucket.take(now) || !this.d.admission.spendInput(ws.getUserData().ip, s.identity.accountId, type === ClientBody.Chat, now, conn.addressKey)) {
+    if (!s.inputBucket.take(now) || !this.d.admission.spendInput(u.ip, s.identity.accountId, type === ClientBody.Chat, now, conn.addressKey)) {
       this.d.metrics.inputsDropped.inc(InputDrop.rate);
       if (++s.floodStrikes > this.d.cfg.floodStrikes) this.refuse(ws, Rejected.flood, CloseCode.flood, 'too many messages', 'flood');
       return;
@@ -403,7 +410,7 @@ export class SessionCore implements SocketHandler, CorePort {
       this.msg.zoneChanged(def?.id ?? 0, def?.name ?? '', s.arrivalX, s.arrivalY);
       this.out.stageBuilt(s, this.msg, false);
     }
-    if (s.socket === null) this.toZone(s.id, ToZone.linkDead, LINK_DEAD, 0, 1);
+    if (s.socket === null) this.toZone(s.id, ToZone.linkDead, LINK_DEAD, 0, LinkDeadRecord.size);
   }
 
   /** The zone handed the player off through a portal: stop feeding it, fence it; the service names the next zone. */
@@ -462,7 +469,7 @@ export class SessionCore implements SocketHandler, CorePort {
     const owesSnapshot = s.lagging;
     s.replay.setByteCap(Infinity);
     s.lagging = false;
-    this.toZone(id, ToZone.linkDead, LINK_BACK, 0, 1);
+    this.toZone(id, ToZone.linkDead, LINK_BACK, 0, LinkDeadRecord.size);
     const replay = s.replay;
     replay.expire(performance.now());
     if (s.seqUnknown) {
@@ -507,7 +514,7 @@ export class SessionCore implements SocketHandler, CorePort {
     s.clientSeq = s.outSeq;
     s.replay.clear();
     s.lagging = false;
-    this.toZone(id, ToZone.linkDead, LINK_BACK, 0, 1);
+    this.toZone(id, ToZone.linkDead, LINK_BACK, 0, LinkDeadRecord.size);
     this.stageWelcome(s, false, 0);
     this.toZone(id, ToZone.resync, null, 0, 0);
     this.out.schedule();
@@ -521,13 +528,9 @@ export class SessionCore implements SocketHandler, CorePort {
       this.control.zoneRecord(-1, FromZone.left, id, EMPTY, 0, 0);
       return;
     }
-    const ws = s.socket;
+    const ws = this.unbind(s);
     this.forget(s);
-    if (ws) {
-      const conn = ws.getUserData().attachment as CoreConn | null;
-      if (conn) conn.session = null;
-      if (code !== 0) this.kick(ws, code, text, reason);
-    }
+    if (ws && code !== 0) this.kick(ws, code, text, reason);
     if (!this.d.zones.send(s.zone, ToZone.leave, id, null, 0, 0)) this.control.zoneRecord(s.zone, FromZone.left, id, EMPTY, 0, 0);
   }
 
@@ -601,14 +604,10 @@ export class SessionCore implements SocketHandler, CorePort {
     }
     if (s.migrating) return;
     s.migrating = true;
-    const ws = s.socket;
-    if (ws) {
-      (ws.getUserData().attachment as CoreConn).session = null;
-      s.socket = null;
-      this.kick(ws, CloseCode.takenOver, 'the session continues on another connection', CloseReason.takenOver);
-    }
+    const ws = this.unbind(s);
+    if (ws) this.kick(ws, CloseCode.takenOver, 'the session continues on another connection', CloseReason.takenOver);
     // After every input this owner wrote to the zone: the zone answers `moved` as its last record here.
-    if (!this.d.zones.send(s.zone, ToZone.rebind, id, REBIND[to] ?? rebindTo(to), 0, RebindRecord.size)) {
+    if (!this.d.zones.send(s.zone, ToZone.rebind, id, rebindTo(to), 0, RebindRecord.size)) {
       // The zone cannot be told (down, or its ring full): nothing more of it comes here; export now.
       this.onMoved(id);
     }
@@ -634,11 +633,7 @@ export class SessionCore implements SocketHandler, CorePort {
   cancel(id: number): void {
     this.expected.delete(id);
     const s = this.adopting.get(id);
-    if (s) {
-      this.adopting.delete(id);
-      s.gone = true;
-      s.replay.clear();
-    }
+    if (s) this.forget(s);
   }
 
   /** Writes `s` out as SessionExport records (ControlPort.exported) and forgets it. */
@@ -654,9 +649,7 @@ export class SessionCore implements SocketHandler, CorePort {
     });
     for (const list of [s.bounced, s.held]) {
       for (const b of list) {
-        const rec = new Uint8Array(HELD_HEADER + b.length);
-        rec[0] = list === s.bounced ? 1 : 0;
-        rec.set(b, HELD_HEADER);
+        const rec = encodeHeld(b, list === s.bounced);
         c.exported(SessionExport.held, s.id, rec, 0, rec.length);
       }
     }
@@ -668,11 +661,7 @@ export class SessionCore implements SocketHandler, CorePort {
   exportAll(): number {
     let n = 0;
     for (const s of [...this.sessions.values()]) {
-      const ws = s.socket;
-      if (ws) {
-        (ws.getUserData().attachment as CoreConn).session = null;
-        s.socket = null;
-      }
+      this.unbind(s);
       this.exportSession(s);
       n++;
     }
@@ -684,8 +673,7 @@ export class SessionCore implements SocketHandler, CorePort {
       case SessionExport.begin: {
         const e = decodeBegin(data, offset, length);
         if (!e) return;
-        const s = this.create(id, { name: e.name, accountId: e.accountId, guest: e.guest }, e.zone, e.token);
-        this.sessions.delete(id);
+        const s = this.newSession(id, { name: e.name, accountId: e.accountId, guest: e.guest }, e.zone, e.token);
         s.entity = e.entity;
         s.inSeq = e.inSeq;
         s.outSeq = e.outSeq;
@@ -715,7 +703,7 @@ export class SessionCore implements SocketHandler, CorePort {
       case SessionExport.held: {
         const s = this.adopting.get(id);
         if (!s || length < HELD_HEADER) return;
-        (data[offset] === 1 ? s.bounced : s.held).push(data.slice(offset + HELD_HEADER, offset + length));
+        (heldWasBounced(data, offset) ? s.bounced : s.held).push(data.slice(offset + HELD_HEADER, offset + length));
         return;
       }
       case SessionExport.end: {
@@ -735,22 +723,27 @@ export class SessionCore implements SocketHandler, CorePort {
   /**
    * Parks a session of a thread that died without exporting it (or whose
    * export did not arrive): its frames are lost, so its resume gets a
-   * snapshot numbered after what the client saw. `awaitMoved`: this owner
-   * drains the dead owner's rings and keeps the zone's records until `moved`.
+   * snapshot numbered after what the client saw. Then claim() it.
    */
-  park(id: number, identity: OwnedIdentity, zone: number, entity: number, token: Uint8Array, awaitMoved: boolean): void {
+  park(id: number, identity: OwnedIdentity, zone: number, entity: number, token: Uint8Array): void {
     if (this.sessions.has(id)) return;
     const s = this.create(id, identity, zone, token);
     s.entity = entity;
     s.seqUnknown = true;
     s.lagging = true;
-    s.awaitingMoved = awaitMoved;
   }
 
-  /** An adopted session whose old owner's rings this owner drains: keep the zone's records until its `moved`. */
-  awaitMoved(id: number): void {
+  /**
+   * Session `id`, here now, was its dead owner's: its zone is told to write
+   * to this owner's ring (a rebind on it), and the zone's records that come
+   * here are kept until its `moved` is read from the dead owner's ring,
+   * which this owner drains (oldOwnerRecord).
+   */
+  claim(id: number): void {
     const s = this.sessions.get(id);
-    if (s) s.awaitingMoved = true;
+    if (!s) return;
+    s.awaitingMoved = true;
+    this.d.zones.send(s.zone, ToZone.rebind, id, rebindTo(this.d.owner), 0, RebindRecord.size);
   }
 
   /** Sessions adopted from a dead owner whose zone has not yet answered `moved`. */
@@ -770,15 +763,19 @@ export class SessionCore implements SocketHandler, CorePort {
   }
 
   private replayEarly(s: OwnedSession, early: Uint8Array[]): void {
-    for (const r of early) this.zoneRecord(r[0]! | (r[1]! << 8), r[2]! | (r[3]! << 8), s.id, r, EARLY_HEADER, r.length - EARLY_HEADER);
+    for (const r of early) this.zoneRecord(get16(r, 0), get16(r, 2), s.id, r, EARLY_HEADER, r.length - EARLY_HEADER);
     early.length = 0;
     this.out.schedule();
   }
 
   // ================================================================ helpers
 
+  private newSession(id: number, identity: OwnedIdentity, zone: number, token: Uint8Array): OwnedSession {
+    return new OwnedSession(id, identity, zone, token, new ReplayBuffer(this.d.pool, this.d.cfg.replay), this.d.cfg.limits, performance.now());
+  }
+
   private create(id: number, identity: OwnedIdentity, zone: number, token: Uint8Array): OwnedSession {
-    const s = new OwnedSession(id, identity, zone, token, new ReplayBuffer(this.d.pool, this.d.cfg.replay), this.d.cfg.limits, performance.now());
+    const s = this.newSession(id, identity, zone, token);
     this.sessions.set(id, s);
     return s;
   }
@@ -788,11 +785,21 @@ export class SessionCore implements SocketHandler, CorePort {
     (ws.getUserData().attachment as CoreConn).session = s;
   }
 
+  /** Parts `s` from its socket, if it has one (which then carries no session); returns that socket. */
+  private unbind(s: OwnedSession): Socket | null {
+    const ws = s.socket;
+    if (ws === null) return null;
+    const conn = ws.getUserData().attachment as CoreConn | null;
+    if (conn && conn.session === s) conn.session = null;
+    s.socket = null;
+    return ws;
+  }
+
   /** Binds `ws` to `s`, telling a previous socket why it lost the session. */
   private takeSocket(s: OwnedSession, ws: Socket, why: string): void {
     const prev = s.socket;
     if (prev && prev !== ws) {
-      (prev.getUserData().attachment as CoreConn).session = null;
+      this.unbind(s);
       this.kick(prev, CloseCode.takenOver, why, CloseReason.takenOver);
     }
     this.bind(s, ws);
@@ -853,19 +860,16 @@ function isServiceRecord(type: number): boolean {
 const EARLY_HEADER = 4;
 function recordCopy(zone: number, type: number, data: Uint8Array, offset: number, length: number): Uint8Array {
   const r = new Uint8Array(EARLY_HEADER + length);
-  r[0] = zone & 0xff;
-  r[1] = (zone >>> 8) & 0xff;
-  r[2] = type & 0xff;
-  r[3] = (type >>> 8) & 0xff;
+  put16(r, 0, zone);
+  put16(r, 2, type);
   r.set(data.subarray(offset, offset + length), EARLY_HEADER);
   return r;
 }
 
-/** ToZone.rebind payloads, made once per owner index. */
+/** A ToZone.rebind payload. Cold path (a session moving). */
 function rebindTo(owner: number): Uint8Array {
   const d = new Uint8Array(RebindRecord.size);
   RebindRecord.write(d, 0, owner);
   return d;
 }
-const REBIND = Array.from({ length: 17 }, (_, i) => rebindTo(i));
 

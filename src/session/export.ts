@@ -138,6 +138,17 @@ export function encodeFrame(out: Uint8Array, seq: number, frame: Uint8Array, off
 }
 
 export const frameSeq = (d: Uint8Array, off: number): number => get32(d, off);
+
+/** A held record of `input`, in a new array (`bounced`: the old zone sent it back). Cold path. */
+export function encodeHeld(input: Uint8Array, bounced: boolean): Uint8Array {
+  const d = new Uint8Array(HELD_HEADER + input.length);
+  d[0] = bounced ? 1 : 0;
+  d.set(input, HELD_HEADER);
+  return d;
+}
+
+/** A held record's input was bounced by the old zone (it goes before the ones held back). */
+export const heldWasBounced = (d: Uint8Array, off: number): boolean => d[off] === 1;
 /** Bytes before the frame in a frame record. */
 export const FRAME_HEADER = 4;
 /** Bytes before the input in a held record; byte 0 is 1 for an input the old zone bounced. */

@@ -43,7 +43,7 @@ import { SessionRegistry, ResumeResult, RESUME_RESULT_NAMES } from './registry.j
 import { Session, SessionState, type SessionIdentity } from './session.js';
 import { Admission, type AdmissionConfig } from './admission.js';
 import type { SharedAdmission } from './shared-admission.js';
-import { SocketRefusals } from './refusals.js';
+import { SocketRefusals, type SocketCloser } from './refusals.js';
 import { createSessionMetrics, registerSessionGauges, Rejected, LoginResult, SessionMove, type SessionMetrics, type RejectedIndex } from './metrics.js';
 import type { ReplayLimits } from './replay.js';
 import { encodeRecord, snapshotOf, NO_ZONE } from './player.js';
@@ -201,7 +201,8 @@ export class SessionService implements UpgradeGate, ThreadSessions {
     this.admission = new Admission(d.admission, performance.now(), d.sharedAdmission ?? null);
     this.zoneLoad = new Int32Array(d.zones.count);
     this.m = createSessionMetrics(d.registry);
-    this.refusals = new SocketRefusals(d.log, this.m, (ws, reason, code, text) => this.gateway!.closeSocket(ws, reason, code, text));
+    const close: SocketCloser = (ws, reason, code, text) => this.gateway!.closeSocket(ws, reason, code, text);
+    this.refusals = new SocketRefusals(d.log, this.m, close);
     const threads = d.threadOwners ?? [];
     this.mainOwner = threads.length;
     this.ownerOfConn = threads.length > 0 && d.ownerOfConn ? d.ownerOfConn : () => this.mainOwner;
@@ -234,7 +235,7 @@ export class SessionService implements UpgradeGate, ThreadSessions {
       stats: d.stats,
       metrics: this.m,
       admission: this.admission,
-      close: (ws, reason, code, text) => this.gateway!.closeSocket(ws, reason, code, text),
+      close,
       log: d.log,
       tickHz: d.tickHz,
     });
@@ -539,29 +540,15 @@ export class SessionService implements UpgradeGate, ThreadSessions {
     s.owner = mv.to;
     s.moving = false;
     this.m.moves.inc(mv.parked ? SessionMove.parked : SessionMove.migrated);
-    if (mv.parked) this.rebindToMain(s);
+    if (mv.parked) this.core.claim(s.id);
     const calls = s.pending.splice(0);
     for (const c of calls) c();
   }
 
   /**
-   * A session the main thread's owner took from a dead thread: its zone is
-   * told to write to the main thread's ring; the owner keeps the zone's
-   * records until the zone's `moved` answer comes out of the dead thread's
-   * ring (which the main thread drains).
-   */
-  private rebindToMain(s: Session): void {
-    this.core.awaitMoved(s.id);
-    const b = new Uint8Array(RebindRecord.size);
-    RebindRecord.write(b, 0, this.mainOwner);
-    this.core.toZone(s.id, ToZone.rebind, b, 0, b.length);
-  }
-
-  /**
    * Owner `owner`'s thread died; what it exported is parked already. Its
    * other sessions (it died without handing them over) are parked with no
-   * frames: their resume gets a snapshot. Returns the sessions whose zone's
-   * `moved` the main thread must still read from the dead thread's rings.
+   * frames: their resume gets a snapshot. Returns how many of those.
    */
   ownerDied(owner: number): number {
     for (const mv of [...this.moving.values()]) {
@@ -576,9 +563,9 @@ export class SessionService implements UpgradeGate, ThreadSessions {
     let n = 0;
     for (const s of this.registry.all()) {
       if (s.owner !== owner || s.moving) continue;
-      this.core.park(s.id, { name: s.identity.name, accountId: s.identity.accountId, guest: s.identity.guest }, s.zone, s.entity, s.token, false);
+      this.core.park(s.id, { name: s.identity.name, accountId: s.identity.accountId, guest: s.identity.guest }, s.zone, s.entity, s.token);
       s.owner = this.mainOwner;
-      this.rebindToMain(s);
+      this.core.claim(s.id);
       this.m.moves.inc(SessionMove.parked);
       n++;
       const calls = s.pending.splice(0);
